@@ -1,0 +1,172 @@
+"""Configuration: one frozen dataclass per training setup, and the named presets.
+
+Every field can be overridden (`get_preset("quick", iters_per_scale=100)`);
+`to_dict` / `from_dict` round-trip through JSON for the project manifest.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from engine.errors import ConfigError
+
+# Candidate scale rates in Hz, coarse to fine (caw-method.md section 3).
+CANDIDATE_RATES: tuple[int, ...] = (
+    320, 400, 500, 640, 800, 1000, 1280, 1600, 2000, 2500, 4000, 8000, 10000, 12000, 14400, 16000,
+)
+# Working rates above 16 kHz append these top scales (those <= fs).
+HIGH_RATES: tuple[int, ...] = (22050, 32000, 44100, 48000)
+
+# (n_fft, hop, window length) for the multi-resolution spectral loss.
+MSS_RESOLUTIONS: tuple[tuple[int, int, int], ...] = ((2048, 240, 1200), (1024, 120, 600), (512, 50, 240))
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a training run. Presets are instances of this."""
+
+    name: str = "standard"  # preset name this config started from
+    summary: str = ""  # one line for help texts: what it is for and what it gives up
+    # --- audio ---
+    fs: int = 16000  # working sample rate (Hz); the finest scale
+    max_seconds: float = 25.0  # longest section trained on
+    candidate_rates: tuple[int, ...] = CANDIDATE_RATES  # scale rates to choose from (<= fs)
+    mode: str = "music"  # "music" (spectral reconstruction loss) or "speech" (MSE, first scale 500 Hz)
+    energy_threshold: float = 0.0025  # first scale: mean square of the peak-normalised signal
+    fallback_first_rate: int = 500  # first scale when no candidate passes the energy test
+    # --- networks ---
+    n_layers: int = 8  # conv layers per trunk; dilations 1, 2, ..., 2**(n_layers-1)
+    kernel_size: int = 9  # kernel of every dilated conv
+    channels_first: int = 16  # channels at the coarsest scale
+    channels: int = 96  # channels at every other scale
+    # --- optimisation ---
+    iters_per_scale: int = 2000  # iterations (the reference's "epochs") per scale
+    lr: float = 0.0015  # Adam learning rate for G and D
+    betas: tuple[float, float] = (0.5, 0.999)  # Adam betas
+    lr_decay_at: float = 2.0 / 3.0  # fraction of a scale's iterations after which lr *= lr_decay
+    lr_decay: float = 0.1  # learning-rate factor after lr_decay_at
+    gp_weight: float = 0.01  # WGAN-GP weight
+    rec_weight_music: float = 1e-4  # weight of the multi-resolution STFT reconstruction loss
+    rec_weight_speech: float = 10.0  # weight of the MSE reconstruction loss (speech mode)
+    noise_amp_factor: float = 0.01  # noise_amp_s = factor * sqrt(max(0, E_s - E_{s-1}))
+    # --- speed levers (caw-method.md 5.2; metrics must hold, see bench/) ---
+    bank_size: int = 0  # cached previous-scale inputs; 0 = redraw every iteration (reference)
+    bank_refresh: int = 0  # iterations between refreshing one bank entry; 0 = never refresh
+    amp: bool = False  # bfloat16 autocast for G/D forward passes on CUDA (GP stays float32)
+    loss_every: int = 1  # read losses back from the device every N iterations
+    # --- reporting ---
+    progress_every: int = 10  # emit a progress event every N iterations (throttled again by time)
+    preview_seconds: float = 4.0  # length of the random sample rendered after each scale
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.fs < 1000 or self.fs > 48000:
+            problems.append(f"working rate {self.fs} Hz is outside 1000-48000 Hz")
+        if self.max_seconds <= 0:
+            problems.append("max_seconds must be positive")
+        if self.iters_per_scale < 1:
+            problems.append("iters_per_scale must be at least 1")
+        if self.n_layers < 2:
+            problems.append("n_layers must be at least 2")
+        if self.channels < 1 or self.channels_first < 1:
+            problems.append("channels must be at least 1")
+        if self.mode not in ("music", "speech"):
+            problems.append(f"mode must be 'music' or 'speech', not {self.mode!r}")
+        if self.bank_size < 0 or self.bank_refresh < 0 or self.loss_every < 1:
+            problems.append("bank_size/bank_refresh must be >= 0 and loss_every >= 1")
+        if problems:
+            raise ConfigError("Invalid training settings: " + "; ".join(problems) + ".")
+
+    @property
+    def receptive_field(self) -> int:
+        """Samples one output sample of G or D depends on (2041 for 8 layers, kernel 9)."""
+        return 1 + (self.kernel_size - 1) * (2**self.n_layers - 1)
+
+    @property
+    def rec_weight(self) -> float:
+        return self.rec_weight_music if self.mode == "music" else self.rec_weight_speech
+
+    def replace(self, **overrides: Any) -> TrainConfig:
+        unknown = set(overrides) - {f.name for f in dataclasses.fields(self)}
+        if unknown:
+            raise ConfigError(f"Unknown setting(s): {', '.join(sorted(unknown))}.")
+        return dataclasses.replace(self, **overrides)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        kwargs: dict[str, Any] = {}
+        for key, value in data.items():
+            if key not in known:
+                continue  # a newer engine's extra field; the format version guards breaking changes
+            if isinstance(value, list):
+                value = tuple(tuple(v) if isinstance(v, list) else v for v in value)
+            kwargs[key] = value
+        return cls(**kwargs)
+
+
+PRESETS: dict[str, TrainConfig] = {
+    "tiny": TrainConfig(
+        name="tiny",
+        summary="For tests only: 4 kHz, 3 s, 4 scales, 8 channels, 5 layers, 8 iterations per scale. "
+        "Seconds on a CPU; sounds like nothing.",
+        fs=4000,
+        max_seconds=3.0,
+        candidate_rates=(500, 1000, 2000, 4000),
+        n_layers=5,
+        channels_first=8,
+        channels=8,
+        iters_per_scale=8,
+        progress_every=2,
+        preview_seconds=1.0,
+    ),
+    "quick": TrainConfig(
+        name="quick",
+        summary="CPU preview: 8 kHz top rate (no treble above 4 kHz), up to 10 s, 7 scales instead "
+        "of 12, 16 channels instead of 96, 300 iterations per scale instead of 2000, cached "
+        "coarse-scale inputs. About 15-20 min for 10 s on a 2-core CPU; rougher texture than "
+        "standard.",
+        fs=8000,
+        max_seconds=10.0,
+        candidate_rates=(320, 500, 800, 1280, 2000, 4000, 8000),
+        channels_first=16,
+        channels=16,
+        iters_per_scale=300,
+        bank_size=8,
+        bank_refresh=10,
+        progress_every=5,
+    ),
+    "standard": TrainConfig(
+        name="standard",
+        summary="The reference setup for a CUDA GPU: 16 kHz, up to 25 s, up to 16 scales, "
+        "16/96 channels, 2000 iterations per scale.",
+    ),
+    "hifi": TrainConfig(
+        name="hifi",
+        summary="Full bandwidth for a CUDA GPU: 44.1 kHz working rate with the extra top scales "
+        "(22.05, 32, 44.1 kHz), up to 25 s, 16/96 channels, 2000 iterations per scale.",
+        fs=44100,
+    ),
+}
+
+
+def preset_names() -> list[str]:
+    return list(PRESETS)
+
+
+def get_preset(name: str, **overrides: Any) -> TrainConfig:
+    """The named preset with any field overridden; ConfigError for an unknown name or field."""
+    try:
+        base = PRESETS[name]
+    except KeyError:
+        raise ConfigError(
+            f"Unknown preset {name!r}; choose one of: {', '.join(PRESETS)}."
+        ) from None
+    return base.replace(**overrides) if overrides else base
+
+

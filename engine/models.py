@@ -1,0 +1,83 @@
+"""Generator and discriminator of one scale (caw-method.md section 4).
+
+Both are stacks of "valid" dilated 1-D convolutions with weight normalisation.
+Shapes are [B, 1, T] in and out; the generator pads its input by half the
+receptive field so its output has the input's length.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils.parametrizations import weight_norm
+
+PRE_EMPHASIS = 0.97
+
+
+def _conv(c_in: int, c_out: int, *, kernel: int, dilation: int = 1, padding: int | str = 0) -> nn.Module:
+    return weight_norm(nn.Conv1d(c_in, c_out, kernel, dilation=dilation, padding=padding))
+
+
+def pre_emphasis(x: torch.Tensor, coef: float = PRE_EMPHASIS) -> torch.Tensor:
+    """y[n] = x[n] - coef * x[n-1] with x[-1] = 0; keeps the length. [B, 1, T] -> [B, 1, T]."""
+    return x - coef * F.pad(x, (1, 0))[..., :-1]
+
+
+class Trunk(nn.Module):
+    """Head conv (dilation 1) and blocks with dilations 2 .. 2**(n_layers-2), each with BN + LeakyReLU."""
+
+    def __init__(self, *, channels: int, n_layers: int, kernel: int) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        for i in range(n_layers - 1):
+            layers += [
+                _conv(1 if i == 0 else channels, channels, kernel=kernel, dilation=2**i),
+                nn.BatchNorm1d(channels),
+                nn.LeakyReLU(0.2),
+            ]
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # [B, 1, T] -> [B, C, T - rf + 1 + last]
+        return self.body(x)
+
+
+class ScaleGenerator(nn.Module):
+    """G_s: adds the detail of one frequency band to the upsampled previous output."""
+
+    def __init__(self, *, channels: int, n_layers: int = 8, kernel: int = 9) -> None:
+        super().__init__()
+        self.channels, self.n_layers, self.kernel = channels, n_layers, kernel
+        self.receptive_field = 1 + (kernel - 1) * (2**n_layers - 1)
+        self.pad = self.receptive_field // 2
+        self.trunk = Trunk(channels=channels, n_layers=n_layers, kernel=kernel)
+        self.last = _conv(channels, channels, kernel=kernel, dilation=2 ** (n_layers - 1))
+        self.gate_f = _conv(channels, channels, kernel=kernel, padding="same")
+        self.gate_g = _conv(channels, channels, kernel=kernel, padding="same")
+        self.out = _conv(channels, 1, kernel=1)
+
+    def forward(self, noise: torch.Tensor, prev: torch.Tensor) -> torch.Tensor:
+        """noise, prev: [B, 1, T] -> [B, 1, T]."""
+        x = F.pad(noise + prev, (self.pad, self.pad))  # [B, 1, T + rf - 1]
+        h = self.last(self.trunk(x))  # [B, C, T]
+        h = torch.tanh(self.gate_f(h)) * torch.sigmoid(self.gate_g(h))
+        return pre_emphasis(self.out(h)) + prev
+
+
+class ScaleDiscriminator(nn.Module):
+    """D_s: a patch critic; one score per position of the unpadded signal."""
+
+    def __init__(self, *, channels: int, n_layers: int = 8, kernel: int = 9) -> None:
+        super().__init__()
+        self.channels, self.n_layers, self.kernel = channels, n_layers, kernel
+        self.trunk = Trunk(channels=channels, n_layers=n_layers, kernel=kernel)
+        self.last = _conv(channels, 1, kernel=kernel, dilation=2 ** (n_layers - 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """[B, 1, T] -> scores [B, 1, T - receptive_field + 1]."""
+        return pre_emphasis(self.last(self.trunk(x)))
+
+
+def same_shapes(a: nn.Module, b: nn.Module) -> bool:
+    sa, sb = a.state_dict(), b.state_dict()
+    return sa.keys() == sb.keys() and all(sa[k].shape == sb[k].shape for k in sa)

@@ -1,0 +1,447 @@
+"""Training: `iter_train(...)` yields small events while it trains the pyramid scale by scale.
+
+It never prints. Front ends iterate it: the CLI draws a progress bar, the GUI
+wraps it in a worker thread, tests read the events. A cancel token is checked
+every iteration; after a cancel, Ctrl-C or a kill, the project holds every
+finished scale and `iter_train(..., resume=True)` continues from the next one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from engine.audio_io import load_clip, resample
+from engine.checkpoint import (
+    Manifest,
+    append_log,
+    is_project,
+    load_clip_signal,
+    load_scale,
+    load_z_rec,
+    read_manifest,
+    save_clip,
+    save_scale,
+    save_z_rec,
+    write_manifest,
+)
+from engine.config import TrainConfig
+from engine.device import OOM_ADVICE, device_label, is_out_of_memory, resolve_device
+from engine.errors import DeviceError, ProjectError
+from engine.fileutil import check_writable_dir
+from engine.generate import Pyramid, lengths_for
+from engine.losses import gradient_penalty, mse_loss, mss_loss
+from engine.models import ScaleDiscriminator, ScaleGenerator, same_shapes
+from engine.pyramid import choose_rates, energies, noise_amplitudes, scale_signals, upsample
+
+MAX_EVENTS_PER_SECOND = 20.0
+
+
+class CancelToken:
+    """Set from any thread; the trainer stops at its next iteration."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+
+# ---- events -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrainStarted:
+    project_dir: Path
+    rates: tuple[int, ...]
+    first_scale: int  # 0, or the scale a resume starts at
+    device: str  # "cpu" / "cuda:0"
+    device_name: str  # "NVIDIA H200" / "CPU (2 threads)"
+    config: TrainConfig
+    clip_seconds: float
+
+    @property
+    def n_scales(self) -> int:
+        return len(self.rates)
+
+
+@dataclass(frozen=True)
+class TrainProgress:
+    scale: int
+    n_scales: int
+    rate: int
+    iteration: int  # 1-based, within the scale
+    iterations: int
+    losses: dict[str, float]  # "d/real", "d/fake", "gp", "d/total", "g/adv", "rec", "g/total"
+    elapsed: float  # seconds since this run started
+    seconds_per_iteration: float  # measured at this scale
+    eta_seconds: float  # estimated time left for the whole run
+
+
+@dataclass(frozen=True)
+class ScaleFinished:
+    scale: int
+    n_scales: int
+    rate: int
+    preview: np.ndarray  # a random sample from scales 0..scale, at sample_rate, original level
+    reconstruction: np.ndarray  # the reconstruction at this scale, same rate
+    sample_rate: int  # the working rate (previews are resampled up to it for playback)
+    seconds: float  # time this scale took
+
+
+@dataclass(frozen=True)
+class TrainFinished:
+    project_dir: Path
+    elapsed: float
+    n_scales: int
+
+
+@dataclass(frozen=True)
+class TrainCancelled:
+    project_dir: Path
+    scales_done: int
+    n_scales: int
+
+
+TrainEvent = TrainStarted | TrainProgress | ScaleFinished | TrainFinished | TrainCancelled
+
+
+# ---- helpers ------------------------------------------------------------------------------
+
+
+@dataclass
+class _Scale:
+    """Per-scale tensors on the device."""
+
+    real: torch.Tensor  # [1, 1, T]
+    length: int
+    rate: int
+    channels: int
+
+
+@dataclass
+class _InputBank:
+    """Previous-scale inputs: redrawn every iteration (size 0) or cached and refreshed."""
+
+    pyramid: Pyramid
+    scale: int
+    lengths: list[int]
+    size: int
+    refresh: int
+    generator: torch.Generator
+    entries: list[torch.Tensor] = field(default_factory=list)
+    _next: int = 0
+
+    def _draw(self) -> torch.Tensor:
+        noise = self.pyramid.random_noise(self.lengths, self.generator, upto=self.scale)
+        return self.pyramid.prev_input(self.scale, self.lengths, noise)
+
+    def get(self, iteration: int) -> torch.Tensor:
+        if self.scale == 0:
+            return torch.zeros((1, 1, self.lengths[0]), device=self.pyramid.device)
+        if self.size == 0:
+            return self._draw()
+        if not self.entries:
+            self.entries = [self._draw() for _ in range(self.size)]
+        if self.refresh and iteration > 0 and iteration % self.refresh == 0:
+            self.entries[self._next] = self._draw()
+            self._next = (self._next + 1) % self.size
+        pick = int(torch.randint(self.size, (1,), generator=self.generator))
+        return self.entries[pick]
+
+
+def _scale_cost(length: int, channels: int) -> float:
+    return float(length) * (channels + 4)
+
+
+# ---- the trainer --------------------------------------------------------------------------
+
+
+def prepare_project(
+    clip_path: str | os.PathLike[str], project_dir: str | os.PathLike[str], cfg: TrainConfig, *,
+    start: float = 0.0, duration: float | None = None, seed: int = 0,
+) -> Manifest:
+    """Validate the clip, choose the scales and create the project folder (nothing is
+    written unless every check passes)."""
+    root = Path(project_dir)
+    if is_project(root):
+        raise ProjectError(
+            f"{root} already holds a project; resume it, or choose another folder."
+        )
+    if root.exists() and (not root.is_dir() or any(root.iterdir())):
+        raise ProjectError(f"{root} exists and is not an empty folder; choose another folder.")
+    clip = load_clip(
+        clip_path, cfg.fs, start=start, duration=duration, max_seconds=cfg.max_seconds,
+    )
+    rates = choose_rates(clip.signal, cfg)
+    reals = scale_signals(clip.signal, cfg.fs, rates)
+    amps = noise_amplitudes(energies(reals), cfg.noise_amp_factor)
+    created_folder = not root.exists()
+    check_writable_dir(root)
+    try:
+        save_clip(root, clip.signal, cfg.fs)
+        g = torch.Generator().manual_seed(seed)
+        save_z_rec(root, torch.randn((1, 1, reals[0].shape[-1]), generator=g))
+        manifest = Manifest(
+            config=cfg,
+            rates=rates,
+            noise_amps=amps,
+            source={
+                "path": clip.source_path,
+                "sha256": clip.source_sha256,
+                "sample_rate": clip.source_sr,
+                "channels": clip.source_channels,
+                "start": clip.start,
+                "duration": clip.duration,
+                "gain": clip.gain,
+            },
+            seed=seed,
+        )
+        write_manifest(root, manifest)
+    except BaseException:
+        # leave nothing half-made behind
+        if created_folder:
+            shutil.rmtree(root, ignore_errors=True)
+        else:
+            for child in root.iterdir():
+                if child.is_dir():
+                    shutil.rmtree(child, ignore_errors=True)
+                else:
+                    child.unlink(missing_ok=True)
+        raise
+    return manifest
+
+
+def iter_train(
+    clip_path: str | os.PathLike[str] | None,
+    project_dir: str | os.PathLike[str],
+    cfg: TrainConfig | None = None,
+    *,
+    start: float = 0.0,
+    duration: float | None = None,
+    device: str | torch.device | None = None,
+    seed: int = 0,
+    resume: bool = False,
+    cancel: CancelToken | None = None,
+) -> Iterator[TrainEvent]:
+    """Train (or resume) the project at `project_dir` on `clip_path`, yielding events.
+
+    Resuming uses the project's own config and clip; `clip_path` and `cfg` may be None.
+    Raises EngineError subclasses for input problems (before anything is written)
+    and DeviceError when the GPU runs out of memory.
+    """
+    root = Path(project_dir)
+    dev = device if isinstance(device, torch.device) else resolve_device(device)
+    if resume:
+        manifest = read_manifest(root)
+        if manifest.complete:
+            yield TrainStarted(root, tuple(manifest.rates), manifest.n_scales, str(dev),
+                               device_label(dev), manifest.config, 0.0)
+            yield TrainFinished(root, 0.0, manifest.n_scales)
+            return
+    else:
+        if cfg is None or clip_path is None:
+            raise ProjectError("A new training run needs a clip and a preset.")
+        manifest = prepare_project(clip_path, root, cfg, start=start, duration=duration, seed=seed)
+    manifest.device, manifest.device_name = str(dev), device_label(dev)
+    try:
+        yield from _train(root, manifest, dev, cancel or CancelToken())
+    except torch.cuda.OutOfMemoryError as exc:
+        raise DeviceError(OOM_ADVICE) from exc
+    except RuntimeError as exc:
+        if is_out_of_memory(exc):
+            raise DeviceError(OOM_ADVICE) from exc
+        raise
+
+
+def _train(root: Path, manifest: Manifest, dev: torch.device, cancel: CancelToken) -> Iterator[TrainEvent]:
+    cfg = manifest.config
+    clip, fs = load_clip_signal(root)
+    reals_np = scale_signals(clip, fs, manifest.rates)
+    scales = [
+        _Scale(torch.from_numpy(x).to(dev).reshape(1, 1, -1), x.shape[-1], r, manifest.channels_at(i))
+        for i, (x, r) in enumerate(zip(reals_np, manifest.rates, strict=True))
+    ]
+    lengths = [s.length for s in scales]
+    z_rec = load_z_rec(root).to(dev)
+    first = manifest.scales_done
+    pyramid = Pyramid(
+        [load_scale(root, manifest, s, with_discriminator=False)[0] for s in range(first)],
+        manifest.rates, manifest.noise_amps, dev,
+    )
+    prev_gd: tuple[ScaleGenerator, ScaleDiscriminator] | None = None
+    if first > 0:
+        g_prev, d_prev = load_scale(root, manifest, first - 1, with_discriminator=True)
+        assert d_prev is not None
+        prev_gd = (g_prev, d_prev)
+    append_log(root, "resume" if first else "start", scale=first, device=str(dev))
+    yield TrainStarted(root, tuple(manifest.rates), first, str(dev), device_label(dev), cfg,
+                       clip.shape[-1] / fs)
+
+    total_cost = [_scale_cost(s.length, s.channels) * cfg.iters_per_scale for s in scales]
+    run_start = time.monotonic()
+    torch.manual_seed(manifest.seed * 1009 + first)
+    for s in range(first, manifest.n_scales):
+        sc = scales[s]
+        if s == 1 and cfg.mode == "music":
+            # music mode: the noise at scale 1 matches the spread of the coarse reconstruction
+            rec0 = pyramid.run(lengths, [z_rec], upto=1)
+            manifest.noise_amps[1] = float(upsample(rec0, scales[0].rate, sc.rate, sc.length).std())
+            pyramid.amps = manifest.noise_amps
+        g = ScaleGenerator(channels=sc.channels, n_layers=cfg.n_layers, kernel=cfg.kernel_size).to(dev)
+        d = ScaleDiscriminator(channels=sc.channels, n_layers=cfg.n_layers, kernel=cfg.kernel_size).to(dev)
+        if prev_gd is not None and same_shapes(g, prev_gd[0]) and same_shapes(d, prev_gd[1]):
+            g.load_state_dict(prev_gd[0].state_dict())
+            d.load_state_dict(prev_gd[1].state_dict())
+        events = _train_scale(
+            s, sc, g, d, pyramid, lengths, z_rec, manifest, dev, cancel, run_start,
+            remaining_cost=lambda it, s=s: total_cost[s] * (1 - it / cfg.iters_per_scale)
+            + sum(total_cost[s + 1 :]),
+        )
+        scale_start = time.monotonic()
+        finished = False
+        for ev in events:
+            if ev is None:
+                finished = True
+                break
+            yield ev
+        if not finished:  # cancelled
+            append_log(root, "cancel", scale=s)
+            yield TrainCancelled(root, manifest.scales_done, manifest.n_scales)
+            return
+        took = time.monotonic() - scale_start
+        g.eval().requires_grad_(False)
+        d.eval().requires_grad_(False)
+        save_scale(root, s, g, d)
+        pyramid.append(g)
+        manifest.scales_done = s + 1
+        manifest.seconds_per_scale.append(took)
+        manifest.iterations_done.append(cfg.iters_per_scale)
+        write_manifest(root, manifest)
+        append_log(root, "scale", scale=s, rate=sc.rate, seconds=took)
+        prev_gd = (g, d)
+        yield _scale_preview(s, pyramid, lengths, z_rec, manifest, took)
+    elapsed = time.monotonic() - run_start
+    append_log(root, "done", seconds=elapsed)
+    yield TrainFinished(root, elapsed, manifest.n_scales)
+
+
+def _train_scale(
+    s: int, sc: _Scale, g: ScaleGenerator, d: ScaleDiscriminator, pyramid: Pyramid,
+    lengths: list[int], z_rec: torch.Tensor, manifest: Manifest, dev: torch.device,
+    cancel: CancelToken, run_start: float, remaining_cost,
+) -> Iterator[TrainProgress | None]:
+    """Yield progress events; yield None when the scale is finished (return early = cancelled)."""
+    cfg = manifest.config
+    g.train()
+    d.train()
+    opt_g = torch.optim.Adam(g.parameters(), lr=cfg.lr, betas=cfg.betas)
+    opt_d = torch.optim.Adam(d.parameters(), lr=cfg.lr, betas=cfg.betas)
+    milestone = [max(1, int(cfg.iters_per_scale * cfg.lr_decay_at))]
+    sched_g = torch.optim.lr_scheduler.MultiStepLR(opt_g, milestone, gamma=cfg.lr_decay)
+    sched_d = torch.optim.lr_scheduler.MultiStepLR(opt_d, milestone, gamma=cfg.lr_decay)
+    amp = cfg.amp and dev.type == "cuda"
+    autocast = (
+        (lambda: torch.autocast(device_type="cuda", dtype=torch.bfloat16))
+        if amp
+        else contextlib.nullcontext
+    )
+    rng = torch.Generator().manual_seed(manifest.seed * 7919 + s)
+    bank = _InputBank(pyramid, s, lengths, cfg.bank_size, cfg.bank_refresh, rng)
+    # the reconstruction path: z* at the coarsest scale, zeros above it
+    if s == 0:
+        rec_prev = torch.zeros_like(sc.real)
+        rec_noise = z_rec * manifest.noise_amps[0]
+    else:
+        rec_prev = pyramid.prev_input(s, lengths, [z_rec] + [None] * (s - 1))
+        rec_noise = torch.zeros_like(sc.real)
+    rec_fn = mss_loss if cfg.mode == "music" else mse_loss
+    amp_s = manifest.noise_amps[s]
+
+    sums: dict[str, torch.Tensor] = {}
+    count = 0
+    last_emit = 0.0
+    t0 = time.monotonic()
+    losses: dict[str, float] = {}
+    for it in range(cfg.iters_per_scale):
+        if cancel.cancelled:
+            return
+        noise = torch.randn(sc.real.shape, device=dev) * amp_s
+        prev = bank.get(it)
+        # --- D step ---
+        with autocast():
+            fake = g(noise, prev)
+            d_real = d(sc.real).float().mean()
+            d_fake = d(fake.detach()).float().mean()
+        gp = gradient_penalty(d, sc.real, fake.detach(), weight=cfg.gp_weight)
+        d_total = -d_real + d_fake + gp
+        opt_d.zero_grad(set_to_none=True)
+        d_total.backward()
+        opt_d.step()
+        # --- G step ---
+        with autocast():
+            g_adv = -d(fake).float().mean()
+            rec = g(rec_noise, rec_prev)
+        rec_loss = cfg.rec_weight * rec_fn(sc.real, rec)
+        g_total = g_adv + rec_loss
+        opt_g.zero_grad(set_to_none=True)
+        g_total.backward()
+        opt_g.step()
+        sched_g.step()
+        sched_d.step()
+
+        terms = {"d/real": d_real, "d/fake": d_fake, "gp": gp, "d/total": d_total,
+                 "g/adv": g_adv, "rec": rec_loss, "g/total": g_total}
+        for k, v in terms.items():
+            sums[k] = sums.get(k, 0.0) + v.detach()
+        count += 1
+        last = it + 1 == cfg.iters_per_scale
+        if count and ((it + 1) % cfg.loss_every == 0 or last):
+            losses = {k: float(v) / count for k, v in sums.items()}
+            sums, count = {}, 0
+        now = time.monotonic()
+        due = (it + 1) % cfg.progress_every == 0 or last or it == 0
+        if due and losses and (now - last_emit >= 1.0 / MAX_EVENTS_PER_SECOND or last):
+            last_emit = now
+            spi = (now - t0) / (it + 1)
+            cost_now = _scale_cost(sc.length, sc.channels)
+            eta = remaining_cost(it + 1) / cost_now * spi if cost_now else math.nan
+            yield TrainProgress(
+                scale=s, n_scales=manifest.n_scales, rate=sc.rate, iteration=it + 1,
+                iterations=cfg.iters_per_scale, losses=dict(losses), elapsed=now - run_start,
+                seconds_per_iteration=spi, eta_seconds=eta,
+            )
+    yield None
+
+
+def _scale_preview(
+    s: int, pyramid: Pyramid, lengths: list[int], z_rec: torch.Tensor, manifest: Manifest, took: float
+) -> ScaleFinished:
+    cfg = manifest.config
+    rate = manifest.rates[s]
+    seconds = min(cfg.preview_seconds, lengths[-1] / cfg.fs)
+    g = torch.Generator().manual_seed(manifest.seed + 101 * s)
+    plen = lengths_for(manifest.rates, seconds)
+    sample = pyramid.run(plen, pyramid.random_noise(plen, g, upto=s + 1), upto=s + 1)
+    rec = pyramid.run(lengths, [z_rec] + [None] * s, upto=s + 1)
+
+    def to_fs(x: torch.Tensor) -> np.ndarray:
+        y = x.reshape(-1).float().cpu().numpy()
+        y = np.asarray(resample(y, rate, cfg.fs), dtype=np.float32)
+        return (y * manifest.gain).astype(np.float32)
+
+    return ScaleFinished(s, manifest.n_scales, rate, to_fs(sample), to_fs(rec), cfg.fs, took)
