@@ -1,0 +1,49 @@
+"""Shared fixtures: offscreen Qt, the demo clip, and a tiny trained project (built once)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_AUDIO = REPO.parent / "shared" / "audio"
+
+
+@pytest.fixture(scope="session")
+def demo_clip() -> Path:
+    from engine.assets import DEMO_CLIP
+
+    assert DEMO_CLIP.is_file(), "the bundled demo clip is missing"
+    return DEMO_CLIP
+
+
+@pytest.fixture(scope="session")
+def second_clip(demo_clip: Path) -> Path:
+    """Another real recording: the 8 s metal excerpt from shared/ when present, else the demo."""
+    p = SHARED_AUDIO / "sectoid-metal-madness-8s.wav"
+    return p if p.is_file() else demo_clip
+
+
+@pytest.fixture(scope="session")
+def _tiny_project_master(tmp_path_factory: pytest.TempPathFactory, demo_clip: Path) -> Path:
+    from engine.config import get_preset
+    from engine.trainer import iter_train
+
+    root = tmp_path_factory.mktemp("tiny") / "project"
+    for _ in iter_train(demo_clip, root, get_preset("tiny"), seed=0, device="cpu"):
+        pass
+    return root
+
+
+@pytest.fixture()
+def tiny_project(_tiny_project_master: Path, tmp_path: Path) -> Path:
+    """A fully trained `tiny` project, copied fresh for each test (tests may modify it)."""
+    dst = tmp_path / "tiny-project"
+    shutil.copytree(_tiny_project_master, dst)
+    return dst
