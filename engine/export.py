@@ -1,0 +1,350 @@
+"""Export variations for a DAW: trimmed, faded, loudness-matched files with JSON sidecars.
+
+Two steps so a front end can ask before anything is replaced:
+
+    plan = plan_export(project_dir, records, options)    # names every target; lists conflicts
+    for result in export_variations(project_dir, plan, on_conflict="error"):  # writes
+        ...
+
+Nothing is ever overwritten silently: with on_conflict="error" (the default) an
+ExportConflictError listing the existing files is raised before the first write;
+"overwrite", "keep-both" (a numbered name) and "skip" are the other answers.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import string
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine import ENGINE_VERSION
+from engine.audio_io import integrated_loudness, match_loudness, resample, save_audio, trim_and_fade
+from engine.checkpoint import Manifest, load_clip_signal, read_manifest
+from engine.errors import ConfigError, OutputError
+from engine.fileutil import atomic_write_json, check_writable_dir
+from engine.variations import VariationRecord, VariationStore
+
+FORMATS = ("wav", "flac")
+BIT_DEPTHS = {"16": "PCM_16", "24": "PCM_24", "float": "FLOAT"}
+RATES = ("working", "original")
+CONFLICT_POLICIES = ("error", "overwrite", "keep-both", "skip")
+DEFAULT_PATTERN = "{clip}_{strength}_seed{seed}"
+PATTERN_FIELDS = {
+    "clip": "name of the source file, without extension",
+    "seed": "the variation's seed",
+    "strength": "far / loose / close / very-close / free",
+    "scale": "kept scale (k0, k1 ...) or 'free'",
+    "id": "variation id in the project (v0001 ...)",
+    "index": "position in this export, 1, 2, ...",
+    "rating": "rating 0-10, or 'unrated'",
+    "preset": "training preset",
+    "date": "today as YYYYMMDD",
+}
+SILENT_LUFS = -70.0  # a variation quieter than this is not boosted to the target
+
+
+class ExportConflictError(OutputError):
+    """Some target files already exist; `paths` lists them. Nothing was written."""
+
+    def __init__(self, paths: list[Path]) -> None:
+        self.paths = list(paths)
+        names = ", ".join(p.name for p in self.paths[:3])
+        more = f" and {len(self.paths) - 3} more" if len(self.paths) > 3 else ""
+        super().__init__(
+            f"{len(self.paths)} file(s) already exist in {self.paths[0].parent}: {names}{more}."
+        )
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """How to export. Every field has the default a songwriter would want."""
+
+    folder: Path  # where the files go (created if needed)
+    fmt: str = "wav"  # "wav" or "flac"
+    bit_depth: str = "24"  # "16", "24" or "float" (wav only)
+    rate: str = "working"  # "working" (the project's rate) or "original" (the source file's)
+    trim_ms: float = 200.0  # cut from both edges (the generator's padding artefacts)
+    fade_ms: float = 10.0  # linear fade in/out after trimming
+    match_loudness: bool = True  # integrated loudness equal to the original section's
+    pattern: str = DEFAULT_PATTERN  # file name without extension; fields in PATTERN_FIELDS
+    sidecar: bool = True  # write NAME.json with provenance beside each file
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "folder", Path(self.folder))
+        problems = []
+        if self.fmt not in FORMATS:
+            problems.append(f"format must be one of {', '.join(FORMATS)}")
+        if self.bit_depth not in BIT_DEPTHS:
+            problems.append(f"bit depth must be one of {', '.join(BIT_DEPTHS)}")
+        if self.fmt == "flac" and self.bit_depth == "float":
+            problems.append("FLAC cannot store floating-point samples; choose 16 or 24 bit")
+        if self.rate not in RATES:
+            problems.append("rate must be 'working' or 'original'")
+        if not (0 <= self.trim_ms <= 5000) or not (0 <= self.fade_ms <= 5000):
+            problems.append("trim and fade must be between 0 and 5000 ms")
+        if problems:
+            raise ConfigError("Invalid export settings: " + "; ".join(problems) + ".")
+        check_pattern(self.pattern)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["folder"] = str(self.folder)
+        return d
+
+
+@dataclass(frozen=True)
+class ExportItem:
+    record: VariationRecord
+    target: Path
+    sidecar: Path | None
+    index: int  # 1-based position in this export
+
+
+@dataclass(frozen=True)
+class ExportPlan:
+    options: ExportOptions
+    items: list[ExportItem]
+    conflicts: list[Path] = field(default_factory=list)  # existing targets or sidecars
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    record: VariationRecord
+    path: Path | None  # None when skipped
+    sidecar: Path | None
+    sample_rate: int
+    seconds: float
+    loudness_lufs: float
+    skipped: bool = False
+
+
+# ---- names ---------------------------------------------------------------------------------
+
+
+def check_pattern(pattern: str) -> None:
+    """ConfigError when the pattern is empty, malformed or names an unknown field."""
+    if not pattern.strip():
+        raise ConfigError("The file-name pattern is empty.")
+    try:
+        fields = [f for _, f, _, _ in string.Formatter().parse(pattern) if f is not None]
+    except ValueError as exc:
+        raise ConfigError(f"The file-name pattern {pattern!r} is malformed: {exc}.") from None
+    unknown = [f for f in fields if f not in PATTERN_FIELDS]
+    if unknown:
+        raise ConfigError(
+            f"Unknown field(s) in the file-name pattern: {', '.join('{' + f + '}' for f in unknown)}; "
+            f"use {', '.join('{' + f + '}' for f in PATTERN_FIELDS)}."
+        )
+
+
+_UNSAFE = re.compile(r"[^\w\-.+ ()\[\]]+", re.UNICODE)
+
+
+def safe_name(text: str) -> str:
+    """A file-name part with no path separators or control characters."""
+    name = _UNSAFE.sub("-", text).strip(" .-")
+    return name[:150] or "variation"
+
+
+def strength_slug(from_scale: int | None, strength: str) -> str:
+    if from_scale is None:
+        return "free"
+    s = strength.lower()
+    for key, slug in (("very close", "very-close"), ("close", "close"), ("loose", "loose"),
+                      ("far", "far")):
+        if key in s:
+            return slug
+    return f"k{from_scale}"
+
+
+def render_name(pattern: str, rec: VariationRecord, *, clip: str, preset: str, index: int) -> str:
+    check_pattern(pattern)
+    values = {
+        "clip": clip,
+        "seed": rec.seed,
+        "strength": strength_slug(rec.from_scale, rec.strength),
+        "scale": rec.tag,
+        "id": rec.id,
+        "index": index,
+        "rating": "unrated" if rec.rating is None else rec.rating,
+        "preset": preset,
+        "date": time.strftime("%Y%m%d"),
+    }
+    return safe_name(pattern.format(**values))
+
+
+# ---- plan ------------------------------------------------------------------------------------
+
+
+def _clip_name(manifest: Manifest) -> str:
+    src = manifest.source.get("path") or "clip"
+    return Path(str(src)).stem
+
+
+def plan_export(
+    project_dir: str | os.PathLike[str], records: Iterable[VariationRecord], options: ExportOptions
+) -> ExportPlan:
+    """Name every file the export will write and list those that already exist.
+
+    Two variations that would get the same name within one export get -2, -3 ... appended.
+    """
+    manifest = read_manifest(project_dir)
+    recs = list(records)
+    if not recs:
+        raise ConfigError("There is nothing to export: choose at least one variation.")
+    clip, ext = _clip_name(manifest), "." + options.fmt
+    used: set[str] = set()
+    items, conflicts = [], []
+    for i, rec in enumerate(recs, start=1):
+        base = render_name(options.pattern, rec, clip=clip, preset=manifest.config.name, index=i)
+        name, n = base, 2
+        while name.lower() in used:
+            name, n = f"{base}-{n}", n + 1
+        used.add(name.lower())
+        target = options.folder / (name + ext)
+        side = target.with_suffix(".json") if options.sidecar else None
+        items.append(ExportItem(rec, target, side, i))
+        conflicts += [p for p in (target, side) if p is not None and p.exists()]
+    return ExportPlan(options, items, conflicts)
+
+
+def _free_name(item: ExportItem, taken: set[Path]) -> ExportItem:
+    """A numbered name ("name (2).wav") that exists neither on disk nor in this export."""
+    stem, suffix = item.target.stem, item.target.suffix
+    n = 2
+    while True:
+        target = item.target.with_name(f"{stem} ({n}){suffix}")
+        side = target.with_suffix(".json") if item.sidecar is not None else None
+        if target not in taken and not target.exists() and (side is None or not side.exists()):
+            return ExportItem(item.record, target, side, item.index)
+        n += 1
+
+
+# ---- export ----------------------------------------------------------------------------------
+
+
+def original_section(project_dir: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
+    """The training section at the working rate and its original level (the loudness target)."""
+    manifest = read_manifest(project_dir)
+    clip, sr = load_clip_signal(project_dir)
+    return (clip * manifest.gain).astype(np.float32), sr
+
+
+def render(
+    audio: np.ndarray, sr: int, options: ExportOptions, *, target_lufs: float | None,
+    original_rate: int,
+) -> tuple[np.ndarray, int, float, bool]:
+    """Trim, fade, resample and match loudness: (audio, rate, loudness in LUFS, matched?)."""
+    y = trim_and_fade(np.asarray(audio, dtype=np.float32), sr, trim_s=options.trim_ms / 1000.0,
+                      fade_s=options.fade_ms / 1000.0)
+    out_sr = sr
+    if options.rate == "original" and original_rate != sr:
+        y = np.asarray(resample(y, sr, original_rate), dtype=np.float32)
+        out_sr = original_rate
+    matched = False
+    wanted = options.match_loudness and target_lufs is not None and math.isfinite(target_lufs)
+    if wanted and integrated_loudness(y, out_sr) > SILENT_LUFS:
+        y = match_loudness(y, out_sr, target_lufs)
+        matched = True
+    if options.bit_depth != "float":
+        y = np.clip(y, -1.0, 1.0)
+    return y.astype(np.float32), out_sr, integrated_loudness(y, out_sr), matched
+
+
+def export_variations(
+    project_dir: str | os.PathLike[str],
+    plan: ExportPlan,
+    *,
+    on_conflict: str = "error",
+    cancel: object | None = None,
+) -> Iterator[ExportResult]:
+    """Write the planned files, yielding one result per variation as it is written.
+
+    on_conflict: "error" raises ExportConflictError (before writing anything) when a target
+    exists; "overwrite" replaces; "keep-both" writes "name (2).wav"; "skip" leaves it.
+    Stops early when `cancel.cancelled` becomes true.
+    """
+    if on_conflict not in CONFLICT_POLICIES:
+        raise ConfigError(f"on_conflict must be one of {', '.join(CONFLICT_POLICIES)}.")
+    options = plan.options
+    existing = [p for it in plan.items for p in (it.target, it.sidecar) if p is not None and p.exists()]
+    if existing and on_conflict == "error":
+        raise ExportConflictError(existing)
+    check_writable_dir(options.folder)
+    root = Path(project_dir)
+    manifest = read_manifest(root)
+    store = VariationStore(root)
+    original, fs = original_section(root)
+    target_lufs = integrated_loudness(original, fs)
+    original_rate = int(manifest.source.get("sample_rate") or fs)
+    subtype = BIT_DEPTHS[options.bit_depth]
+    taken: set[Path] = set()
+    for item in plan.items:
+        if cancel is not None and getattr(cancel, "cancelled", False):
+            return
+        exists = item.target.exists() or (item.sidecar is not None and item.sidecar.exists())
+        if exists and on_conflict == "skip":
+            yield ExportResult(item.record, None, None, 0, 0.0, math.nan, skipped=True)
+            continue
+        if exists and on_conflict == "keep-both":
+            item = _free_name(item, taken)
+        taken.add(item.target)
+        audio, sr = store.load_audio(item.record)
+        y, out_sr, lufs, matched = render(
+            audio, sr, options, target_lufs=target_lufs, original_rate=original_rate
+        )
+        save_audio(item.target, y, out_sr, subtype=subtype)
+        if item.sidecar is not None:
+            atomic_write_json(item.sidecar, _sidecar(
+                item, manifest, root, options, out_sr, y.shape[-1] / out_sr, lufs, target_lufs,
+                matched,
+            ))
+        yield ExportResult(item.record, item.target, item.sidecar, out_sr, y.shape[-1] / out_sr,
+                           lufs)
+
+
+def _sidecar(
+    item: ExportItem, manifest: Manifest, root: Path, options: ExportOptions, sr: int,
+    seconds: float, lufs: float, target_lufs: float, matched: bool,
+) -> dict[str, Any]:
+    cfg = manifest.config
+    return {
+        "file": item.target.name,
+        "format": options.fmt,
+        "subtype": BIT_DEPTHS[options.bit_depth],
+        "sample_rate": sr,
+        "seconds": round(seconds, 4),
+        "loudness_lufs": _finite(lufs),
+        "loudness_target_lufs": _finite(target_lufs),
+        "loudness_matched": matched,
+        "edges_trimmed_s": options.trim_ms / 1000.0,
+        "fade_s": options.fade_ms / 1000.0,
+        "variation": item.record.to_dict(),
+        "project": {
+            "path": str(root.resolve()),
+            "preset": cfg.name,
+            "working_rate": cfg.fs,
+            "scales": manifest.scales_done,
+            "n_scales": manifest.n_scales,
+            "rates": list(manifest.rates),
+            "iterations_per_scale": cfg.iters_per_scale,
+            "training_seed": manifest.seed,
+            "device": manifest.device_name or manifest.device,
+        },
+        "source": dict(manifest.source),
+        "export_options": options.to_dict(),
+        "engine_version": ENGINE_VERSION,
+        "exported": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
+def _finite(x: float) -> float | None:
+    return round(float(x), 2) if math.isfinite(x) else None
