@@ -9,7 +9,6 @@ finished scale and `iter_train(..., resume=True)` continues from the next one.
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import shutil
 import threading
@@ -340,6 +339,70 @@ def _train(root: Path, manifest: Manifest, dev: torch.device, cancel: CancelToke
     yield TrainFinished(root, elapsed, manifest.n_scales)
 
 
+class ScaleStep:
+    """One scale's optimisation state and its training step (also used by bench/)."""
+
+    def __init__(
+        self, s: int, real: torch.Tensor, g: ScaleGenerator, d: ScaleDiscriminator,
+        pyramid: Pyramid, lengths: list[int], z_rec: torch.Tensor, noise_amps: list[float],
+        cfg: TrainConfig, dev: torch.device, seed: int,
+    ) -> None:
+        self.cfg, self.dev, self.real, self.g, self.d = cfg, dev, real, g, d
+        g.train()
+        d.train()
+        self.opt_g = torch.optim.Adam(g.parameters(), lr=cfg.lr, betas=cfg.betas)
+        self.opt_d = torch.optim.Adam(d.parameters(), lr=cfg.lr, betas=cfg.betas)
+        milestone = [max(1, int(cfg.iters_per_scale * cfg.lr_decay_at))]
+        self.sched_g = torch.optim.lr_scheduler.MultiStepLR(self.opt_g, milestone, gamma=cfg.lr_decay)
+        self.sched_d = torch.optim.lr_scheduler.MultiStepLR(self.opt_d, milestone, gamma=cfg.lr_decay)
+        self.amp = cfg.amp and dev.type == "cuda"
+        rng = torch.Generator().manual_seed(seed * 7919 + s)
+        self.bank = _InputBank(pyramid, s, lengths, cfg.bank_size, cfg.bank_refresh, rng)
+        # the reconstruction path: z* at the coarsest scale, zeros above it
+        if s == 0:
+            self.rec_prev = torch.zeros_like(real)
+            self.rec_noise = z_rec * noise_amps[0]
+        else:
+            self.rec_prev = pyramid.prev_input(s, lengths, [z_rec] + [None] * (s - 1))
+            self.rec_noise = torch.zeros_like(real)
+        self.rec_fn = mss_loss if cfg.mode == "music" else mse_loss
+        self.amp_s = noise_amps[s]
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if self.amp:
+            return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def step(self, it: int) -> dict[str, torch.Tensor]:
+        """One D step and one G step; returns the loss terms as (device) tensors."""
+        cfg, g, d, real = self.cfg, self.g, self.d, self.real
+        noise = torch.randn(real.shape, device=self.dev) * self.amp_s
+        prev = self.bank.get(it)
+        # --- D step: -mean D(real) + mean D(fake) + GP ---
+        with self._autocast():
+            fake = g(noise, prev)
+            d_real = d(real).float().mean()
+            d_fake = d(fake.detach()).float().mean()
+        gp = gradient_penalty(d, real, fake.detach(), weight=cfg.gp_weight)
+        d_total = -d_real + d_fake + gp
+        self.opt_d.zero_grad(set_to_none=True)
+        d_total.backward()
+        self.opt_d.step()
+        # --- G step: -mean D(fake) + reconstruction ---
+        with self._autocast():
+            g_adv = -d(fake).float().mean()
+            rec = g(self.rec_noise, self.rec_prev)
+        rec_loss = cfg.rec_weight * self.rec_fn(real, rec)
+        g_total = g_adv + rec_loss
+        self.opt_g.zero_grad(set_to_none=True)
+        g_total.backward()
+        self.opt_g.step()
+        self.sched_g.step()
+        self.sched_d.step()
+        return {"d/real": d_real, "d/fake": d_fake, "gp": gp, "d/total": d_total,
+                "g/adv": g_adv, "rec": rec_loss, "g/total": g_total}
+
+
 def _train_scale(
     s: int, sc: _Scale, g: ScaleGenerator, d: ScaleDiscriminator, pyramid: Pyramid,
     lengths: list[int], z_rec: torch.Tensor, manifest: Manifest, dev: torch.device,
@@ -347,70 +410,24 @@ def _train_scale(
 ) -> Iterator[TrainProgress | None]:
     """Yield progress events; yield None when the scale is finished (return early = cancelled)."""
     cfg = manifest.config
-    g.train()
-    d.train()
-    opt_g = torch.optim.Adam(g.parameters(), lr=cfg.lr, betas=cfg.betas)
-    opt_d = torch.optim.Adam(d.parameters(), lr=cfg.lr, betas=cfg.betas)
-    milestone = [max(1, int(cfg.iters_per_scale * cfg.lr_decay_at))]
-    sched_g = torch.optim.lr_scheduler.MultiStepLR(opt_g, milestone, gamma=cfg.lr_decay)
-    sched_d = torch.optim.lr_scheduler.MultiStepLR(opt_d, milestone, gamma=cfg.lr_decay)
-    amp = cfg.amp and dev.type == "cuda"
-    autocast = (
-        (lambda: torch.autocast(device_type="cuda", dtype=torch.bfloat16))
-        if amp
-        else contextlib.nullcontext
-    )
-    rng = torch.Generator().manual_seed(manifest.seed * 7919 + s)
-    bank = _InputBank(pyramid, s, lengths, cfg.bank_size, cfg.bank_refresh, rng)
-    # the reconstruction path: z* at the coarsest scale, zeros above it
-    if s == 0:
-        rec_prev = torch.zeros_like(sc.real)
-        rec_noise = z_rec * manifest.noise_amps[0]
-    else:
-        rec_prev = pyramid.prev_input(s, lengths, [z_rec] + [None] * (s - 1))
-        rec_noise = torch.zeros_like(sc.real)
-    rec_fn = mss_loss if cfg.mode == "music" else mse_loss
-    amp_s = manifest.noise_amps[s]
-
+    stepper = ScaleStep(s, sc.real, g, d, pyramid, lengths, z_rec, manifest.noise_amps, cfg, dev,
+                        manifest.seed)
     sums: dict[str, torch.Tensor] = {}
     count = 0
     last_emit = 0.0
     t0 = time.monotonic()
     losses: dict[str, float] = {}
+    cost_now = _scale_cost(sc.length, sc.channels)
     for it in range(cfg.iters_per_scale):
         if cancel.cancelled:
             return
-        noise = torch.randn(sc.real.shape, device=dev) * amp_s
-        prev = bank.get(it)
-        # --- D step ---
-        with autocast():
-            fake = g(noise, prev)
-            d_real = d(sc.real).float().mean()
-            d_fake = d(fake.detach()).float().mean()
-        gp = gradient_penalty(d, sc.real, fake.detach(), weight=cfg.gp_weight)
-        d_total = -d_real + d_fake + gp
-        opt_d.zero_grad(set_to_none=True)
-        d_total.backward()
-        opt_d.step()
-        # --- G step ---
-        with autocast():
-            g_adv = -d(fake).float().mean()
-            rec = g(rec_noise, rec_prev)
-        rec_loss = cfg.rec_weight * rec_fn(sc.real, rec)
-        g_total = g_adv + rec_loss
-        opt_g.zero_grad(set_to_none=True)
-        g_total.backward()
-        opt_g.step()
-        sched_g.step()
-        sched_d.step()
-
-        terms = {"d/real": d_real, "d/fake": d_fake, "gp": gp, "d/total": d_total,
-                 "g/adv": g_adv, "rec": rec_loss, "g/total": g_total}
+        terms = stepper.step(it)
         for k, v in terms.items():
-            sums[k] = sums.get(k, 0.0) + v.detach()
+            sums[k] = sums[k] + v.detach() if k in sums else v.detach()
         count += 1
         last = it + 1 == cfg.iters_per_scale
-        if count and ((it + 1) % cfg.loss_every == 0 or last):
+        if (it + 1) % cfg.loss_every == 0 or last:
+            # the only host-device synchronisation in the loop
             losses = {k: float(v) / count for k, v in sums.items()}
             sums, count = {}, 0
         now = time.monotonic()
@@ -418,12 +435,10 @@ def _train_scale(
         if due and losses and (now - last_emit >= 1.0 / MAX_EVENTS_PER_SECOND or last):
             last_emit = now
             spi = (now - t0) / (it + 1)
-            cost_now = _scale_cost(sc.length, sc.channels)
-            eta = remaining_cost(it + 1) / cost_now * spi if cost_now else math.nan
             yield TrainProgress(
                 scale=s, n_scales=manifest.n_scales, rate=sc.rate, iteration=it + 1,
                 iterations=cfg.iters_per_scale, losses=dict(losses), elapsed=now - run_start,
-                seconds_per_iteration=spi, eta_seconds=eta,
+                seconds_per_iteration=spi, eta_seconds=remaining_cost(it + 1) / cost_now * spi,
             )
     yield None
 
