@@ -28,7 +28,7 @@ from engine.device import device_label, resolve_device
 from engine.generate import Pyramid
 from engine.models import ScaleDiscriminator, ScaleGenerator
 from engine.pyramid import choose_rates, energies, noise_amplitudes, scale_signals
-from engine.trainer import ScaleStep
+from engine.trainer import ScaleStep, configure_backends
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -64,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     overrides = dict(kv.split("=", 1) for kv in args.set)
     cfg = get_preset(args.preset, **{k: parse_value(v) for k, v in overrides.items()})
     dev = resolve_device(args.device)
+    configure_backends(cfg, dev)
     clip = load_clip(args.clip, cfg.fs, duration=args.seconds, max_seconds=cfg.max_seconds)
     rates = choose_rates(clip.signal, cfg)
     reals = scale_signals(clip.signal, cfg.fs, rates)
@@ -91,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         for it in range(args.warmup, args.warmup + args.iters):
             terms = step.step(it)
             if (it + 1) % cfg.loss_every == 0:
-                float(terms["g/total"])
+                float(terms["g/total"].detach())
         sync(dev)
         spi = (time.perf_counter() - t0) / args.iters
         rows.append({

@@ -56,6 +56,7 @@ class TrainConfig:
     bank_refresh: int = 0  # iterations between refreshing one bank entry; 0 = never refresh
     amp: bool = False  # bfloat16 autocast for G/D forward passes on CUDA (GP stays float32)
     loss_every: int = 1  # read losses back from the device every N iterations
+    tf32: bool = False  # allow TF32 tensor-core convolutions on CUDA (float32 storage)
     # --- reporting ---
     progress_every: int = 10  # emit a progress event every N iterations (throttled again by time)
     preview_seconds: float = 4.0  # length of the random sample rendered after each scale

@@ -267,8 +267,18 @@ def iter_train(
         raise
 
 
+def configure_backends(cfg: TrainConfig, dev: torch.device) -> None:
+    """CUDA kernel choices for a run: autotuned cuDNN kernels (shapes are fixed per scale) and
+    TF32 tensor cores when the config allows them."""
+    if dev.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cudnn.allow_tf32 = cfg.tf32
+        torch.backends.cuda.matmul.allow_tf32 = cfg.tf32
+
+
 def _train(root: Path, manifest: Manifest, dev: torch.device, cancel: CancelToken) -> Iterator[TrainEvent]:
     cfg = manifest.config
+    configure_backends(cfg, dev)
     clip, fs = load_clip_signal(root)
     reals_np = scale_signals(clip, fs, manifest.rates)
     scales = [
