@@ -54,6 +54,7 @@ ROLES = ("real_or_fake", "fake_ease", "musicality", "inspiring", "feedback")
 QUESTION_KINDS = ("choice", "scale", "text")
 MAX_TEXT = 5000
 REAL = "real"
+PLAYBACK_RATE = 44100  # stimuli are written at this rate (or higher when a model's rate is)
 GENERATED = "generated"
 
 DEFAULT_INSTRUCTIONS = (
@@ -758,10 +759,10 @@ def iter_build_study(
     if not any(it.truth["kind"] == REAL for it in items):
         warnings.append("The study has no real excerpts, so raters cannot be checked against them.")
 
-    # one common rate for every file (the highest model rate): the file rate gives nothing away,
-    # while each stimulus keeps the bandwidth of its model's working rate
+    # one common, standard rate for every file: the file rate gives nothing away and every sound
+    # card plays it, while each stimulus keeps the bandwidth of its model's working rate
     rate = max(int(it.truth.get("model_rate") or it.sr) for it in items)
-    rate = max(rate, max(it.sr for it in items))
+    rate = max(rate, max(it.sr for it in items), PLAYBACK_RATE)
     for it in items:
         if it.sr != rate:
             it.audio = np.asarray(resample(it.audio, it.sr, rate), dtype=np.float32)
@@ -987,10 +988,16 @@ class Study:
         return self.root / self.stimulus(code).file
 
     def load_audio(self, code: str) -> tuple[np.ndarray, int]:
-        from engine.audio_io import read_audio, to_mono
+        """A stimulus as mono float32 and its rate; the error never names the file."""
+        import soundfile as sf
 
-        audio, sr = read_audio(self.audio_path(code))
-        return np.asarray(to_mono(audio), dtype=np.float32), sr
+        try:
+            data, sr = sf.read(str(self.audio_path(code)), dtype="float32", always_2d=True)
+        except (sf.LibsndfileError, RuntimeError, OSError, ValueError) as exc:
+            raise StudyError(
+                f"Sample {code} cannot be read; the study folder may be incomplete ({exc})."
+            ) from exc
+        return np.ascontiguousarray(data.mean(axis=1), dtype=np.float32), int(sr)
 
     # --- sessions
     def session_path(self, rater: str) -> Path:
