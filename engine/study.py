@@ -462,11 +462,18 @@ def _mono(x: np.ndarray) -> np.ndarray:
 def _generated_from_file(
     path: Path, label: str | None, trim_s: float, project_label: Callable[[str], str]
 ) -> _Item:
-    from engine.audio_io import read_audio
+    import soundfile as sf
 
     if not path.is_file():
         raise StudyError(f"The variation file {path} does not exist.")
-    audio, sr = read_audio(path)
+    # not audio_io.read_audio: generated files may be at a model rate below 8 kHz (tiny preset)
+    try:
+        data, sr = sf.read(str(path), dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, OSError, ValueError) as exc:
+        raise StudyError(f"Cannot read the variation file {path.name}: {exc}") from exc
+    if data.shape[0] == 0 or not np.all(np.isfinite(data)):
+        raise StudyError(f"The variation file {path.name} is empty or holds invalid samples.")
+    audio = data.T
     side = read_sidecar(path)
     already = float(side.get("edges_trimmed_s") or 0.0)
     x = _fade(_mono(audio), sr, max(0.0, trim_s - already))
