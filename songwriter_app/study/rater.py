@@ -12,7 +12,6 @@ import logging
 from typing import Any
 
 import numpy as np
-
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
@@ -80,7 +79,8 @@ class _StartPage(QWidget):
         info.setWordWrap(True)
         lay.addWidget(info)
         n = study.settings.get("stimuli_per_rater") or len(study.stimuli)
-        minutes = max(1, round(n * 1.2))
+        mean_s = sum(s.seconds for s in study.stimuli) / max(1, len(study.stimuli))
+        minutes = max(1, round(n * (2 * mean_s + 40) / 60))  # two listens and the questions
         count = QLabel(f"{n} samples, about {minutes} minutes.")
         count.setObjectName("hint")
         lay.addWidget(count)
@@ -480,7 +480,7 @@ class RaterWindow(QWidget):
             # answers hidden by this change were cleared by the session: clear their widgets
             answers = s.answers(code)
             for q in self.study.questions:
-                if q["id"] not in answers and q["id"] != qid:
+                if not question_visible(q, answers):
                     self.page.widgets[q["id"]].set_answer(None)
         self._refresh()
 

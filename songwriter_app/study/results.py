@@ -128,7 +128,7 @@ class _BarChart(pg.PlotWidget):
             step = 1 if span <= 12 else 2 if span <= 24 else 5
             ticks = [(float(v), f"{v:g}") for v in np.arange(lo_x, hi_x + 0.5, step)]
         pi.getAxis("bottom").setTicks([ticks])
-        pi.setXRange(lo_x - 0.01 * span, hi_x + 0.05 * span, padding=0)
+        pi.setXRange(lo_x - 0.04 * span, hi_x + 0.05 * span, padding=0)
         pi.setYRange(-0.6, max(n - 0.4, 0.6), padding=0)
 
     def _fmt(self, v: float) -> str:
