@@ -365,6 +365,10 @@ def test_builder_dialog_builds_a_study(qtbot, _tiny_project_master: Path, tmp_pa
     assert st.require_play == "any" and st.settings["stimuli_per_rater"] == 4
     assert dlg.preview.rowCount() == 6 and dlg.preview_box.isVisible()
     assert "Built 6 stimuli (4 generated, 2 real)" in dlg.status.text()
+    SHOTS.mkdir(exist_ok=True)
+    qtbot.wait(50)
+    dlg.grab().save(str(SHOTS / "study-builder.png"))
+    _nontrivial(SHOTS / "study-builder.png")
     # building into the same folder again is refused with a message, not a crash
     dlg2 = StudyBuilderDialog(projects=[proj])
     qtbot.addWidget(dlg2)
