@@ -892,9 +892,9 @@ class Stimulus:
 
 
 def rater_slug(name: str) -> str:
-    """A file-name-safe version of a rater's name or code."""
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", name.strip()).strip("-.")[:60]
-    return slug
+    """A file-name-safe version of a rater's name or code, lower case ("Anna" = "anna") so that
+    it names the same file on case-insensitive file systems too."""
+    return re.sub(r"[^a-z0-9._-]+", "-", name.strip().lower()).strip("-.")[:60]
 
 
 class Study:
@@ -1026,7 +1026,7 @@ class Study:
         path = self.session_path(rater)
         if path.exists():
             s = Session.load(self, path, **kw)
-            if s.rater != rater.strip():
+            if s.rater.casefold() != rater.strip().casefold():
                 raise StudyError(
                     f"The session file {path.name} belongs to rater {s.rater!r}; choose another "
                     "name or code."

@@ -269,7 +269,7 @@ def test_damaged_session_file_is_reported_and_kept(qtbot, study: Study) -> None:
     w.start_page.name.setText("Cy")
     qtbot.mouseClick(w.start_page.start, Qt.MouseButton.LeftButton)
     assert w.stack.currentWidget() is w.start_page
-    assert "Cy.json cannot be used" in w.start_page.error.text()
+    assert "cy.json cannot be used" in w.start_page.error.text()
     assert "left untouched" in w.start_page.error.text()
     w.shutdown()
     assert path.read_bytes() == before

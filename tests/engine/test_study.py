@@ -304,7 +304,8 @@ def test_every_answer_is_on_disk_at_once_and_resumes(study: Study) -> None:
     s.go_to(3)
     # drop the object without closing anything: a crash
     del s
-    s2 = study.open_session("Sam")
+    s2 = study.open_session(" sam ")  # the same rater, typed differently
+    assert s2.rater == "Sam" and s2.path.name == "sam.json"
     assert s2.position == 3 and s2.first_unanswered() == 3
     assert [s2.answers(c)["musicality"] for c in s2.order[:3]] == [2, 3, 4]
     assert s2.data["resumed"] == 1
@@ -341,7 +342,7 @@ def test_session_survives_a_killed_process(study: Study, tmp_path: Path) -> None
         proc.wait(30)
     assert proc.returncode == -signal.SIGKILL
     # no temporary file left where the rater's file is, and nothing lost
-    assert [p.name for p in study.sessions_dir.iterdir()] == ["Kim.json"]
+    assert [p.name for p in study.sessions_dir.iterdir()] == ["kim.json"]
     s = study.open_session("Kim")
     assert s.position == 4 and s.first_unanswered() == 4
     assert [s.answers(c)["musicality"] for c in s.order[:4]] == [7, 8, 7, 8]
@@ -372,7 +373,7 @@ def test_damaged_or_edited_session_is_refused_and_untouched(study: Study) -> Non
     assert path.read_bytes() == before and path.stat().st_mtime_ns == mtime
     # damaged: cut off in the middle
     path.write_bytes(before[: len(before) // 2])
-    with pytest.raises(StudyError, match="Eve.json is damaged.*left untouched"):
+    with pytest.raises(StudyError, match="eve.json is damaged.*left untouched"):
         study.open_session("Eve")
     assert path.read_bytes() == before[: len(before) // 2]
     # from another study
@@ -387,7 +388,7 @@ def test_damaged_or_edited_session_is_refused_and_untouched(study: Study) -> Non
     good = study.open_session("Zoe")
     with pytest.raises(StudyError, match="belongs to rater 'Zoe'"):
         study.open_session("Zoe!")
-    assert good.path.name == "Zoe.json"
+    assert good.path.name == "zoe.json"
 
 
 def test_changed_stimulus_audio_is_detected(study: Study) -> None:
