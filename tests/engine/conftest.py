@@ -16,6 +16,13 @@ import soundfile as sf
 
 REPO = Path(__file__).resolve().parents[2]
 
+# pytest puts tests/ on sys.path (rootdir-style conftest imports), and tests/engine/ has no
+# __init__.py, so a bare `import engine` would find *this folder* as a namespace package
+# (engine/__init__.py would never run and `from engine import ENGINE_VERSION` would fail).
+# Putting the repository root first makes `engine` the real package again.
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
 
 def _tone(
     sr: int, seconds: float, *, freq: float = 220.0, channels: int = 1, amp: float = 0.5
@@ -32,6 +39,25 @@ def _tone(
     return (x[:, None] * gains[None, :]).astype(np.float32)
 
 
+@pytest.fixture()
+def one_torch_thread():
+    """Run torch on one thread for the test (restored afterwards).
+
+    The models here are tiny: splitting a convolution over threads costs more than it saves,
+    and on a busy 2-core machine two threads per process thrash (5-10x slower measured).
+    Modules opt in with `pytestmark = pytest.mark.usefixtures("one_torch_thread")`.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+SUBPROCESS_ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+
 @pytest.fixture(scope="session")
 def tone() -> Callable[..., np.ndarray]:
     """tone(sr, seconds, freq=, channels=, amp=): a test signal, [T] or [T, C] float32."""
@@ -43,8 +69,14 @@ def write_audio(tmp_path: Path) -> Callable[..., Path]:
     """write_audio(name, sr=..., seconds=..., channels=..., subtype=..., data=...) -> path."""
 
     def _write(
-        name: str, *, sr: int = 16000, seconds: float = 2.0, channels: int = 1,
-        subtype: str | None = None, data: np.ndarray | None = None, freq: float = 220.0,
+        name: str,
+        *,
+        sr: int = 16000,
+        seconds: float = 2.0,
+        channels: int = 1,
+        subtype: str | None = None,
+        data: np.ndarray | None = None,
+        freq: float = 220.0,
     ) -> Path:
         path = tmp_path / name
         x = _tone(sr, seconds, freq=freq, channels=channels) if data is None else data
@@ -81,17 +113,29 @@ def _cli_command(*argv: str | os.PathLike[str]) -> list[str]:
 
 @pytest.fixture(scope="session")
 def cli_command() -> Callable[..., list[str]]:
-    """cli_command(*argv): the command line that runs songwriter-cli in a fresh interpreter."""
+    """cli_command(*argv): the command line that runs songwriter-cli in a fresh interpreter
+    (start it with env=SUBPROCESS_ENV from the `subprocess_env` fixture)."""
     return _cli_command
 
 
 @pytest.fixture(scope="session")
+def subprocess_env() -> dict[str, str]:
+    return SUBPROCESS_ENV
+
+
+@pytest.fixture(scope="session")
 def cli_subprocess() -> Callable[..., subprocess.CompletedProcess]:
-    """cli_subprocess(*argv): run songwriter-cli in a fresh interpreter, text output captured."""
+    """cli_subprocess(*argv): run songwriter-cli in a fresh interpreter (one torch thread),
+    text output captured."""
 
     def _run(*argv: str | os.PathLike[str], timeout: float = 300) -> subprocess.CompletedProcess:
         return subprocess.run(
-            _cli_command(*argv), capture_output=True, text=True, timeout=timeout, cwd=REPO,
+            _cli_command(*argv),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=REPO,
+            env=SUBPROCESS_ENV,
         )
 
     return _run
@@ -119,12 +163,29 @@ class RecordedRun:
 
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory: pytest.TempPathFactory, demo_clip: Path) -> RecordedRun:
-    """A complete tiny run on 1 s of the demo clip with every event kept (read-only: copy to modify)."""
+    """A complete tiny run (4 iterations per scale) on 1 s of the demo clip with every event kept.
+
+    Read-only: copy the project before changing it.
+    """
+    import torch
+
     from engine.config import get_preset
     from engine.trainer import iter_train
 
     root = tmp_path_factory.mktemp("tiny-run") / "project"
-    events = list(
-        iter_train(demo_clip, root, get_preset("tiny"), duration=1.0, seed=5, device="cpu")
-    )
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        events = list(
+            iter_train(
+                demo_clip,
+                root,
+                get_preset("tiny", iters_per_scale=4),
+                duration=1.0,
+                seed=5,
+                device="cpu",
+            )
+        )
+    finally:
+        torch.set_num_threads(before)
     return RecordedRun(root, events)

@@ -22,6 +22,8 @@ from engine.audio_io import (
 )
 from engine.errors import AudioError, OutputError
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 
 def test_read_audio_gives_channels_first_float32(demo_clip: Path) -> None:
     audio, sr = read_audio(demo_clip)
@@ -115,7 +117,11 @@ def test_a_lower_native_rate_is_resampled_up_to_the_working_rate(tmp_path: Path)
 
 @pytest.mark.parametrize(
     ("start", "duration", "words"),
-    [(-0.1, None, "before the beginning"), (5.0, None, "cannot start at"), (0.0, 0.0, "longer than 0")],
+    [
+        (-0.1, None, "before the beginning"),
+        (5.0, None, "cannot start at"),
+        (0.0, 0.0, "longer than 0"),
+    ],
 )
 def test_load_clip_rejects_impossible_sections(
     tmp_path: Path, start: float, duration: float | None, words: str
@@ -154,7 +160,8 @@ def test_read_audio_rejects_non_finite_samples(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("subtype", "atol"), [("PCM_16", 1 / 32768 + 1e-7), ("PCM_24", 1 / 8388608 + 1e-7), ("FLOAT", 0.0)]
+    ("subtype", "atol"),
+    [("PCM_16", 1 / 32768 + 1e-7), ("PCM_24", 1 / 8388608 + 1e-7), ("FLOAT", 0.0)],
 )
 def test_save_audio_round_trip(tmp_path: Path, subtype: str, atol: float) -> None:
     x = np.random.default_rng(1).uniform(-0.9, 0.9, (2, 500)).astype(np.float32)
@@ -175,7 +182,9 @@ def test_save_audio_clips_integer_formats_but_not_float(tmp_path: Path) -> None:
     np.testing.assert_array_equal(yf, x)
 
 
-@pytest.mark.parametrize(("suffix", "fmt"), [(".flac", "FLAC"), (".aiff", "AIFF"), (".aif", "AIFF"), (".wav", "WAV")])
+@pytest.mark.parametrize(
+    ("suffix", "fmt"), [(".flac", "FLAC"), (".aiff", "AIFF"), (".aif", "AIFF"), (".wav", "WAV")]
+)
 def test_save_audio_format_follows_the_suffix(tmp_path: Path, suffix: str, fmt: str) -> None:
     x = np.random.default_rng(2).uniform(-0.5, 0.5, 400).astype(np.float32)
     path = save_audio(tmp_path / f"out{suffix}", x, 16000, subtype="PCM_16")

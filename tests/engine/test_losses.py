@@ -8,6 +8,8 @@ import torch
 from engine.config import MSS_RESOLUTIONS
 from engine.losses import gradient_penalty, mse_loss, mss_loss, stft_magnitude
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 
 @pytest.fixture()
 def signals() -> tuple[torch.Tensor, torch.Tensor]:
@@ -38,8 +40,16 @@ def test_mss_is_the_mean_of_frobenius_norms_over_the_three_resolutions(signals) 
         w = torch.hann_window(win)
 
         def mag(s: torch.Tensor, n_fft=n_fft, hop=hop, win=win, w=w) -> torch.Tensor:
-            return torch.stft(s.reshape(1, -1), n_fft, hop, win, w, center=True, pad_mode="constant",
-                              return_complex=True).abs()
+            return torch.stft(
+                s.reshape(1, -1),
+                n_fft,
+                hop,
+                win,
+                w,
+                center=True,
+                pad_mode="constant",
+                return_complex=True,
+            ).abs()
 
         terms.append(torch.sqrt(((mag(x) - mag(y)) ** 2).sum()))
     assert mss_loss(x, y).item() == pytest.approx(torch.stack(terms).mean().item(), rel=1e-5)
@@ -101,7 +111,12 @@ def test_gradient_penalty_norm_is_taken_over_channels_per_time_sample() -> None:
 
 def test_gradient_penalty_is_zero_for_a_unit_gradient_critic_and_trains_the_critic() -> None:
     ones = torch.ones(1, 1, 64)
-    assert gradient_penalty(_Linear(ones), torch.randn(1, 1, 64), torch.randn(1, 1, 64), weight=1.0).item() == 0.0
+    assert (
+        gradient_penalty(
+            _Linear(ones), torch.randn(1, 1, 64), torch.randn(1, 1, 64), weight=1.0
+        ).item()
+        == 0.0
+    )
     critic = _Linear(torch.full((1, 1, 64), 2.0))
     gp = gradient_penalty(critic, torch.randn(1, 1, 64), torch.randn(1, 1, 64), weight=0.01)
     gp.backward()  # create_graph: the penalty reaches the critic's weights
@@ -116,8 +131,16 @@ def test_gradient_penalty_is_evaluated_between_real_and_fake() -> None:
     assert gp.item() == pytest.approx(4.0)
     # with real = 1 and fake = 3 the mix lies in [1, 3], so |grad| - 1 lies in [0, 2]
     seen = {
-        round(gradient_penalty(lambda m: 0.5 * m**2, torch.ones(1, 1, 10), x, weight=1.0,
-                               generator=torch.Generator().manual_seed(s)).item(), 6)
+        round(
+            gradient_penalty(
+                lambda m: 0.5 * m**2,
+                torch.ones(1, 1, 10),
+                x,
+                weight=1.0,
+                generator=torch.Generator().manual_seed(s),
+            ).item(),
+            6,
+        )
         for s in range(5)
     }
     assert all(0.0 <= v <= 4.0 for v in seen) and len(seen) > 1

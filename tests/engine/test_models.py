@@ -9,6 +9,8 @@ from torch import nn
 from engine.config import get_preset
 from engine.models import ScaleDiscriminator, ScaleGenerator, pre_emphasis, same_shapes
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 
 def _convs(m: nn.Module) -> list[nn.Conv1d]:
     return [c for c in m.modules() if isinstance(c, nn.Conv1d)]
@@ -32,7 +34,9 @@ def test_discriminator_output_length_is_T_minus_receptive_field_plus_1(T: int) -
     assert out.shape == (2, 1, T - 2041 + 1)
 
 
-@pytest.mark.parametrize(("n_layers", "kernel", "T"), [(8, 9, 3000), (5, 9, 600), (5, 9, 50), (4, 5, 777)])
+@pytest.mark.parametrize(
+    ("n_layers", "kernel", "T"), [(8, 9, 3000), (5, 9, 600), (5, 9, 50), (4, 5, 777)]
+)
 def test_generator_output_has_the_input_length(n_layers: int, kernel: int, T: int) -> None:
     g = ScaleGenerator(channels=4, n_layers=n_layers, kernel=kernel)
     with torch.no_grad():
@@ -42,7 +46,9 @@ def test_generator_output_has_the_input_length(n_layers: int, kernel: int, T: in
 
 def test_discriminator_sees_exactly_its_receptive_field() -> None:
     torch.manual_seed(0)
-    d = ScaleDiscriminator(channels=3, n_layers=5, kernel=9).eval()  # eval: BN does not mix positions
+    d = ScaleDiscriminator(
+        channels=3, n_layers=5, kernel=9
+    ).eval()  # eval: BN does not mix positions
     rf = 249
     x = torch.randn(1, 1, 600, requires_grad=True)
     j = 100

@@ -22,12 +22,29 @@ from engine.pyramid import (
     upsample,
 )
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 # ---- candidate rates -----------------------------------------------------------------------
 
 
 def test_candidate_rates_16k_is_the_reference_list() -> None:
     assert candidate_rates(get_preset("standard")) == [
-        320, 400, 500, 640, 800, 1000, 1280, 1600, 2000, 2500, 4000, 8000, 10000, 12000, 14400, 16000,
+        320,
+        400,
+        500,
+        640,
+        800,
+        1000,
+        1280,
+        1600,
+        2000,
+        2500,
+        4000,
+        8000,
+        10000,
+        12000,
+        14400,
+        16000,
     ]
     assert candidate_rates(get_preset("standard")) == list(CANDIDATE_RATES)
 
@@ -40,7 +57,11 @@ def test_candidate_rates_hifi_appends_the_high_top_scales() -> None:
 
 @pytest.mark.parametrize(
     ("fs", "tail"),
-    [(9000, [4000, 8000, 9000]), (48000, [16000, 22050, 32000, 44100, 48000]), (24000, [16000, 22050, 24000])],
+    [
+        (9000, [4000, 8000, 9000]),
+        (48000, [16000, 22050, 32000, 44100, 48000]),
+        (24000, [16000, 22050, 24000]),
+    ],
 )
 def test_candidate_rates_end_with_the_working_rate(fs: int, tail: list[int]) -> None:
     rates = candidate_rates(get_preset("standard", fs=fs))
@@ -101,18 +122,23 @@ def test_a_loud_low_sine_starts_at_the_coarsest_candidate(cfg16k) -> None:
     # the first rate whose pass band (0.95 * Nyquist) holds the tone
     [(700, 1600), (3000, 8000)],
 )
-def test_a_signal_with_a_quiet_low_band_skips_the_coarse_scales(cfg16k, freq: int, first: int) -> None:
+def test_a_signal_with_a_quiet_low_band_skips_the_coarse_scales(
+    cfg16k, freq: int, first: int
+) -> None:
     rates = choose_rates(_sine(freq, 16000, 1.5), cfg16k)
     all_rates = candidate_rates(cfg16k)
     assert rates == all_rates[all_rates.index(first) :]
     # and the energy really is below the threshold one scale down
     below = all_rates[all_rates.index(first) - 1]
-    assert np.mean(np.square(resample(_sine(freq, 16000, 1.5), 16000, below))) < cfg16k.energy_threshold
+    assert (
+        np.mean(np.square(resample(_sine(freq, 16000, 1.5), 16000, below)))
+        < cfg16k.energy_threshold
+    )
 
 
 def test_energy_threshold_is_a_mean_square() -> None:
     cfg = get_preset("tiny")
-    fs, t = 4000, np.arange(4000) / 4000
+    t = np.arange(4000) / 4000
     # a 1.5 kHz tone passes only at 4 kHz; a quiet 100 Hz tone adds low-band energy at
     # mean square a^2/2: above 0.0025 it moves the start down to 500 Hz, below it does not
     high = 0.9 * np.sin(2 * np.pi * 1500 * t)
@@ -202,14 +228,17 @@ def _reference_upsample(x: np.ndarray, rate_in: int, rate_out: int, n_out: int) 
 
 
 @pytest.mark.parametrize(
-    ("rate_in", "rate_out"), [(500, 1000), (320, 400), (12000, 16000), (14400, 16000), (32000, 44100), (1000, 4000)]
+    ("rate_in", "rate_out"),
+    [(500, 1000), (320, 400), (12000, 16000), (14400, 16000), (32000, 44100), (1000, 4000)],
 )
 def test_upsample_matches_a_reference_keys_interpolator(rate_in: int, rate_out: int) -> None:
     x = np.random.default_rng(rate_in).standard_normal(40)
     n_out = int(round(40 * rate_out / rate_in))
     y = upsample(torch.tensor(x, dtype=torch.float32), rate_in, rate_out, n_out)
     assert y.shape == (n_out,)
-    np.testing.assert_allclose(y.numpy(), _reference_upsample(x, rate_in, rate_out, n_out), atol=2e-5)
+    np.testing.assert_allclose(
+        y.numpy(), _reference_upsample(x, rate_in, rate_out, n_out), atol=2e-5
+    )
 
 
 @pytest.mark.parametrize("n_out", [99, 100, 101, 117])

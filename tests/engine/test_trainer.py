@@ -1,0 +1,404 @@
+"""Training: the event stream, the manifest it leaves, noise amplitudes, cancel/resume,
+and surviving Ctrl-C and kill -9 of the CLI."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from engine.checkpoint import load_clip_signal, read_manifest
+from engine.config import get_preset
+from engine.errors import AudioError, ProjectError
+from engine.generate import generate, load_model
+from engine.pyramid import energies, noise_amplitudes, scale_signals, upsample
+from engine.trainer import (
+    CancelToken,
+    ScaleFinished,
+    TrainCancelled,
+    TrainFinished,
+    TrainProgress,
+    TrainStarted,
+    iter_train,
+)
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+ITERS = 10  # iterations per scale of the interrupted CLI runs
+LOSS_KEYS = {"d/real", "d/fake", "gp", "d/total", "g/adv", "rec", "g/total"}
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _log_events(project: Path) -> list[str]:
+    lines = (project / "train_log.jsonl").read_text().splitlines()
+    return [json.loads(line)["event"] for line in lines]
+
+
+# ---- one complete run -------------------------------------------------------------------
+
+
+def test_event_stream_of_a_complete_run(tiny_run) -> None:
+    ev = tiny_run.events
+    assert isinstance(ev[0], TrainStarted) and isinstance(ev[-1], TrainFinished)
+    start = ev[0]
+    assert start.rates == (500, 1000, 2000, 4000) and start.n_scales == 4
+    assert start.first_scale == 0 and start.device == "cpu"
+    assert start.clip_seconds == pytest.approx(1.0)
+    assert start.config == get_preset("tiny", iters_per_scale=4)
+    assert ev[-1].n_scales == 4 and ev[-1].project_dir == tiny_run.project
+    assert not any(isinstance(e, TrainCancelled) for e in ev)
+
+    finished = [e for e in ev if isinstance(e, ScaleFinished)]
+    assert [f.scale for f in finished] == [0, 1, 2, 3]
+    # each scale: progress events with rising 1-based iterations ending at the last one,
+    # then its ScaleFinished
+    current: list[TrainProgress] = []
+    for e in ev[1:-1]:
+        if isinstance(e, TrainProgress):
+            current.append(e)
+            continue
+        assert isinstance(e, ScaleFinished)
+        assert current, f"no progress before scale {e.scale} finished"
+        assert all(p.scale == e.scale and p.rate == e.rate for p in current)
+        its = [p.iteration for p in current]
+        assert its == sorted(set(its)) and its[0] >= 1 and its[-1] == current[-1].iterations == 4
+        current = []
+    assert current == []
+
+
+def test_progress_losses_are_named_finite_and_consistent(tiny_run) -> None:
+    progress = [e for e in tiny_run.events if isinstance(e, TrainProgress)]
+    for p in progress:
+        assert set(p.losses) == LOSS_KEYS
+        assert all(math.isfinite(v) for v in p.losses.values())
+        assert p.losses["gp"] >= 0 and p.losses["rec"] >= 0
+        assert p.losses["d/total"] == pytest.approx(
+            -p.losses["d/real"] + p.losses["d/fake"] + p.losses["gp"], abs=1e-5
+        )
+        assert p.losses["g/total"] == pytest.approx(p.losses["g/adv"] + p.losses["rec"], abs=1e-5)
+        assert p.n_scales == 4 and p.elapsed >= 0 and p.seconds_per_iteration > 0
+
+
+def test_scale_finished_carries_audible_previews_at_the_working_rate(tiny_run) -> None:
+    for f in (e for e in tiny_run.events if isinstance(e, ScaleFinished)):
+        assert f.sample_rate == 4000 and f.rate == [500, 1000, 2000, 4000][f.scale]
+        assert f.preview.shape == (4000,) and f.reconstruction.shape == (4000,)
+        for x in (f.preview, f.reconstruction):
+            assert x.dtype == np.float32 and np.all(np.isfinite(x))
+            assert np.sqrt(np.mean(x**2)) > 1e-3
+
+
+def test_manifest_and_log_after_a_complete_run(tiny_run) -> None:
+    m = read_manifest(tiny_run.project)
+    assert m.scales_done == 4 and m.complete
+    assert m.iterations_done == [4, 4, 4, 4]
+    assert len(m.seconds_per_scale) == 4 and all(s > 0 for s in m.seconds_per_scale)
+    assert m.seed == 5 and m.device == "cpu"
+    assert _log_events(tiny_run.project) == ["start", "scale", "scale", "scale", "scale", "done"]
+    assert sorted(p.name for p in (tiny_run.project / "scales").iterdir()) == [
+        f"{s:03d}.safetensors" for s in range(4)
+    ]
+    # no temporary files left behind
+    assert not [
+        p for p in tiny_run.project.rglob("*") if p.name.endswith(".tmp") or ".tmp." in p.name
+    ]
+
+
+def test_noise_amplitudes_in_music_mode(tiny_run) -> None:
+    m = read_manifest(tiny_run.project)
+    clip, fs = load_clip_signal(tiny_run.project)
+    reals = scale_signals(clip, fs, m.rates)
+    formula = noise_amplitudes(energies(reals), 0.01)
+    assert m.noise_amps[0] == 1.0
+    assert m.noise_amps[2:] == pytest.approx(formula[2:], rel=1e-6)
+    # scale 1 is overridden with the spread of the upsampled coarse reconstruction
+    model = load_model(tiny_run.project, "cpu")
+    lengths = [r.shape[-1] for r in reals]
+    rec0 = model.pyramid.run(lengths, [model.z_rec], upto=1)
+    expect = float(upsample(rec0, m.rates[0], m.rates[1], lengths[1]).std())
+    assert m.noise_amps[1] == pytest.approx(expect, rel=1e-5)
+    assert m.noise_amps[1] != pytest.approx(formula[1], rel=1e-2)
+
+
+def test_speech_mode_keeps_the_formula_at_scale_1_and_first_scale_has_its_own_channels(
+    tmp_path: Path, demo_clip: Path
+) -> None:
+    cfg = get_preset("tiny", mode="speech", iters_per_scale=2, channels_first=4)
+    root = tmp_path / "speech"
+    events = list(iter_train(demo_clip, root, cfg, duration=1.0, seed=1, device="cpu"))
+    assert isinstance(events[-1], TrainFinished)
+    m = read_manifest(root)
+    clip, fs = load_clip_signal(root)
+    formula = noise_amplitudes(energies(scale_signals(clip, fs, m.rates)), 0.01)
+    assert m.noise_amps == pytest.approx(formula, rel=1e-6)
+    assert m.rates[0] == 500
+    # a 4-channel first scale and 8-channel scales above it (no warm start across shapes)
+    from safetensors import safe_open
+
+    with (
+        safe_open(str(root / "scales" / "000.safetensors"), "pt") as f0,
+        safe_open(str(root / "scales" / "001.safetensors"), "pt") as f1,
+    ):
+        assert f0.get_slice("G.out.parametrizations.weight.original1").get_shape() == [1, 4, 1]
+        assert f1.get_slice("G.out.parametrizations.weight.original1").get_shape() == [1, 8, 1]
+
+
+def test_training_is_reproducible_for_a_seed(tmp_path: Path, demo_clip: Path) -> None:
+    cfg = get_preset("tiny", iters_per_scale=2)
+    for name in ("a", "b"):
+        for _ in iter_train(demo_clip, tmp_path / name, cfg, duration=1.0, seed=11, device="cpu"):
+            pass
+    for s in range(4):
+        rel = Path("scales") / f"{s:03d}.safetensors"
+        assert _sha(tmp_path / "a" / rel) == _sha(tmp_path / "b" / rel), s
+    assert read_manifest(tmp_path / "a").noise_amps == read_manifest(tmp_path / "b").noise_amps
+
+
+# ---- cancel and resume -------------------------------------------------------------------
+
+
+def test_cancel_right_after_the_first_scale(tmp_path: Path, demo_clip: Path) -> None:
+    token = CancelToken()
+    root = tmp_path / "p"
+    seen = []
+    for e in iter_train(
+        demo_clip,
+        root,
+        get_preset("tiny", iters_per_scale=4),
+        duration=1.0,
+        device="cpu",
+        cancel=token,
+    ):
+        seen.append(e)
+        if isinstance(e, ScaleFinished):
+            token.cancel()
+    assert isinstance(seen[-1], TrainCancelled)
+    assert isinstance(seen[-2], ScaleFinished) and seen[-2].scale == 0  # no scale-1 work after it
+    assert (seen[-1].scales_done, seen[-1].n_scales) == (1, 4)
+    m = read_manifest(root)
+    assert m.scales_done == 1 and not m.complete
+    assert [p.name for p in (root / "scales").iterdir()] == ["000.safetensors"]
+    assert _log_events(root)[-1] == "cancel"
+
+
+def test_cancel_mid_scale_then_resume_finishes_and_keeps_earlier_scales(
+    tmp_path: Path, demo_clip: Path
+) -> None:
+    token = CancelToken()
+    root = tmp_path / "p"
+    first = []
+    for e in iter_train(
+        demo_clip,
+        root,
+        get_preset("tiny", iters_per_scale=4),
+        duration=1.0,
+        seed=2,
+        device="cpu",
+        cancel=token,
+    ):
+        first.append(e)
+        if isinstance(e, TrainProgress) and e.scale == 1:
+            assert e.iteration < e.iterations  # the first event of a scale is never its last
+            token.cancel()
+    assert isinstance(first[-1], TrainCancelled) and first[-1].scales_done == 1
+    assert [e.iteration for e in first if isinstance(e, TrainProgress) and e.scale == 1] == [1]
+    assert read_manifest(root).scales_done == 1
+    assert not (root / "scales" / "001.safetensors").exists()  # the half-done scale is not saved
+    w0 = _sha(root / "scales" / "000.safetensors")
+    # the partly trained project already generates (at its top finished scale, resampled)
+    assert generate(load_model(root, "cpu"), seconds=1.0, seed=0).shape == (4000,)
+
+    second = list(iter_train(None, root, None, resume=True, device="cpu"))
+    assert isinstance(second[0], TrainStarted) and second[0].first_scale == 1
+    assert [e.scale for e in second if isinstance(e, ScaleFinished)] == [1, 2, 3]
+    assert isinstance(second[-1], TrainFinished)
+    assert min(e.scale for e in second if isinstance(e, TrainProgress)) == 1
+    m = read_manifest(root)
+    assert m.complete and m.scales_done == 4 and m.iterations_done == [4, 4, 4, 4]
+    assert _sha(root / "scales" / "000.safetensors") == w0
+    assert _log_events(root) == [
+        "start",
+        "scale",
+        "cancel",
+        "resume",
+        "scale",
+        "scale",
+        "scale",
+        "done",
+    ]
+    out = generate(load_model(root, "cpu"), seconds=1.5, seed=3)
+    assert out.shape == (6000,) and np.sqrt(np.mean(out**2)) > 1e-3
+
+
+def test_cancel_before_the_first_iteration_leaves_a_resumable_empty_project(
+    tmp_path: Path, demo_clip: Path
+) -> None:
+    token = CancelToken()
+    token.cancel()
+    root = tmp_path / "p"
+    events = list(
+        iter_train(demo_clip, root, get_preset("tiny"), duration=1.0, device="cpu", cancel=token)
+    )
+    assert [type(e) for e in events] == [TrainStarted, TrainCancelled]
+    assert events[-1].scales_done == 0
+    assert read_manifest(root).scales_done == 0
+    with pytest.raises(ProjectError, match="no finished scale"):
+        load_model(root, "cpu")
+
+
+def test_resuming_a_complete_project_changes_nothing(tiny_run, tmp_path: Path, tree_digest) -> None:
+    root = tmp_path / "copy"
+    shutil.copytree(tiny_run.project, root)
+    before = tree_digest(root)
+    events = list(iter_train(None, root, None, resume=True, device="cpu"))
+    assert [type(e) for e in events] == [TrainStarted, TrainFinished]
+    assert events[0].first_scale == 4
+    assert tree_digest(root) == before
+
+
+def test_resume_and_new_runs_need_what_they_need(tmp_path: Path, demo_clip: Path) -> None:
+    with pytest.raises(ProjectError, match="does not exist"):
+        list(iter_train(None, tmp_path / "missing", None, resume=True, device="cpu"))
+    with pytest.raises(ProjectError, match="needs a clip"):
+        list(iter_train(None, tmp_path / "new", get_preset("tiny"), device="cpu"))
+    assert not (tmp_path / "new").exists()
+
+
+def test_a_failed_check_writes_nothing(tmp_path: Path) -> None:
+    silent = tmp_path / "silent.wav"
+    sf.write(str(silent), np.zeros(16000, dtype=np.float32), 16000)
+    with pytest.raises(AudioError, match="silent"):
+        list(iter_train(silent, tmp_path / "p", get_preset("tiny"), device="cpu"))
+    assert not (tmp_path / "p").exists()
+    empty = tmp_path / "empty-folder"
+    empty.mkdir()
+    short = tmp_path / "short.wav"
+    sf.write(str(short), np.random.default_rng(0).uniform(-0.5, 0.5, 400).astype(np.float32), 8000)
+    with pytest.raises(AudioError, match="too short"):
+        list(iter_train(short, empty, get_preset("tiny"), device="cpu"))
+    assert list(empty.iterdir()) == []
+
+
+# ---- the CLI survives Ctrl-C and kill -9 ------------------------------------------------------
+
+
+def _wait_for_saved_scales(proc: subprocess.Popen, project: Path, n: int) -> int:
+    """Poll manifest.json until `n` scales are saved; fail if the process ends first."""
+    deadline = time.monotonic() + 300  # a safety net against hanging, not a speed check
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            _, err = proc.communicate()
+            pytest.fail(
+                f"training ended (rc {proc.returncode}) before {n} scale(s) were saved:\n{err}"
+            )
+        try:
+            done = json.loads((project / "manifest.json").read_text())["scales_done"]
+        except (OSError, ValueError, KeyError):
+            done = 0
+        if done >= n:
+            return done
+        time.sleep(0.01)
+    proc.kill()
+    pytest.fail("training did not save a scale in time")
+
+
+def _start_training(
+    cli_command, env: dict[str, str], clip: Path, project: Path
+) -> subprocess.Popen:
+    # 10 iterations per scale: after the first scale is saved, three more scales of work
+    # remain, far more than the polling interval, so the interruption lands mid-run
+    return subprocess.Popen(
+        cli_command(
+            "train",
+            clip,
+            "--project",
+            project,
+            "--preset",
+            "tiny",
+            "--iters",
+            str(ITERS),
+            "--duration",
+            "1",
+            "--device",
+            "cpu",
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+
+
+def test_kill_9_after_a_saved_scale_then_resume_finishes(
+    tmp_path: Path, demo_clip: Path, cli_command, subprocess_env, cli_subprocess, cli
+) -> None:
+    project = tmp_path / "p"
+    proc = _start_training(cli_command, subprocess_env, demo_clip, project)
+    _wait_for_saved_scales(proc, project, 1)
+    proc.kill()
+    proc.communicate()
+    assert proc.returncode == -signal.SIGKILL
+
+    m = read_manifest(project)  # the manifest is never half-written
+    assert 1 <= m.scales_done < 4
+    w0 = _sha(project / "scales" / "000.safetensors")
+
+    res = cli_subprocess("train", "--project", project, "--resume", "--device", "cpu")
+    assert res.returncode == 0, res.stderr
+    assert "Traceback" not in res.stderr and "Resuming" in res.stderr
+    m = read_manifest(project)
+    assert m.complete and m.iterations_done == [ITERS] * 4
+    assert _sha(project / "scales" / "000.safetensors") == w0
+
+    r = cli(
+        "generate",
+        "--project",
+        project,
+        "--count",
+        "1",
+        "--seconds",
+        "1",
+        "--out",
+        tmp_path / "out",
+        "--device",
+        "cpu",
+    )
+    assert r.rc == 0, r.err
+    audio, sr = sf.read(str(tmp_path / "out" / "variation_seed0_free.wav"))
+    assert sr == 4000 and audio.shape == (4000 - 2 * 800,) and np.max(np.abs(audio)) > 1e-3
+
+
+def test_ctrl_c_exits_130_and_leaves_a_resumable_project(
+    tmp_path: Path, demo_clip: Path, cli_command, subprocess_env, cli
+) -> None:
+    project = tmp_path / "p"
+    proc = _start_training(cli_command, subprocess_env, demo_clip, project)
+    _wait_for_saved_scales(proc, project, 1)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    assert "--resume" in err.splitlines()[-1]
+
+    m = read_manifest(project)
+    assert 1 <= m.scales_done < 4
+    for s in range(4):
+        assert (project / "scales" / f"{s:03d}.safetensors").exists() == (s < m.scales_done)
+    assert not [p for p in project.rglob("*") if ".tmp" in p.name]
+    r = cli("info", "--project", project)
+    assert r.rc == 0 and "Remaining" in r.out and "--resume" in r.out
+    # what is saved loads and plays
+    assert np.max(np.abs(generate(load_model(project, "cpu"), seconds=1.0, seed=0))) > 1e-3
