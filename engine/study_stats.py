@@ -66,7 +66,7 @@ def mean_t_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[
 class ConditionSummary:
     condition: str  # "real", "generated (all)" or "project / preset / strength"
     kind: str  # "real" or "generated"
-    n_stimuli: int  # distinct stimuli in this condition that were rated
+    n_stimuli: int  # distinct stimuli in this condition with at least one rating
     n_ratings: int  # answers to the real/fake question
     judged_real: int  # how many of them said "real"
     share_real: float  # judged_real / n_ratings
@@ -149,7 +149,7 @@ def _summarise(name: str, kind: str, rows: list[dict[str, Any]], questions: list
 
     return ConditionSummary(
         condition=name, kind=kind,
-        n_stimuli=len({r["code"] for r in rows}),
+        n_stimuli=len({r["code"] for r in rows if _rated(r, rf)}),
         n_ratings=n, judged_real=k, share_real=k / n if n else math.nan,
         share_low=lo, share_high=hi, p_value=binomial_p(k, n),
         musicality_n=len(music), musicality_mean=m, musicality_low=mlo, musicality_high=mhi,
@@ -193,6 +193,13 @@ def analyse_rows(
                                      questions))
     n_used = sum(1 for r in used if rf is None or not _is_blank(r.get(rf["id"])))
     return StudySummary(conditions, raters, threshold, excluded, n_used)
+
+
+def _rated(row: dict[str, Any], rf: dict[str, Any] | None) -> bool:
+    """Whether a row holds a rating: the real/fake answer, or any answer without that question."""
+    if rf is not None:
+        return not _is_blank(row.get(rf["id"]))
+    return _truthy(row.get("answered"))
 
 
 def _truthy(v: Any) -> bool:
