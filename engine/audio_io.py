@@ -21,7 +21,7 @@ from engine.errors import AudioError, OutputError
 from engine.fileutil import atomic_path, sha256_file
 
 SUPPORTED_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff", ".aifc")
-MIN_RATE, MAX_RATE = 8000, 192000
+MIN_RATE, MAX_RATE = 1000, 384000  # common rates are 8-192 kHz; the tiny preset writes 4 kHz
 SILENCE_PEAK = 1e-4  # -80 dBFS: anything quieter is treated as silence
 SUBTYPES = {"16": "PCM_16", "24": "PCM_24", "float": "FLOAT", "PCM_16": "PCM_16", "PCM_24": "PCM_24", "FLOAT": "FLOAT"}
 
