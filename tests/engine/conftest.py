@@ -6,6 +6,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,13 +16,6 @@ import pytest
 import soundfile as sf
 
 REPO = Path(__file__).resolve().parents[2]
-
-# pytest puts tests/ on sys.path (rootdir-style conftest imports), and tests/engine/ has no
-# __init__.py, so a bare `import engine` would find *this folder* as a namespace package
-# (engine/__init__.py would never run and `from engine import ENGINE_VERSION` would fail).
-# Putting the repository root first makes `engine` the real package again.
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
 
 
 def _tone(
@@ -95,14 +89,24 @@ class CliResult:
 
 @pytest.fixture()
 def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
-    """Run engine.cli.main in-process and capture what it printed."""
+    """Run engine.cli.main in-process and capture what it printed.
+
+    An exception escaping main() is reported the way the interpreter would report it:
+    exit code 1 and the traceback on stderr.
+    """
     from engine.cli import main
 
     def _run(*argv: str | os.PathLike[str]) -> CliResult:
         capsys.readouterr()
-        rc = main([str(a) for a in argv])
+        tb = ""
+        try:
+            rc = main([str(a) for a in argv])
+        except SystemExit as exc:  # argparse: --help, --version, usage errors
+            rc = exc.code if isinstance(exc.code, int) else 1
+        except Exception:  # what a real process would print before exiting with 1
+            rc, tb = 1, traceback.format_exc()
         captured = capsys.readouterr()
-        return CliResult(rc, captured.out, captured.err)
+        return CliResult(rc, captured.out, captured.err + tb)
 
     return _run
 

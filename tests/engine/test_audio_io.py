@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -171,6 +173,15 @@ def test_save_audio_round_trip(tmp_path: Path, subtype: str, atol: float) -> Non
     assert sr == 22050 and y.shape == (500, 2)
     np.testing.assert_allclose(y.T, x, atol=atol, rtol=0)
     assert [p.name for p in tmp_path.iterdir()] == ["out.wav"]  # no temporary file left
+
+
+def test_written_files_get_the_usual_permissions(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        path = save_audio(tmp_path / "out.wav", np.zeros(10, dtype=np.float32), 8000)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644  # not the 0600 of a temporary file
 
 
 def test_save_audio_clips_integer_formats_but_not_float(tmp_path: Path) -> None:

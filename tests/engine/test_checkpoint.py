@@ -31,6 +31,18 @@ from engine.trainer import ScaleFinished
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
+# Engine bugs these tests found (see the test report); remove a mark once the bug is fixed.
+BUG_CONFIG = pytest.mark.xfail(
+    reason="engine bug: TrainConfig.from_dict calls .items() on a non-dict 'config'; the "
+    "AttributeError escapes read_manifest instead of a ProjectError",
+    strict=True,
+)
+BUG_AMPS = pytest.mark.xfail(
+    reason="engine bug: read_manifest/load_model do not check len(noise_amps) == len(rates); "
+    "generation ends in an IndexError",
+    strict=True,
+)
+
 
 def _edit_manifest(project: Path, change) -> None:
     path = project / "manifest.json"
@@ -121,6 +133,20 @@ def test_a_newer_format_version_is_refused_with_a_clear_message(tiny_project: Pa
         load_model(tiny_project, "cpu")
 
 
+@pytest.mark.xfail(
+    reason="engine bug: read_manifest reports a non-integer format_version as 'made by a newer "
+    "version (project format 1, this version reads up to 1)'",
+    strict=True,
+)
+def test_a_format_version_that_is_not_a_number_is_damage_not_a_newer_version(
+    tiny_project: Path,
+) -> None:
+    _edit_manifest(tiny_project, lambda d: d.update(format_version="1"))
+    with pytest.raises(ProjectError) as exc:
+        read_manifest(tiny_project)
+    assert "damaged" in str(exc.value) and "newer" not in str(exc.value)
+
+
 def test_unknown_extra_fields_from_a_newer_engine_are_ignored(tiny_project: Path) -> None:
     _edit_manifest(tiny_project, lambda d: (d.update(future_field=1), d["config"].update(future=2)))
     assert read_manifest(tiny_project).config == get_preset("tiny")
@@ -139,8 +165,16 @@ def test_unknown_extra_fields_from_a_newer_engine_are_ignored(tiny_project: Path
         pytest.param(lambda p: _rewrite(p, lambda d: d.pop("rates")), id="no-rates"),
         pytest.param(lambda p: _rewrite(p, lambda d: d.update(rates=None)), id="rates-null"),
         pytest.param(lambda p: _rewrite(p, lambda d: d.update(noise_amps="loud")), id="amps-text"),
-        pytest.param(lambda p: _rewrite(p, lambda d: d.update(config="tiny")), id="config-text"),
-        pytest.param(lambda p: _rewrite(p, lambda d: d.update(config=None)), id="config-null"),
+        pytest.param(
+            lambda p: _rewrite(p, lambda d: d.update(config="tiny")),
+            id="config-text",
+            marks=BUG_CONFIG,
+        ),
+        pytest.param(
+            lambda p: _rewrite(p, lambda d: d.update(config=None)),
+            id="config-null",
+            marks=BUG_CONFIG,
+        ),
     ],
 )
 def test_a_damaged_manifest_is_a_project_error(tiny_project: Path, damage) -> None:
@@ -160,9 +194,10 @@ def _rewrite(path: Path, change) -> None:
 @pytest.mark.parametrize(
     "change",
     [
-        pytest.param(lambda d: d.update(noise_amps=[1.0]), id="fewer-amps-than-rates"),
+        pytest.param(
+            lambda d: d.update(noise_amps=[1.0]), id="fewer-amps-than-rates", marks=BUG_AMPS
+        ),
         pytest.param(lambda d: d.update(scales_done=9), id="more-scales-done-than-rates"),
-        pytest.param(lambda d: d.update(format_version="1"), id="format-version-text"),
     ],
 )
 def test_an_inconsistent_manifest_is_a_project_error_before_generating(
