@@ -78,10 +78,10 @@ def test_train_reports_progress_and_writes_a_complete_project(
     lines = r.err.splitlines()
     assert lines[0].startswith("Training preset 'tiny' on CPU")
     assert "4 scales (500, 1000, 2000, 4000 Hz), 2 iterations each" in lines[0]
-    assert [ln for ln in lines if "finished" in ln] == [
-        ln for ln in lines if ln.startswith("scale ") and "saved" in ln
+    saved = [ln.split(" finished")[0] for ln in lines if ln.endswith("; saved.")]
+    assert saved == [
+        f"scale {s}/4 ({r} Hz)" for s, r in zip((1, 2, 3, 4), (500, 1000, 2000, 4000), strict=True)
     ]
-    assert sum("; saved." in ln for ln in lines) == 4
     assert lines[-1].startswith("Done in") and str(project) in lines[-1]
     assert "Traceback" not in r.err
     m = json.loads((project / "manifest.json").read_text())
