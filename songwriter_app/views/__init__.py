@@ -1,0 +1,1 @@
+"""Widgets the main window composes: waveform, mel, loss plot, lists, compare view."""

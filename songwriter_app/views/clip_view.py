@@ -1,0 +1,119 @@
+"""The opened clip: waveform over mel spectrogram on one time axis, playhead, training section."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from songwriter_app.views.plots import MelPlot, WaveformPlot
+
+REGION_BRUSH = pg.mkBrush(90, 200, 120, 45)
+REGION_PEN = pg.mkPen("#5ad27a", width=2)
+
+
+class ClipView(QWidget):
+    """Shows a clip; a draggable region chooses the training section."""
+
+    region_changed = Signal(float, float)  # start, duration (seconds)
+    position_clicked = Signal(float)  # seconds in the file
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.title = QLabel("No clip opened")
+        self.title.setObjectName("clipTitle")
+        self.wave = WaveformPlot()
+        self.mel = MelPlot()
+        self.mel.setXLink(self.wave)
+        self.wave.getPlotItem().hideAxis("bottom")
+        self.wave.setMinimumHeight(90)
+        self.mel.setMinimumHeight(110)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(0)
+        lay.addWidget(self.title)
+        lay.addWidget(self.wave, 2)
+        lay.addWidget(self.mel, 3)
+
+        self.region = pg.LinearRegionItem(values=(0.0, 1.0), brush=REGION_BRUSH, pen=REGION_PEN,
+                                          swapMode="block")
+        self.region.setZValue(10)
+        self.wave.addItem(self.region)
+        self.mirror = pg.LinearRegionItem(values=(0.0, 1.0), brush=REGION_BRUSH, pen=REGION_PEN,
+                                          movable=False)
+        self.mel.addItem(self.mirror)
+        self.region.sigRegionChanged.connect(self._on_region_moving)
+        self.region.sigRegionChangeFinished.connect(self._on_region_finished)
+        self.wave.clicked.connect(self.position_clicked)
+        self.mel.clicked.connect(self.position_clicked)
+        self.duration = 0.0
+        self.max_seconds = 30.0
+        self._adjusting = False
+
+    # ---- content ------------------------------------------------------------------------
+
+    def set_clip(self, title: str, audio: np.ndarray, sr: int, mel: np.ndarray,
+                 frame_seconds: float, mel_sr: int) -> None:
+        self.title.setText(title)
+        self.wave.set_audio(audio, sr)
+        self.mel.set_mel(mel, frame_seconds, mel_sr)
+        self.duration = audio.shape[-1] / sr
+        self.region.setBounds((0.0, self.duration))
+        self.wave.setXRange(0.0, self.duration, padding=0.01)
+        self.set_playhead(0.0)
+
+    def set_playhead(self, seconds: float) -> None:
+        self.wave.set_playhead(seconds)
+        self.mel.set_playhead(seconds)
+
+    # ---- the training section -----------------------------------------------------------
+
+    def set_max_seconds(self, seconds: float) -> None:
+        self.max_seconds = seconds
+        start, dur = self.section()
+        self.set_section(start, dur)
+
+    def section(self) -> tuple[float, float]:
+        lo, hi = self.region.getRegion()
+        return float(lo), float(hi - lo)
+
+    def set_section(self, start: float, duration: float) -> None:
+        """Place the region, held inside the clip and to max_seconds."""
+        if self.duration <= 0:
+            return
+        duration = min(max(duration, 0.05), self.max_seconds, self.duration)
+        start = min(max(start, 0.0), max(self.duration - duration, 0.0))
+        self._adjusting = True
+        try:
+            self.region.setRegion((start, start + duration))
+            self.mirror.setRegion((start, start + duration))
+        finally:
+            self._adjusting = False
+        self.region_changed.emit(start, duration)
+
+    def set_section_locked(self, locked: bool) -> None:
+        self.region.setMovable(not locked)
+
+    def _on_region_moving(self) -> None:
+        if self._adjusting:
+            return
+        lo, hi = self.region.getRegion()
+        if hi - lo > self.max_seconds + 1e-6:
+            # held to the preset's maximum: the edge being dragged stops there
+            old_lo, _ = self.mirror.getRegion()
+            if abs(lo - old_lo) > 1e-9:
+                lo = hi - self.max_seconds
+            else:
+                hi = lo + self.max_seconds
+            self._adjusting = True
+            try:
+                self.region.setRegion((lo, hi))
+            finally:
+                self._adjusting = False
+        self.mirror.setRegion((lo, hi))
+        self.region_changed.emit(float(lo), float(hi - lo))
+
+    def _on_region_finished(self) -> None:
+        lo, hi = self.region.getRegion()
+        self.region_changed.emit(float(lo), float(hi - lo))

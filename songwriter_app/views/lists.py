@@ -1,0 +1,257 @@
+"""The per-scale preview list (training) and the variation list (auditioning)."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QPushButton,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QWidget,
+)
+
+from engine.variations import VariationRecord
+
+SORT_ROLE = Qt.ItemDataRole.UserRole + 1
+ID_ROLE = Qt.ItemDataRole.UserRole + 2
+MAX_STARS = 5
+
+
+def stars(rating: int | None) -> str:
+    if rating is None:
+        return "·" * MAX_STARS
+    r = max(0, min(MAX_STARS, int(rating)))
+    return "★" * r + "☆" * (MAX_STARS - r)
+
+
+class SortItem(QTreeWidgetItem):
+    """Sorts by SORT_ROLE data when present (numbers), else by text."""
+
+    def __lt__(self, other: QTreeWidgetItem) -> bool:
+        col = self.treeWidget().sortColumn() if self.treeWidget() else 0
+        a, b = self.data(col, SORT_ROLE), other.data(col, SORT_ROLE)
+        if a is not None and b is not None:
+            return float(a) < float(b)
+        return self.text(col) < other.text(col)
+
+
+# ---- previews -------------------------------------------------------------------------------
+
+
+class PreviewList(QTreeWidget):
+    """One row per finished scale, coarse to fine, with buttons to hear the sample or the
+    reconstruction."""
+
+    play_requested = Signal(int, str)  # scale, "sample" | "reconstruction"
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setHeaderLabels(["Scale (coarse → fine)", "Listen"])
+        self.setRootIsDecorated(False)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.header().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        self.setToolTip("After each scale: a random sample from the scales trained so far, and the "
+                        "model's reconstruction of your section at that scale.")
+        self.setMinimumWidth(260)
+
+    def add_scale(self, scale: int, n_scales: int, rate: int, seconds: float) -> None:
+        item = QTreeWidgetItem([f"{scale + 1}/{n_scales} · {rate} Hz · {seconds:.0f} s", ""])
+        item.setData(0, ID_ROLE, scale)
+        item.setToolTip(0, f"Scale {scale + 1} of {n_scales}: detail up to {rate // 2} Hz.")
+        self.addTopLevelItem(item)
+        box = QWidget()
+        lay = QHBoxLayout(box)
+        lay.setContentsMargins(2, 0, 2, 0)
+        for kind, text in (("sample", "▶ sample"), ("reconstruction", "▶ reconstruction")):
+            btn = QPushButton(text)
+            btn.setObjectName(f"preview-{scale}-{kind}")
+            btn.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            btn.clicked.connect(lambda _=False, s=scale, k=kind: self.play_requested.emit(s, k))
+            lay.addWidget(btn)
+        self.setItemWidget(item, 1, box)
+        self.scrollToItem(item)
+
+
+# ---- variations -------------------------------------------------------------------------------
+
+
+COLUMNS = ["#", "Seed", "Strength", "Length", "Rating", "Verdict", "Metric"]
+COL_ID, COL_SEED, COL_STRENGTH, COL_LENGTH, COL_RATING, COL_VERDICT, COL_METRIC = range(7)
+
+
+class VariationList(QTreeWidget):
+    """Variations of the project; sortable by every column, rated with keys 0-5."""
+
+    selected = Signal(object)  # VariationRecord or None
+    rate_requested = Signal(str, int)  # id, stars
+    activated_play = Signal()  # Enter / double click
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setHeaderLabels(COLUMNS)
+        self.setRootIsDecorated(False)
+        self.setUniformRowHeights(True)
+        self.setAlternatingRowColors(True)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.setSortingEnabled(True)
+        self.sortByColumn(COL_ID, Qt.SortOrder.AscendingOrder)
+        hdr = self.header()
+        hdr.setStretchLastSection(False)
+        for c in range(len(COLUMNS)):
+            hdr.setSectionResizeMode(c, QHeaderView.ResizeMode.ResizeToContents)
+        hdr.setSectionResizeMode(COL_VERDICT, QHeaderView.ResizeMode.Stretch)
+        self.metric_key: str | None = None
+        self._items: dict[str, SortItem] = {}
+        self.currentItemChanged.connect(self._on_current)
+        self.itemDoubleClicked.connect(lambda *_: self.activated_play.emit())
+        self.setToolTip("Arrow keys: choose · 0-5: rate · Space: play/stop · B: A/B with the "
+                        "original · L: loop · Delete: remove")
+
+    # ---- content -------------------------------------------------------------------------
+
+    def set_records(self, records: list[VariationRecord]) -> None:
+        current = self.current_id()
+        self.setSortingEnabled(False)
+        self.clear()
+        self._items.clear()
+        for r in records:
+            self._add(r)
+        self.setSortingEnabled(True)
+        if current in self._items:
+            self.setCurrentItem(self._items[current])
+
+    def add_record(self, rec: VariationRecord, *, select: bool = False) -> None:
+        if rec.id in self._items:
+            self.update_record(rec)
+        else:
+            self.setSortingEnabled(False)
+            self._add(rec)
+            self.setSortingEnabled(True)
+        if select or self.currentItem() is None:
+            self.setCurrentItem(self._items[rec.id])
+        self.scrollToItem(self._items[rec.id])
+
+    def update_record(self, rec: VariationRecord) -> None:
+        item = self._items.get(rec.id)
+        if item is not None:
+            self._fill(item, rec)
+            if rec.id == self.current_id():
+                self.selected.emit(rec)
+
+    def remove_record(self, vid: str) -> None:
+        item = self._items.pop(vid, None)
+        if item is not None:
+            idx = self.indexOfTopLevelItem(item)
+            self.takeTopLevelItem(idx)
+
+    def record(self, vid: str) -> VariationRecord | None:
+        item = self._items.get(vid)
+        return None if item is None else item.data(0, Qt.ItemDataRole.UserRole)
+
+    def records(self) -> list[VariationRecord]:
+        return [self.topLevelItem(i).data(0, Qt.ItemDataRole.UserRole)
+                for i in range(self.topLevelItemCount())]
+
+    def current_id(self) -> str | None:
+        item = self.currentItem()
+        return None if item is None else item.data(0, ID_ROLE)
+
+    def current_record(self) -> VariationRecord | None:
+        item = self.currentItem()
+        return None if item is None else item.data(0, Qt.ItemDataRole.UserRole)
+
+    def selected_records(self) -> list[VariationRecord]:
+        return [it.data(0, Qt.ItemDataRole.UserRole) for it in self.selectedItems()]
+
+    def select_id(self, vid: str) -> None:
+        if vid in self._items:
+            self.setCurrentItem(self._items[vid])
+
+    def metric_keys(self) -> list[str]:
+        keys: list[str] = []
+        for r in self.records():
+            for k in r.metrics:
+                if k not in keys:
+                    keys.append(k)
+        return keys
+
+    def set_metric(self, key: str | None) -> None:
+        self.metric_key = key
+        self.headerItem().setText(COL_METRIC, key or "Metric")
+        for vid, item in self._items.items():
+            rec = item.data(0, Qt.ItemDataRole.UserRole)
+            self._fill_metric(item, rec)
+            del vid
+
+    # ---- items ---------------------------------------------------------------------------
+
+    def _add(self, rec: VariationRecord) -> None:
+        item = SortItem()
+        self._items[rec.id] = item
+        self._fill(item, rec)
+        self.addTopLevelItem(item)
+
+    def _fill(self, item: SortItem, rec: VariationRecord) -> None:
+        item.setData(0, Qt.ItemDataRole.UserRole, rec)
+        item.setData(0, ID_ROLE, rec.id)
+        num = int(rec.id.lstrip("v") or 0)
+        item.setText(COL_ID, str(num))
+        item.setData(COL_ID, SORT_ROLE, num)
+        item.setText(COL_SEED, str(rec.seed))
+        item.setData(COL_SEED, SORT_ROLE, rec.seed)
+        item.setText(COL_STRENGTH, rec.strength)
+        item.setData(COL_STRENGTH, SORT_ROLE, -1 if rec.from_scale is None else rec.from_scale)
+        item.setToolTip(COL_STRENGTH, "free: no structure kept" if rec.from_scale is None
+                        else f"keeps the original up to scale {rec.from_scale + 1}")
+        item.setText(COL_LENGTH, f"{rec.seconds:.1f} s")
+        item.setData(COL_LENGTH, SORT_ROLE, rec.seconds)
+        item.setText(COL_RATING, stars(rec.rating))
+        item.setData(COL_RATING, SORT_ROLE, -1 if rec.rating is None else rec.rating)
+        created = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(rec.created))
+        item.setToolTip(COL_ID, f"{rec.id} · made {created}")
+        if rec.verdict:
+            item.setText(COL_VERDICT, rec.verdict)
+            tip = "\n".join(f"{k}: {_fmt(v)}" for k, v in rec.metrics.items())
+            item.setToolTip(COL_VERDICT, tip or rec.verdict)
+        else:
+            item.setText(COL_VERDICT, "…")
+            item.setToolTip(COL_VERDICT, "No objective verdict yet (engine.metrics).")
+        self._fill_metric(item, rec)
+
+    def _fill_metric(self, item: SortItem, rec: VariationRecord) -> None:
+        value = rec.metrics.get(self.metric_key) if self.metric_key else None
+        item.setText(COL_METRIC, "" if value is None else _fmt(value))
+        item.setData(COL_METRIC, SORT_ROLE, math.inf if value is None else float(value))
+
+    # ---- events --------------------------------------------------------------------------
+
+    def _on_current(self, current: QTreeWidgetItem | None, _prev: Any) -> None:
+        self.selected.emit(None if current is None else current.data(0, Qt.ItemDataRole.UserRole))
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 (Qt override)
+        key = event.key()
+        if Qt.Key.Key_0 <= key <= Qt.Key.Key_5 and not event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier:
+            vid = self.current_id()
+            if vid is not None:
+                self.rate_requested.emit(vid, int(key - Qt.Key.Key_0))
+            return
+        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self.activated_play.emit()
+            return
+        super().keyPressEvent(event)
+
+
+def _fmt(v: float) -> str:
+    v = float(v)
+    if v == 0 or 0.01 <= abs(v) < 1000:
+        return f"{v:.3g}" if abs(v) < 1 else f"{v:.2f}"
+    return f"{v:.3e}"

@@ -1,0 +1,72 @@
+"""Live training losses: d/real, d/fake, rec, gp over the run's iterations, one line per scale."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+
+SERIES = (
+    ("d/real", "#5ab0ff", "D on real"),
+    ("d/fake", "#ff8a65", "D on fake"),
+    ("rec", "#81c784", "reconstruction"),
+    ("gp", "#ce93d8", "gradient penalty"),
+)
+
+
+class LossPlot(pg.PlotWidget):
+    """Append TrainProgress losses; x = iterations over the whole run."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setMenuEnabled(False)
+        self.getPlotItem().hideButtons()
+        self.setLabel("bottom", "iteration (all scales)")
+        self.setLabel("left", "loss")
+        self.showGrid(x=True, y=True, alpha=0.15)
+        self.legend = self.addLegend(offset=(8, 8), labelTextSize="8pt")
+        self.curves: dict[str, pg.PlotDataItem] = {}
+        for key, colour, label in SERIES:
+            curve = self.plot([], [], pen=pg.mkPen(colour, width=1.5), name=label)
+            curve.setClipToView(True)
+            self.curves[key] = curve
+        self._x: list[float] = []
+        self._y: dict[str, list[float]] = {k: [] for k, _, _ in SERIES}
+        self._scale_lines: list[pg.InfiniteLine] = []
+        self._dirty = False
+        self.setMinimumHeight(120)
+
+    def clear_run(self) -> None:
+        self._x.clear()
+        for v in self._y.values():
+            v.clear()
+        for line in self._scale_lines:
+            self.removeItem(line)
+        self._scale_lines.clear()
+        for c in self.curves.values():
+            c.setData([], [])
+
+    def add_point(self, x: float, losses: dict[str, float]) -> None:
+        self._x.append(x)
+        for key in self._y:
+            self._y[key].append(float(losses.get(key, np.nan)))
+        self._dirty = True
+
+    def mark_scale(self, x: float, label: str) -> None:
+        line = pg.InfiniteLine(pos=x, angle=90, movable=False,
+                               pen=pg.mkPen("#666", style=pg.QtCore.Qt.PenStyle.DashLine),
+                               label=label, labelOpts={"position": 0.92, "color": "#999"})
+        self.addItem(line, ignoreBounds=True)
+        self._scale_lines.append(line)
+
+    def refresh(self) -> None:
+        """Redraw (called at most a few times per second by the window)."""
+        if not self._dirty:
+            return
+        self._dirty = False
+        x = np.asarray(self._x, dtype=np.float64)
+        for key, curve in self.curves.items():
+            curve.setData(x, np.asarray(self._y[key], dtype=np.float64), connect="finite")
+
+    @property
+    def n_points(self) -> int:
+        return len(self._x)
