@@ -28,7 +28,7 @@ from safetensors.torch import load_file, save_file
 
 from engine import ENGINE_VERSION
 from engine.config import TrainConfig
-from engine.errors import ProjectError
+from engine.errors import EngineError, ProjectError
 from engine.fileutil import atomic_path, atomic_write_json
 from engine.models import ScaleDiscriminator, ScaleGenerator
 
@@ -67,6 +67,18 @@ class Manifest:
     def gain(self) -> float:
         return float(self.source.get("gain", 1.0))
 
+    def inconsistency(self) -> str | None:
+        """Why the fields do not fit together, or None."""
+        if not self.rates or any(r <= 0 for r in self.rates) or self.rates != sorted(self.rates):
+            return "the scale rates are missing or out of order"
+        if len(self.noise_amps) != len(self.rates):
+            return f"{len(self.noise_amps)} noise amplitudes for {len(self.rates)} scales"
+        if not 0 <= self.scales_done <= len(self.rates):
+            return f"{self.scales_done} finished scales of {len(self.rates)}"
+        if self.rates[-1] != self.config.fs:
+            return "the finest scale rate differs from the working rate"
+        return None
+
     def channels_at(self, scale: int) -> int:
         return self.config.channels_first if scale == 0 else self.config.channels
 
@@ -90,6 +102,8 @@ class Manifest:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Manifest:
+        if not isinstance(d.get("config"), dict) or not isinstance(d.get("source"), dict):
+            raise ValueError("config and source must be objects")
         return cls(
             config=TrainConfig.from_dict(d["config"]),
             rates=[int(r) for r in d["rates"]],
@@ -126,15 +140,21 @@ def read_manifest(project_dir: str | os.PathLike[str]) -> Manifest:
     if not isinstance(data, dict) or "format_version" not in data:
         raise ProjectError(f"The project manifest {path} is damaged: no format version.")
     version = data.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ProjectError(f"The project manifest {path} is damaged: bad format version {version!r}.")
+    if version > FORMAT_VERSION:
         raise ProjectError(
             f"The project at {root} was made by a newer version of Songwriter Assistant "
             f"(project format {version}, this version reads up to {FORMAT_VERSION}); please update."
         )
     try:
-        return Manifest.from_dict(data)
-    except (KeyError, TypeError, ValueError) as exc:
+        manifest = Manifest.from_dict(data)
+    except (KeyError, TypeError, ValueError, AttributeError, EngineError) as exc:
         raise ProjectError(f"The project manifest {path} is damaged: {exc}.") from exc
+    problem = manifest.inconsistency()
+    if problem:
+        raise ProjectError(f"The project manifest {path} is damaged: {problem}.")
+    return manifest
 
 
 def write_manifest(project_dir: str | os.PathLike[str], manifest: Manifest) -> None:

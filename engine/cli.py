@@ -130,11 +130,12 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_generate(args: argparse.Namespace) -> int:
     from engine.fileutil import check_writable_dir
-    from engine.generate import iter_variations, load_model
+    from engine.generate import check_request, iter_variations, load_model
 
-    out = check_writable_dir(args.out)
     model = load_model(args.project, args.device)
     from_scale = args.from_scale
+    check_request(model, count=args.count, seconds=args.seconds, from_scale=from_scale)
+    out = check_writable_dir(args.out)
     for v in iter_variations(
         model, count=args.count, seconds=args.seconds, seed=args.seed, from_scale=from_scale,
         trim=not args.no_trim, out_dir=out, subtype=args.bits,

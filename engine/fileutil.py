@@ -41,7 +41,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
             prefix=f".{target.name}.", suffix=".tmp" + target.suffix, dir=target.parent
         )
         os.close(fd)
-        os.chmod(tmp_name, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
+        os.chmod(tmp_name, 0o644)  # mkstemp makes 0600; give the usual permissions
     except OSError as exc:
         raise OutputError(_describe_os_error(target, exc)) from exc
     tmp = Path(tmp_name)
@@ -59,12 +59,6 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _fsync_dir(folder: Path) -> None:

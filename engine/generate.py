@@ -7,6 +7,7 @@ audio from a project.
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Iterator
@@ -26,6 +27,7 @@ from engine.models import ScaleGenerator
 from engine.pyramid import scale_signals, upsample
 
 TRIM_SECONDS = 0.2
+MAX_SECONDS = 600.0  # longest unconditional render
 
 
 def lengths_for(rates: list[int], seconds: float) -> list[int]:
@@ -168,23 +170,35 @@ def generate(
     the real signal at scale k (0 = coarsest = most different) and generates the
     scales above it; its length is at most the clip's.
     """
+    check_request(model, count=1, seconds=seconds, from_scale=from_scale)
     g = torch.Generator().manual_seed(int(seed))
     pyr = model.pyramid
-    if seconds <= 0:
-        raise ConfigError("The length must be more than 0 seconds.")
     if from_scale is None:
         lengths = lengths_for(pyr.rates, seconds)
         return _finish(model, pyr.run(lengths, pyr.random_noise(lengths, g)), trim)
-    if not 0 <= from_scale < model.n_scales - 1:
-        raise ConfigError(
-            f"--from-scale must be between 0 and {model.n_scales - 2} for this project."
-        )
     seconds = min(seconds, model.clip_seconds)
     lengths = lengths_for(pyr.rates, seconds)
     real = torch.from_numpy(model.reals[from_scale][: lengths[from_scale]])
     noise = pyr.random_noise(lengths, g)
     out = pyr.run(lengths, noise, start=from_scale, start_signal=real)
     return _finish(model, out, trim)
+
+
+def check_request(model: TrainedModel, *, count: int, seconds: float, from_scale: int | None) -> None:
+    """ConfigError for a request that cannot be rendered (checked before anything is written)."""
+    if count < 1:
+        raise ConfigError("The number of variations must be at least 1.")
+    if not seconds > 0 or not math.isfinite(seconds):
+        raise ConfigError("The length must be more than 0 seconds.")
+    if seconds > MAX_SECONDS:
+        raise ConfigError(f"The length is limited to {MAX_SECONDS:.0f} seconds.")
+    if from_scale is not None and not 0 <= from_scale < model.n_scales - 1:
+        if model.n_scales < 2:
+            raise ConfigError("This project has one scale only: variations must be unconditional.")
+        raise ConfigError(
+            f"--from-scale (the variation strength) must be between 0 and {model.n_scales - 2} "
+            "for this project."
+        )
 
 
 def reconstruct(model: TrainedModel, *, trim: bool = False) -> np.ndarray:
@@ -251,8 +265,7 @@ def iter_variations(
 
     Yields each as soon as it is made; stops early when `cancel.cancelled` is true.
     """
-    if count < 1:
-        raise ConfigError("The number of variations must be at least 1.")
+    check_request(model, count=count, seconds=seconds, from_scale=from_scale)
     folder = check_writable_dir(out_dir) if out_dir is not None else None
     for i in range(count):
         if cancel is not None and getattr(cancel, "cancelled", False):

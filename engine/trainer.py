@@ -303,8 +303,8 @@ def _train(root: Path, manifest: Manifest, dev: torch.device, cancel: CancelToke
 
     total_cost = [_scale_cost(s.length, s.channels) * cfg.iters_per_scale for s in scales]
     run_start = time.monotonic()
-    torch.manual_seed(manifest.seed * 1009 + first)
     for s in range(first, manifest.n_scales):
+        torch.manual_seed(manifest.seed * 1009 + s)  # per scale: a resumed run matches a whole one
         sc = scales[s]
         if s == 1 and cfg.mode == "music":
             # music mode: the noise at scale 1 matches the spread of the coarse reconstruction

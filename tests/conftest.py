@@ -7,9 +7,13 @@ import shutil
 from pathlib import Path
 
 import pytest
+import torch
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
+
+# Tests use tiny models: one thread each is faster than two fighting over two cores.
+torch.set_num_threads(1)
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_AUDIO = REPO.parent / "shared" / "audio"

@@ -243,10 +243,6 @@ def test_a_project_from_a_newer_version(
     assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
 
 
-@pytest.mark.xfail(
-    reason="engine bug: cli.cmd_generate creates --out (check_writable_dir) before load_model",
-    strict=True,
-)
 def test_generate_creates_no_output_folder_for_a_project_it_cannot_load(
     tiny_project: Path, tmp_path: Path, cli
 ) -> None:
@@ -255,22 +251,6 @@ def test_generate_creates_no_output_folder_for_a_project_it_cannot_load(
     assert_one_line_error(r, "newer")
     assert not (tmp_path / "out").exists()
 
-
-# Engine bugs these tests found (see the test report); remove a mark once the bug is fixed.
-BUG_CONFIG_NOT_OBJECT = pytest.mark.xfail(
-    reason="engine bug: TrainConfig.from_dict calls .items() on a non-dict 'config' and the "
-    "AttributeError escapes read_manifest (traceback instead of ProjectError)",
-    strict=True,
-)
-BUG_AMPS_UNCHECKED = pytest.mark.xfail(
-    reason="engine bug: read_manifest does not check len(noise_amps) == len(rates); info, "
-    "generate and resume end in an IndexError traceback",
-    strict=True,
-)
-KNOWN_BUGS = {
-    "config-not-an-object": BUG_CONFIG_NOT_OBJECT,
-    "fewer-amps-than-rates": BUG_AMPS_UNCHECKED,
-}
 
 DAMAGE: dict[str, Callable[[Path], None]] = {
     "truncated-manifest": lambda p: (p / "manifest.json").write_text('{"format_version": 1, "rat'),
@@ -283,7 +263,7 @@ DAMAGE: dict[str, Callable[[Path], None]] = {
 @pytest.mark.parametrize(
     ("damage", "command"),
     [
-        pytest.param(d, c, marks=[KNOWN_BUGS[d]] if d in KNOWN_BUGS else [])
+        pytest.param(d, c)
         for d in DAMAGE
         for c in ("info", "generate", "resume")
         if not (d == "damaged-weights" and c == "info")  # info does not read the weights

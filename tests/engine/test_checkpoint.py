@@ -32,16 +32,6 @@ from engine.trainer import ScaleFinished
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 # Engine bugs these tests found (see the test report); remove a mark once the bug is fixed.
-BUG_CONFIG = pytest.mark.xfail(
-    reason="engine bug: TrainConfig.from_dict calls .items() on a non-dict 'config'; the "
-    "AttributeError escapes read_manifest instead of a ProjectError",
-    strict=True,
-)
-BUG_AMPS = pytest.mark.xfail(
-    reason="engine bug: read_manifest/load_model do not check len(noise_amps) == len(rates); "
-    "generation ends in an IndexError",
-    strict=True,
-)
 
 
 def _edit_manifest(project: Path, change) -> None:
@@ -133,11 +123,6 @@ def test_a_newer_format_version_is_refused_with_a_clear_message(tiny_project: Pa
         load_model(tiny_project, "cpu")
 
 
-@pytest.mark.xfail(
-    reason="engine bug: read_manifest reports a non-integer format_version as 'made by a newer "
-    "version (project format 1, this version reads up to 1)'",
-    strict=True,
-)
 def test_a_format_version_that_is_not_a_number_is_damage_not_a_newer_version(
     tiny_project: Path,
 ) -> None:
@@ -168,12 +153,10 @@ def test_unknown_extra_fields_from_a_newer_engine_are_ignored(tiny_project: Path
         pytest.param(
             lambda p: _rewrite(p, lambda d: d.update(config="tiny")),
             id="config-text",
-            marks=BUG_CONFIG,
         ),
         pytest.param(
             lambda p: _rewrite(p, lambda d: d.update(config=None)),
             id="config-null",
-            marks=BUG_CONFIG,
         ),
     ],
 )
@@ -194,9 +177,7 @@ def _rewrite(path: Path, change) -> None:
 @pytest.mark.parametrize(
     "change",
     [
-        pytest.param(
-            lambda d: d.update(noise_amps=[1.0]), id="fewer-amps-than-rates", marks=BUG_AMPS
-        ),
+        pytest.param(lambda d: d.update(noise_amps=[1.0]), id="fewer-amps-than-rates"),
         pytest.param(lambda d: d.update(scales_done=9), id="more-scales-done-than-rates"),
     ],
 )
