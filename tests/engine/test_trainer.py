@@ -228,6 +228,15 @@ def test_cancel_mid_scale_then_resume_finishes_and_keeps_earlier_scales(
     m = read_manifest(root)
     assert m.complete and m.scales_done == 4 and m.iterations_done == [4, 4, 4, 4]
     assert _sha(root / "scales" / "000.safetensors") == w0
+    # a cancelled-and-resumed run learns exactly what an uninterrupted run with its seed learns
+    whole = tmp_path / "whole"
+    for _ in iter_train(
+        demo_clip, whole, get_preset("tiny", iters_per_scale=4), duration=1.0, seed=2, device="cpu"
+    ):
+        pass
+    for s in range(4):
+        name = f"{s:03d}.safetensors"
+        assert _sha(root / "scales" / name) == _sha(whole / "scales" / name), name
     assert _log_events(root) == [
         "start",
         "scale",
