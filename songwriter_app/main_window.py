@@ -1291,9 +1291,8 @@ class MainWindow(QMainWindow):
             log.debug("closing the player: %s", exc)
         self._playhead_timer.stop()
         self.stall.stop()
-        self.jobs.cancel_all()
-        ok = self.jobs.wait_all(timeout_s)
-        QApplication.processEvents()
+        ok = self.jobs.close(timeout_s)
+        QApplication.processEvents()  # deliver the workers' last signals (nothing new starts)
         return ok
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)

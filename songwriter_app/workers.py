@@ -86,8 +86,12 @@ class JobRunner(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._jobs: dict[int, tuple[Worker, QThread]] = {}
+        self.closed = False  # after shutdown: start() refuses new jobs
 
-    def start(self, worker: Worker) -> QThread:
+    def start(self, worker: Worker) -> QThread | None:
+        if self.closed:
+            log.info("not starting %s: the window is closing", worker.name)
+            return None
         thread = QThread()
         thread.setObjectName(worker.name)
         worker.moveToThread(thread)
@@ -113,6 +117,12 @@ class JobRunner(QObject):
     def cancel_all(self) -> None:
         for worker, _ in self._jobs.values():
             worker.cancel()
+
+    def close(self, timeout_s: float = 120.0) -> bool:
+        """Refuse new jobs, cancel the running ones and join their threads."""
+        self.closed = True
+        self.cancel_all()
+        return self.wait_all(timeout_s)
 
     def wait_all(self, timeout_s: float = 120.0) -> bool:
         """Join every thread (after cancel_all). True when all ended in time."""

@@ -1,0 +1,122 @@
+"""Smaller parts: stall monitor, cost estimates, settings, project names, job runner."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from engine.config import PRESETS, get_preset
+
+
+def test_stall_monitor_sees_a_blocked_event_loop(qtbot) -> None:
+    from songwriter_app.stall_monitor import StallMonitor
+
+    mon = StallMonitor(interval_ms=10)
+    mon.start()
+    qtbot.wait(100)
+    time.sleep(0.3)  # the GUI thread is blocked: the next tick comes late
+    qtbot.wait(60)
+    mon.stop()
+    assert mon.ticks > 3
+    assert mon.worst_ms > 150
+    assert mon.stalls and max(ms for _, ms in mon.stalls) == pytest.approx(mon.worst_ms)
+
+
+def test_estimates_grow_with_the_preset() -> None:
+    from songwriter_app.estimates import estimate_seconds, format_duration, shape_key, shapes_needed
+
+    fits = {key: {"a": 0.01, "b": 1e-6 * c} for key, (c, _, _) in shapes_needed().items()}
+    secs = {name: estimate_seconds(cfg, 10.0, fits) for name, cfg in PRESETS.items()}
+    assert secs["tiny"] < secs["quick"] < secs["standard"] < secs["hifi"]
+    assert estimate_seconds(PRESETS["quick"], 5.0, fits) < secs["quick"]
+    # the section is held to the preset's maximum
+    assert estimate_seconds(PRESETS["tiny"], 30.0, fits) == pytest.approx(secs["tiny"])
+    # more iterations cost proportionally more
+    doubled = get_preset("tiny", iters_per_scale=16)
+    assert estimate_seconds(doubled, 10.0, fits) == pytest.approx(2 * secs["tiny"])
+    assert shape_key(96, PRESETS["standard"]) == "c96-l8-k9"
+    assert estimate_seconds(PRESETS["tiny"], 3.0, {}) != estimate_seconds(PRESETS["tiny"], 3.0, {})
+    assert format_duration(30) == "about 30 s"
+    assert format_duration(600) == "about 10 min"
+    assert format_duration(3 * 3600) == "about 3.0 h"
+    assert format_duration(float("nan")) == "unknown"
+
+
+def test_probe_measures_every_shape(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    from songwriter_app import estimates
+
+    calls = []
+
+    def fake_steps(c, layers, kernel, length, device, cancel=None):
+        calls.append((c, length))
+        return 0.001 + 1e-6 * length * c
+
+    monkeypatch.setattr(estimates, "_time_steps", fake_steps)
+    res = estimates.probe(torch.device("cpu"), presets={"tiny": PRESETS["tiny"]})
+    fit = res["fits"]["c8-l5-k9"]
+    assert fit["b"] == pytest.approx(8e-6) and fit["a"] == pytest.approx(0.001, rel=1e-6)
+    assert res["device_name"].startswith("CPU")
+
+
+def test_real_probe_step_runs() -> None:
+    import torch
+
+    from songwriter_app.estimates import _time_steps
+
+    assert _time_steps(4, 3, 9, 512, torch.device("cpu")) > 0
+
+
+def test_recent_lists_and_project_names(tmp_path: Path, demo_clip: Path) -> None:
+    from songwriter_app.settings import AppSettings, new_project_dir
+
+    s = AppSettings(tmp_path / "s.ini")
+    assert s.recent_clips() == []
+    s.add_recent_clip(demo_clip)
+    s.add_recent_clip(tmp_path / "gone.wav")  # missing files are not listed
+    s.add_recent_clip(demo_clip)
+    assert s.recent_clips() == [str(demo_clip.resolve())]
+    again = AppSettings(tmp_path / "s.ini")
+    assert again.recent_clips() == [str(demo_clip.resolve())]
+    p1 = new_project_dir(tmp_path, Path("My Song: verse 2.wav"))
+    assert p1.parent == tmp_path and p1.name.startswith("My-Song-verse-2-")
+    p1.mkdir()
+    p2 = new_project_dir(tmp_path, Path("My Song: verse 2.wav"))
+    assert p2 != p1
+
+
+def test_default_projects_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from songwriter_app.settings import default_projects_dir
+
+    monkeypatch.setenv("SONGWRITER_PROJECTS_DIR", str(tmp_path))
+    assert default_projects_dir() == tmp_path
+    monkeypatch.delenv("SONGWRITER_PROJECTS_DIR")
+    assert default_projects_dir().parts[-2:] == ("SongwriterAssistant", "projects")
+
+
+def test_worker_errors_become_signals(qtbot) -> None:
+    from engine.errors import AudioError
+    from songwriter_app.workers import CallWorker, JobRunner, describe_error
+
+    runner = JobRunner()
+
+    def boom():
+        raise AudioError("That file is broken.")
+
+    w = CallWorker(boom)
+    with qtbot.waitSignal(w.errored, timeout=10_000) as sig:
+        runner.start(w)
+    assert sig.args == ["Cannot do that", "That file is broken.", "engine"]
+    assert runner.close(10)
+    assert runner.start(CallWorker(lambda: 1)) is None  # closed: nothing new starts
+    assert describe_error(ValueError("x"))[2] == "bug"
+    assert describe_error(MemoryError())[2] == "device"
+
+
+def test_warm_up_runs(tmp_path: Path) -> None:
+    from songwriter_app.warmup import warm_up_engine
+
+    assert warm_up_engine("cpu") > 0

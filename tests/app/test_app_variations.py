@@ -1,0 +1,168 @@
+"""Variations in the window: generate, A/B, loop, rate, delete, compare, export, reopen."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from app_helpers import generate_and_wait, open_project_and_wait
+from PySide6.QtCore import Qt
+
+from engine.variations import VariationStore
+
+pytestmark = pytest.mark.slow
+
+
+def test_generate_ab_loop_rate_and_same_seed(qtbot, window, tiny_project: Path,
+                                             fake_player) -> None:
+    open_project_and_wait(qtbot, window, tiny_project)
+    vp = window.var_panel
+    assert window.tabs.isTabEnabled(1)
+    n = window.manifest.n_scales
+    assert vp.strength.maximum() == n - 2
+    window.tabs.setCurrentIndex(1)
+    generate_and_wait(qtbot, window, count=2, seed=7, strength=n - 2)
+    recs = window.store.list()
+    assert [r.seed for r in recs] == [7, 8]
+    assert all(r.from_scale == n - 2 and "close" in r.strength for r in recs)
+    assert vp.list.topLevelItemCount() == 2
+    assert vp.seed.value() == 9  # ready for new ones
+    # the first new variation is selected and compared with the original
+    assert vp.list.current_id() == recs[0].id
+    qtbot.waitUntil(lambda: vp.compare.mel_b.image.image is not None, timeout=10_000)
+    assert vp.compare.mel_a.levels == vp.compare.mel_b.levels  # same colour levels
+    for p in (vp.compare.wave_b, vp.compare.mel_a, vp.compare.mel_b):
+        assert p.getViewBox().linkedView(0) is vp.compare.wave_a.getViewBox()  # linked time axis
+
+    # play the variation; B switches to the original at the same position, still playing
+    with qtbot.waitActive(window):  # window shortcuts need an active window
+        window.show()
+    vp.list.setFocus()
+    qtbot.keyClick(vp.list, Qt.Key.Key_Space)
+    assert fake_player.is_playing and window.play_source == "variation"
+    fake_player.seek(1.25)
+    qtbot.keyClick(vp.list, Qt.Key.Key_B)
+    assert window.play_source == "original" and fake_player.is_playing
+    assert fake_player.position == pytest.approx(1.25, abs=1e-3)
+    assert fake_player.calls[-2:] == [("load", True), ("play", None)] or \
+        fake_player.calls[-1] == ("load", True)
+    assert np.allclose(fake_player.loaded[-1][0], window.original["audio"])
+    qtbot.keyClick(vp.list, Qt.Key.Key_B)
+    assert window.play_source == "variation" and fake_player.position == pytest.approx(1.25, abs=1e-3)
+    qtbot.keyClick(vp.list, Qt.Key.Key_L)
+    assert fake_player.loop and vp.loop_btn.isChecked()
+    qtbot.keyClick(vp.list, Qt.Key.Key_Space)
+    assert not fake_player.is_playing
+
+    # arrow keys move through the list; the player follows the selection
+    qtbot.keyClick(vp.list, Qt.Key.Key_Down)
+    assert vp.list.current_id() == recs[1].id
+
+    # rate with a number key and with the stars
+    qtbot.keyClick(vp.list, Qt.Key.Key_4)
+    assert VariationStore(tiny_project).get(recs[1].id).rating == 4
+    assert "★★★★" in vp.list.currentItem().text(4)
+    vp.rating.buttons[1].click()
+    assert VariationStore(tiny_project).get(recs[1].id).rating == 2
+
+    # same seed and settings: no duplicate; after a delete the same audio comes back
+    first_audio, _ = window.store.load_audio(recs[0].id)
+    vp.list.select_id(recs[0].id)
+    window.delete_selected()
+    assert [r.seed for r in window.store.list()] == [8]
+    assert not (tiny_project / "variations" / recs[0].file).exists()
+    generate_and_wait(qtbot, window, count=2, seed=7, strength=n - 2)
+    again = window.store.find(seed=7, from_scale=n - 2, requested_seconds=recs[0].requested_seconds)
+    assert again is not None and again.id != recs[0].id
+    assert np.array_equal(window.store.load_audio(again.id)[0], first_audio)
+    assert len(window.store.list()) == 2  # seed 8 was not made twice
+
+
+def test_free_variations_any_length(qtbot, window, tiny_project: Path) -> None:
+    open_project_and_wait(qtbot, window, tiny_project)
+    window.var_panel.length.setValue(5.0)  # longer than the 3 s section
+    generate_and_wait(qtbot, window, count=1, seed=3, strength=None)
+    (rec,) = window.store.list()
+    assert rec.from_scale is None and rec.strength.startswith("free")
+    assert rec.seconds == pytest.approx(5.0, abs=0.01)
+
+
+def test_export_and_reopen_project(qtbot, window, make_window, dialogs, tiny_project: Path,
+                                   tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    open_project_and_wait(qtbot, window, tiny_project)
+    generate_and_wait(qtbot, window, count=2, seed=1, strength=0)
+    recs = window.store.list()
+    window.rate_variation(recs[0].id, 5)
+    out = tmp_path / "export"
+
+    import songwriter_app.main_window as mw
+
+    class AcceptingDialog(mw.ExportDialog):
+        def exec(self) -> int:  # the modal dialog, answered: all, flac 24, original rate
+            self.scope_all.setChecked(True)
+            self.folder.setText(str(out))
+            self.fmt.setCurrentIndex(self.fmt.findData("flac"))
+            self.rate.setCurrentIndex(self.rate.findData("original"))
+            self._accept()
+            return self.result()
+
+    monkeypatch.setattr(mw, "ExportDialog", AcceptingDialog)
+    window.export_dialog()
+    qtbot.waitUntil(lambda: window.export_worker is None, timeout=60_000)
+    assert not dialogs.errors
+    flacs = sorted(out.glob("*.flac"))
+    assert len(flacs) == 2
+    for f in flacs:
+        info = sf.info(str(f))
+        assert info.samplerate == 44100 and info.subtype == "PCM_24"
+        side = json.loads(f.with_suffix(".json").read_text())
+        assert side["file"] == f.name and side["project"]["preset"] == "tiny"
+        assert side["variation"]["seed"] in (1, 2)
+        assert side["edges_trimmed_s"] == 0.2 and side["loudness_matched"] in (True, False)
+    rated = json.loads(sorted(out.glob("*seed1.json"))[0].read_text())
+    assert rated["variation"]["rating"] == 5
+
+    # again into the same folder: asked, "keep both" writes numbered copies
+    window.export_dialog()
+    qtbot.waitUntil(lambda: window.export_worker is None, timeout=60_000)
+    assert dialogs.conflicts == [4]
+    assert len(list(out.glob("*.flac"))) == 4
+    # "cancel" writes nothing
+    dialogs.conflict_answer = "cancel"
+    window.export_dialog()
+    assert window.export_worker is None and len(list(out.glob("*.flac"))) == 4
+
+    # reopen in a fresh window: the same variations and ratings
+    other = make_window()
+    open_project_and_wait(qtbot, other, tiny_project)
+    got = [(r.id, r.seed, r.rating) for r in other.var_panel.list.records()]
+    assert sorted(got) == sorted((r.id, r.seed, 5 if r.id == recs[0].id else None) for r in recs)
+    assert other.train_panel.preset_name() == "tiny"
+    assert other.clip_view.section() == pytest.approx(
+        (other.manifest.source["start"], other.manifest.source["duration"]), abs=1e-3)
+
+
+def test_verdicts_and_metric_sorting(qtbot, window, tiny_project: Path,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import songwriter_app.workers as workers
+
+    def fake_verdict(clip: np.ndarray, variation: np.ndarray, sr: int):
+        score = float(np.sqrt(np.mean(variation**2)))
+        return f"novel: rms {score:.3f}", {"rms": score, "longest_copy_s": 0.1}
+
+    monkeypatch.setattr(workers, "_quick_verdict", lambda: fake_verdict)
+    open_project_and_wait(qtbot, window, tiny_project)
+    generate_and_wait(qtbot, window, count=3, seed=20, strength=0)
+    vp = window.var_panel
+    qtbot.waitUntil(lambda: all(r.verdict for r in vp.list.records()), timeout=30_000)
+    assert all(r.verdict.startswith("novel") for r in VariationStore(tiny_project).list())
+    assert vp.metric.findData("rms") >= 0
+    vp.metric.setCurrentIndex(vp.metric.findData("rms"))
+    vp.list.sortByColumn(6, Qt.SortOrder.AscendingOrder)
+    shown = [float(vp.list.topLevelItem(i).text(6)) for i in range(3)]
+    assert shown == sorted(shown)
+    tip = vp.list.topLevelItem(0).toolTip(5)
+    assert "rms" in tip and "longest_copy_s" in tip
