@@ -61,6 +61,7 @@ DYNAMIC_RANGE_DB = 80.0  # log-mel values are floored at the clip's maximum minu
 XCORR_MAX_RATE = 8000  # waveform correlations are computed at this rate at most (speed)
 MAX_SNR_DB = 200.0  # SNR of an exact reconstruction (instead of infinity)
 COPY_THRESHOLD = 0.9  # cosine similarity of centred log-mel patches that counts as "the same"
+COPY_CONTINUE = 0.8  # similarity that keeps an in-order run going once started (hysteresis)
 PATCH_SECONDS = 0.1  # length of the log-mel patches compared by the copy detector
 SILENCE_BELOW_DB = 60.0  # patches this far below the clip's loudest frame never count as copies
 COPY_BAND_LIMIT = 0.9  # the copy detector ignores mel bands centred above this share of Nyquist
@@ -193,8 +194,11 @@ def _ltas(mel_floored: np.ndarray) -> np.ndarray:
 
 
 def _patches(mel_floored: np.ndarray, centre: np.ndarray, p: int, sr: int) -> torch.Tensor:
-    """Centred log-mel patches of p consecutive frames, unit-normalised: [n, bands * p].
+    """Log-mel patches of p consecutive frames as unit vectors: [n, bands * p].
 
+    Each band is centred by the clip's mean (`centre`), then each patch loses its own
+    mean, so that similarity follows spectral shape and movement rather than overall
+    level (otherwise any quiet, dull sound resembles the clip's quietest moment).
     Only the bands of `copy_bands(sr)` are used.
     """
     keep = copy_bands(sr, mel_floored.shape[0])
@@ -203,6 +207,7 @@ def _patches(mel_floored: np.ndarray, centre: np.ndarray, p: int, sr: int) -> to
         c = torch.nn.functional.pad(c, (0, 0, 0, p - c.shape[0]))
     win = c.unfold(0, p, 1)  # [n, n_mels, p]
     flat = win.reshape(win.shape[0], -1)
+    flat = flat - flat.mean(dim=1, keepdim=True)
     return flat / flat.norm(dim=1, keepdim=True).clamp_min(1e-6)
 
 
@@ -336,9 +341,39 @@ class CopyMatch:
 
     similarity: np.ndarray  # [n] cosine similarity of each patch of v to its nearest patch of x
     index: np.ndarray  # [n] index of that nearest patch in x
-    copied: np.ndarray  # [n] bool: similar enough and part of an in-order run
+    copied: np.ndarray  # [n] bool: part of an in-order run of nearly identical patches
     ratio: float  # copied.mean()
     longest_s: float  # longest in-order run, seconds
+
+
+def _in_order_runs(
+    pv: np.ndarray, px: np.ndarray, idx: np.ndarray, good: np.ndarray, loud: np.ndarray,
+    keep: float,
+) -> tuple[np.ndarray, int]:
+    """Runs of v's patches that follow a stretch of x in the same order.
+
+    A run starts at a `good` patch i (its nearest neighbour idx[i] is similar enough)
+    with the offset a = idx[i] - i, and continues while the next patch of v is similar
+    (>= `keep`, a little lower than the start threshold, so one transient smeared by a
+    sub-frame shift does not cut a copy in two) to the patch of x on the same diagonal
+    (i + a, give or take one frame), even when its global nearest neighbour is another
+    occurrence of repeated material. A stationary sound that keeps matching the same
+    patch of x does not make a run. Returns the copied mask (members of runs of two
+    patches or more) and the longest run, in patches.
+    """
+    n, m = pv.shape[0], px.shape[0]
+    copied = np.zeros(n, dtype=bool)
+    longest, start, anchor = 0, -1, 0
+    for i in range(n + 1):
+        if i < n and start >= 0 and loud[i]:
+            lo, hi = max(0, i + anchor - 1), min(m, i + anchor + 2)
+            if lo < hi and float(np.max(px[lo:hi] @ pv[i])) >= keep:
+                continue
+        if start >= 0 and i - start >= 2:
+            copied[start:i] = True
+            longest = max(longest, i - start)
+        start, anchor = (i, int(idx[i]) - i) if i < n and good[i] else (-1, 0)
+    return copied, longest
 
 
 def copy_detect(
@@ -346,12 +381,11 @@ def copy_detect(
 ) -> CopyMatch:
     """Nearest-neighbour search of v's log-mel patches among x's (cosine, torch matmul).
 
-    A patch of v counts as copied when its best match in x has cosine similarity
-    >= `threshold` and the next (or previous) patch of v also matches, at the next (or
-    previous) patch of x, give or take one frame: consecutive frames of v follow
-    consecutive frames of x. Patches far below the clip's loudest frame (silence) never
-    count. `longest_s` is the longest run of such patches converted to seconds
-    (a run of R patches of P frames spans R + P - 1 frames).
+    A patch of v counts as copied when it belongs to an in-order run (`_in_order_runs`):
+    consecutive patches of v nearly identical (cosine similarity >= `threshold` to start
+    a run, >= threshold - 0.1 to go on) to consecutive patches of x. Patches far below the clip's loudest frame (silence) never
+    count. `longest_s` is the longest run converted to seconds (a run of R patches of
+    P frames spans R + P - 1 frames).
     """
     p = ref.patch_frames
     pv = _patches(mel_v, ref.mel_db.mean(axis=1), p, ref.sr)
@@ -367,20 +401,13 @@ def copy_detect(
     loud_patch = np.lib.stride_tricks.sliding_window_view(
         np.pad(loud, (0, max(0, p - loud.size)), constant_values=ref.floor_db), p
     ).max(axis=1)[: sim.size]
-    good = (sim >= threshold) & (loud_patch > float(ref.mel_db.max()) - SILENCE_BELOW_DB)
-    step = np.abs(np.diff(idx) - 1) <= 1  # v's next patch matched x's next patch (+-1 frame)
-    link = good[:-1] & good[1:] & step  # link[i]: patches i and i+1 form an in-order pair
-    copied = good.copy()
-    if sim.size > 1:
-        copied &= np.concatenate([link, [False]]) | np.concatenate([[False], link])
-    else:
-        copied[:] = False
-    longest = 0
-    run = 0
-    for i in range(link.size):
-        run = run + 1 if link[i] else 0
-        longest = max(longest, run)
-    longest_frames = longest + 1 + p - 1 if longest else 0
+    audible = loud_patch > float(ref.mel_db.max()) - SILENCE_BELOW_DB
+    good = (sim >= threshold) & audible
+    copied, longest = _in_order_runs(
+        pv.numpy(), ref.patches.numpy(), idx, good, audible, threshold - COPY_THRESHOLD
+        + COPY_CONTINUE,
+    )
+    longest_frames = longest + p - 1 if longest else 0
     hop = ref.hop_seconds
     return CopyMatch(
         similarity=sim, index=idx, copied=copied,
@@ -394,6 +421,8 @@ def evaluate_variation(
 ) -> VariationMetrics:
     """All per-variation measures of `v` (mono, at ref.sr) against the clip in `ref`."""
     sig = _as_mono(v)
+    if sig.size < frame_seconds(ref.sr) * ref.sr * 4:
+        raise ValueError(f"the variation is too short to measure ({sig.size} samples)")
     r = _rms(sig)
     level = 20.0 * math.log10(max(r, 1e-9) / max(ref.rms, 1e-9))
     sig = match_rms(sig, ref.rms)
@@ -792,6 +821,7 @@ class _ClipCache:
 
 _CACHE: OrderedDict[tuple[str, int], _ClipCache] = OrderedDict()
 _CACHE_LOCK = threading.Lock()
+_COMPUTE_LOCK = threading.Lock()
 _CACHE_SIZE = 4
 
 
@@ -807,12 +837,17 @@ def _clip_cache(clip: np.ndarray, sr: int) -> _ClipCache:
         if hit is not None:
             _CACHE.move_to_end(key)
             return hit
-    ref = prepare_reference(clip, sr)
-    entry = _ClipCache(ref, compute_baselines(clip, sr, ref=ref))
-    with _CACHE_LOCK:
-        _CACHE[key] = entry
-        while len(_CACHE) > _CACHE_SIZE:
-            _CACHE.popitem(last=False)
+    with _COMPUTE_LOCK:  # one computation per clip, even when several threads ask at once
+        with _CACHE_LOCK:
+            hit = _CACHE.get(key)
+        if hit is not None:
+            return hit
+        ref = prepare_reference(clip, sr)
+        entry = _ClipCache(ref, compute_baselines(clip, sr, ref=ref))
+        with _CACHE_LOCK:
+            _CACHE[key] = entry
+            while len(_CACHE) > _CACHE_SIZE:
+                _CACHE.popitem(last=False)
     return entry
 
 
@@ -821,7 +856,8 @@ def quick_verdict(clip: np.ndarray, variation: np.ndarray, sr: int) -> tuple[str
 
     Labels: "near copy: 4.1 s copied" when the copy detector finds long in-order copies
     (relative to the clip's cut-and-paste baseline); "noisy: timbre far" when the timbre
-    distance is closer (on a log scale) to the shaped-noise baseline than to real-vs-real;
+    distance is closer (on a log scale) to the shaped-noise baseline (at least 4x
+    real-vs-real) than to real-vs-real;
     otherwise "novel: longest copied run 0.3 s; timbre close|fair". The per-clip baselines
     are cached (keyed by a hash of the clip), so later calls on the same clip are fast.
     Thread-safe; both signals must be at `sr`.
@@ -831,8 +867,11 @@ def quick_verdict(clip: np.ndarray, variation: np.ndarray, sr: int) -> tuple[str
     real, cut, noise = (cache.baselines[k] for k in ("real_vs_real", "cut_and_paste", "shaped_noise"))
     copy_run_limit = max(1.0, min(3.0, 0.5 * cut.longest_copy_s))
     copy_ratio_limit = max(0.3, 0.5 * cut.copy_ratio)
-    lr, ln, lv = (math.log(max(t, 1e-3)) for t in (real.timbre_fd, noise.timbre_fd, m.timbre_fd))
-    position = (lv - lr) / (ln - lr) if ln > lr else 0.0  # 0 = like real audio, 1 = like noise
+    # the "far" anchor: shaped noise, or 4x real-vs-real where noise is not clearly worse
+    # than real audio (short clips give noisy statistics)
+    far = max(noise.timbre_fd, 4.0 * real.timbre_fd)
+    lr, lf, lv = (math.log(max(t, 1e-3)) for t in (real.timbre_fd, far, m.timbre_fd))
+    position = (lv - lr) / (lf - lr) if lf > lr else 0.0  # 0 = like real audio, 1 = like noise
     numbers = {
         "timbre_fd": m.timbre_fd,
         "timbre_fd_real_vs_real": real.timbre_fd,

@@ -11,6 +11,8 @@ import pytest
 from engine import metrics as M
 from engine.audio_io import load_clip
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 SR = 16000
 
 
@@ -166,11 +168,12 @@ def test_quick_verdict(clip: np.ndarray) -> None:
 
 
 def test_quick_verdict_from_threads_shares_the_cache(clip: np.ndarray) -> None:
-    short = clip[: 3 * SR]
+    backwards = np.ascontiguousarray(clip[::-1])  # a clip the cache has not seen yet
     results: list[str] = []
 
     def work(seed: int) -> None:
-        results.append(M.quick_verdict(short, M.shaped_noise(short, SR, seed=seed), SR)[0])
+        noise = M.shaped_noise(backwards, SR, seed=seed)
+        results.append(M.quick_verdict(backwards, noise, SR)[0])
 
     threads = [threading.Thread(target=work, args=(s,)) for s in range(3)]
     for t in threads:
