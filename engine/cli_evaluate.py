@@ -19,6 +19,10 @@ import numpy as np
 
 from engine.errors import AudioError, ConfigError
 
+# The untrained-generator baseline renders at most this long (a full-size pyramid on a
+# CPU takes about a minute for 20 s); its statistics need no more.
+UNTRAINED_MAX_SECONDS = 10.0
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `evaluate` sub-command to songwriter-cli."""
@@ -44,7 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--json", dest="json_out", default=None, metavar="OUT",
                    help="write all numbers to this JSON file")
     p.add_argument("--no-baselines", action="store_true", help="skip the baselines (faster)")
-    p.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
+    p.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
     p.set_defaults(func=handler)
 
 
@@ -86,7 +90,7 @@ def _other_excerpt(model: Any) -> tuple[np.ndarray, str] | None:
 def evaluate_project(
     project: str | Path, *, files: list[str] | None = None, count: int = 4,
     seconds: float | None = None, seed: int = 0, from_scale: int | None = None,
-    baselines: bool = True, device: str = "cpu",
+    baselines: bool = True, device: str | None = "auto",
 ) -> Any:
     """Render (or load) variations of a project and evaluate them; returns an EvaluationReport."""
     from engine.audio_io import load_clip
@@ -120,7 +124,10 @@ def evaluate_project(
     rec = reconstruct(model) / model.gain
     other = _other_excerpt(model) if baselines else None
     untrained = (
-        untrained_generator_output(model.manifest, model.clip_seconds, seed=seed, device=device)
+        untrained_generator_output(
+            model.manifest, min(model.clip_seconds, UNTRAINED_MAX_SECONDS), seed=seed,
+            device=model.pyramid.device,
+        )
         if baselines and model.manifest.complete
         else None
     )

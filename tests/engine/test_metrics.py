@@ -160,6 +160,11 @@ def test_quick_verdict(clip: np.ndarray) -> None:
     label, numbers = M.quick_verdict(clip, M.shaped_noise(clip, SR, seed=9), SR)
     assert label.startswith("noisy")
     assert numbers["timbre_fd"] > numbers["timbre_fd_real_vs_real"]
+    # the clip under an equally loud noise: not a copy, but it follows the original's waveform
+    label, numbers = M.quick_verdict(clip, clip + M.shaped_noise(clip, SR, seed=4), SR)
+    assert label.startswith("follows the original"), label
+    assert numbers["max_xcorr"] == pytest.approx(2**-0.5, abs=0.05)
+    assert numbers["copy_ratio"] < 0.1
     even, odd = M.interleaved_halves(clip, SR)  # other moments of the same music: not copies
     label, numbers = M.quick_verdict(even, odd, SR)
     assert label.startswith("novel"), label
@@ -199,8 +204,12 @@ def test_report_table_and_dict(clip: np.ndarray) -> None:
     assert d["reconstruction"]["snr_db"] == M.MAX_SNR_DB
 
 
-def test_bad_inputs() -> None:
-    with pytest.raises(ValueError):
+def test_bad_inputs(ref: M.Reference) -> None:
+    from engine.errors import AudioError
+
+    with pytest.raises(AudioError, match="silent"):
         M.prepare_reference(np.zeros(SR, np.float32), SR)
+    with pytest.raises(AudioError, match="too short"):
+        M.evaluate_variation(ref, np.ones(10, np.float32))
     with pytest.raises(ValueError):
         M.timbre_features(np.zeros((80, 10)), "chroma")  # type: ignore[arg-type]
