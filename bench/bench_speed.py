@@ -23,7 +23,7 @@ import torch
 
 from engine.assets import DEMO_CLIP
 from engine.audio_io import load_clip
-from engine.config import get_preset
+from engine.config import get_preset, parse_overrides
 from engine.device import device_label, resolve_device
 from engine.generate import Pyramid
 from engine.models import ScaleDiscriminator, ScaleGenerator
@@ -31,15 +31,6 @@ from engine.pyramid import choose_rates, energies, noise_amplitudes, scale_signa
 from engine.trainer import ScaleStep, configure_backends
 
 RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def parse_value(text: str):
-    for conv in (int, float):
-        try:
-            return conv(text)
-        except ValueError:
-            pass
-    return {"true": True, "false": False}.get(text.lower(), text)
 
 
 def sync(dev: torch.device) -> None:
@@ -61,8 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=None, help="result JSON path (default bench/results/...)")
     args = ap.parse_args(argv)
 
-    overrides = dict(kv.split("=", 1) for kv in args.set)
-    cfg = get_preset(args.preset, **{k: parse_value(v) for k, v in overrides.items()})
+    overrides = parse_overrides(args.set)
+    cfg = get_preset(args.preset, **overrides)
     dev = resolve_device(args.device)
     configure_backends(cfg, dev)
     clip = load_clip(args.clip, cfg.fs, duration=args.seconds, max_seconds=cfg.max_seconds)

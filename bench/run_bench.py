@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from engine.assets import DEMO_CLIP
-from engine.config import get_preset
+from engine.config import get_preset, parse_overrides
 from engine.device import device_label, resolve_device
 from engine.fileutil import atomic_write_json
 
@@ -49,26 +49,6 @@ QUALITY = {
     "rec_snr_db": +1, "rec_lsd_db": -1, "rec_mrstft": -1,
 }
 COST = {"train_seconds": -1, "peak_memory_bytes": -1, "generate_seconds": -1}
-
-
-def parse_value(text: str) -> Any:
-    """'50' -> 50, '0.5' -> 0.5, 'true' -> True, anything else stays a string."""
-    for conv in (int, float):
-        try:
-            return conv(text)
-        except ValueError:
-            pass
-    return {"true": True, "false": False}.get(text.lower(), text)
-
-
-def parse_overrides(items: list[str]) -> dict[str, Any]:
-    out = {}
-    for kv in items:
-        if "=" not in kv:
-            raise SystemExit(f"--set needs FIELD=VALUE, got {kv!r}")
-        k, v = kv.split("=", 1)
-        out[k.strip()] = parse_value(v.strip())
-    return out
 
 
 def peak_rss_bytes() -> int:

@@ -171,3 +171,24 @@ def get_preset(name: str, **overrides: Any) -> TrainConfig:
     return base.replace(**overrides) if overrides else base
 
 
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """["iters_per_scale=50", "amp=true"] -> {"iters_per_scale": 50, "amp": True}.
+
+    Values become int, float or bool where they read as one; anything else stays a string.
+    """
+    out: dict[str, Any] = {}
+    for kv in items:
+        if "=" not in kv:
+            raise ConfigError(f"A setting must look like FIELD=VALUE, not {kv!r}.")
+        key, text = (part.strip() for part in kv.split("=", 1))
+        value: Any = {"true": True, "false": False}.get(text.lower(), text)
+        for conv in (int, float):
+            try:
+                value = conv(text)
+                break
+            except ValueError:
+                pass
+        out[key] = value
+    return out
