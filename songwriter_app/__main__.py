@@ -102,9 +102,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.setApplicationName("SongwriterAssistant")
     app.setApplicationDisplayName(APP_TITLE)
     app.setOrganizationName("SongwriterAssistant")
-    icon = Path(__file__).resolve().parent.parent / "assets" / "songwriter-assistant.svg"
-    if icon.is_file():
-        app.setWindowIcon(QIcon(str(icon)))
+    app.setDesktopFileName("songwriter-assistant")
+    here = Path(__file__).resolve().parent
+    for icon in (here / "songwriter-assistant.svg", here.parent / "assets" / "songwriter-assistant.svg"):
+        if icon.is_file():
+            app.setWindowIcon(QIcon(str(icon)))
+            break
     window = MainWindow(
         device=args.device,
         projects_dir=Path(args.projects_dir) if args.projects_dir else None,

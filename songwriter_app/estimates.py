@@ -1,9 +1,8 @@
 """What a preset costs on this machine: a short measured probe and a simple cost model.
 
-The probe times a few real training steps (the trainer's G and D updates, with
-gradient penalty and spectral reconstruction loss) of one scale for each
-network shape the presets use, at two signal lengths, on the chosen device:
-t(L) = a + b * L seconds per iteration. A preset's estimate is then the sum over
+The probe runs the real trainer for a few iterations on one scale of a synthetic
+clip, for each network shape the presets use, at two signal lengths, on the
+chosen device: t(L) = a + b * L seconds per iteration. A preset's estimate is then the sum over
 its scales (rates <= working rate, the section's length at each rate) of
 iterations * t(L), plus the coarser generators each step runs when the preset
 redraws its previous-scale inputs. It is an estimate (the energy test may drop
@@ -16,14 +15,19 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from engine.config import PRESETS, TrainConfig
 
-PROBE_ITERATIONS = 3  # timed, after one warm-up step; the fastest counts (others share the CPU)
+PROBE_ITERATIONS = 3  # timed iterations per measurement, after one uncounted first iteration
+HEAVY_CHANNELS = 32  # above this a CPU measures one length only
 GEN_FORWARD_SHARE = 0.08  # a no-grad generator pass as a share of one training step
 
 
@@ -51,57 +55,69 @@ def shapes_needed(presets: dict[str, TrainConfig] | None = None) -> dict[str, tu
 
 
 def _time_steps(channels: int, n_layers: int, kernel: int, length: int, device: Any,
-                cancel: Any = None) -> float:
-    """Seconds per trainer-like step at `length` samples (fastest of PROBE_ITERATIONS)."""
-    import torch
+                cancel: Any = None, iterations: int = PROBE_ITERATIONS) -> float:
+    """Seconds per iteration of the real trainer on one scale of `length` samples.
 
-    from engine.losses import gradient_penalty, mss_loss
-    from engine.models import ScaleDiscriminator, ScaleGenerator
+    Runs engine.trainer.iter_train on a synthetic clip in a temporary folder with the
+    preset's network shape (every scale gets `channels`), one scale, a few iterations; the
+    first iteration (allocations, first-call costs) is not counted.
+    """
+    import soundfile as sf
 
-    g = ScaleGenerator(channels=channels, n_layers=n_layers, kernel=kernel).to(device)
-    d = ScaleDiscriminator(channels=channels, n_layers=n_layers, kernel=kernel).to(device)
-    opt_g = torch.optim.Adam(g.parameters(), lr=1e-4)
-    opt_d = torch.optim.Adam(d.parameters(), lr=1e-4)
-    gen = torch.Generator().manual_seed(0)
-    real = (0.5 * torch.randn((1, 1, length), generator=gen)).to(device)
-    prev = torch.zeros_like(real)
-    times = []
-    for i in range(PROBE_ITERATIONS + 1):
+    from engine.config import TrainConfig
+    from engine.trainer import TrainProgress, iter_train
+
+    fs = 8000
+    folder = Path(tempfile.mkdtemp(prefix="songwriter-probe-"))
+    try:
+        n = max(length, fs) + fs // 2
+        t = np.arange(n) / fs
+        rng = np.random.default_rng(0)
+        x = 0.5 * np.sin(2 * np.pi * 220 * t) + 0.05 * rng.standard_normal(n)
+        sf.write(str(folder / "probe.wav"), x.astype(np.float32), fs)
+        cfg = TrainConfig(
+            name="probe", fs=fs, max_seconds=length / fs, candidate_rates=(fs,),
+            n_layers=n_layers, kernel_size=kernel, channels_first=channels, channels=channels,
+            iters_per_scale=iterations + 1, progress_every=1, preview_seconds=0.05,
+        )
+        events = [ev for ev in iter_train(folder / "probe.wav", folder / "p", cfg,
+                                          duration=length / fs, device=device, cancel=cancel)
+                  if isinstance(ev, TrainProgress)]
         if cancel is not None and getattr(cancel, "cancelled", False):
             raise InterruptedError
-        t0 = time.perf_counter()
-        fake = g(torch.randn_like(real) * 0.1, prev)
-        d_total = -d(real).mean() + d(fake.detach()).mean()
-        d_total = d_total + gradient_penalty(d, real, fake.detach(), weight=0.01)
-        opt_d.zero_grad(set_to_none=True)
-        d_total.backward()
-        opt_d.step()
-        g_total = -d(fake).mean() + 1e-4 * mss_loss(real, g(torch.zeros_like(real), prev))
-        opt_g.zero_grad(set_to_none=True)
-        g_total.backward()
-        opt_g.step()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        if i > 0:
-            times.append(time.perf_counter() - t0)
-    return min(times)
+        first, last = events[0], events[-1]
+        if last.iteration <= first.iteration:
+            return last.seconds_per_iteration
+        return (last.elapsed - first.elapsed) / (last.iteration - first.iteration)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def probe(device: Any, cancel: Any = None, presets: dict[str, TrainConfig] | None = None
           ) -> dict[str, Any]:
-    """Measure every network shape the presets use; returns a JSON-able dict of fits."""
+    """Measure every network shape the presets use; returns a JSON-able dict of fits.
+
+    Light shapes: two lengths, each measured twice with the other in between, the faster
+    time kept (other programs only ever slow a measurement down). Heavy shapes on a CPU
+    (days of training anyway): one length, a = 0.
+    """
     import torch
 
     from engine.device import device_label
 
     fits: dict[str, dict[str, float]] = {}
-    _time_steps(4, 3, 9, 512, device, cancel)  # first-call costs (allocator, kernels, windows)
     for key, (c, layers, kernel) in shapes_needed(presets).items():
         rf = 1 + (kernel - 1) * (2**layers - 1)
         l1 = rf + 64 + 256
+        if device.type == "cpu" and c > HEAVY_CHANNELS:
+            t1 = _time_steps(c, layers, kernel, l1, device, cancel, iterations=1)
+            fits[key] = {"a": 0.0, "b": t1 / l1}
+            continue
         l2 = 4 * l1
-        t1 = _time_steps(c, layers, kernel, l1, device, cancel)
-        t2 = _time_steps(c, layers, kernel, l2, device, cancel)
+        t1 = t2 = math.inf
+        for _ in range(2):
+            t1 = min(t1, _time_steps(c, layers, kernel, l1, device, cancel))
+            t2 = min(t2, _time_steps(c, layers, kernel, l2, device, cancel))
         b = max((t2 - t1) / (l2 - l1), 0.0)
         a = max(t1 - b * l1, 0.0)
         fits[key] = {"a": a, "b": b}

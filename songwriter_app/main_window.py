@@ -60,6 +60,7 @@ PLAYHEAD_MS = 30
 LOSS_REFRESH_S = 0.25  # redraw the loss plot at most 4 times a second
 AUDIO_FILTER = "Audio (" + " ".join(f"*{e}" for e in SUPPORTED_EXTENSIONS) + ")"
 MEL_CACHE = 24
+PREFERRED_METRICS = ("longest_copy_s", "copy_ratio", "timbre_fd")  # shown first, if present
 
 
 # ---- work done in worker threads (plain functions, numpy out) ----------------------------------
@@ -93,11 +94,14 @@ def analyse_variation(store: VariationStore, vid: str) -> dict[str, Any]:
     return {"id": vid, "audio": audio, "sr": sr, "mel": mel_of(audio, sr)}
 
 
-def run_probe(device: str | None, cancel: Any = None) -> dict[str, Any]:
+def run_probe(device: str | None, cancel: Any = None) -> dict[str, Any] | None:
     from engine.device import resolve_device
     from songwriter_app.estimates import probe
 
-    return probe(resolve_device(device), cancel)
+    try:
+        return probe(resolve_device(device), cancel)
+    except InterruptedError:
+        return None  # cancelled (training started)
 
 
 # ---- the window ------------------------------------------------------------------------------------
@@ -208,6 +212,7 @@ class MainWindow(QMainWindow):
         tp.cancel_btn.clicked.connect(self.cancel_training)
         tp.resume_btn.clicked.connect(self.resume_training)
         tp.previews.play_requested.connect(self.play_preview)
+        tp.measure_btn.clicked.connect(lambda: self.start_probe(force=True))
         # variations panel
         vp = self.var_panel
         vp.generate_btn.clicked.connect(self.generate_variations)
@@ -647,9 +652,11 @@ class MainWindow(QMainWindow):
         if self._auto_probe:
             self.start_probe()
 
-    def start_probe(self) -> None:
+    def start_probe(self, force: bool = False) -> None:
+        if self.probe_worker is not None or self._busy_training():
+            return
         key = f"probe/{self.device_name}"
-        cached = self.settings.get(key, "")
+        cached = "" if force else self.settings.get(key, "")
         if cached:
             try:
                 self.probe_result = json.loads(cached)
@@ -664,7 +671,7 @@ class MainWindow(QMainWindow):
         from songwriter_app.estimates import bench_fits
 
         bench = bench_fits(ASSETS_DIR.parent / "bench" / "results", self.device_name)
-        if bench is not None:
+        if bench is not None and not force:
             self.probe_result = bench
             self._update_cost()
             return
@@ -673,11 +680,22 @@ class MainWindow(QMainWindow):
         w = CallWorker(run_probe, self.device, name="Probe", pass_cancel=True)
         w.finished.connect(self._on_probe)
         w.errored.connect(self._on_quiet_error)
+        w.done.connect(self._on_probe_done)
         self.probe_worker = w
+        self.train_panel.measure_btn.setEnabled(False)
         self.jobs.start(w)
 
+    @Slot()
+    def _on_probe_done(self) -> None:
+        self.probe_worker = None
+        self.train_panel.measure_btn.setEnabled(True)
+        if self.probe_result is None:
+            self.train_panel.cost.setText("Not measured (the measurement was stopped).")
+
     @Slot(object)
-    def _on_probe(self, result: dict[str, Any]) -> None:
+    def _on_probe(self, result: dict[str, Any] | None) -> None:
+        if result is None:
+            return
         self.probe_result = result
         self.settings.set(f"probe/{self.device_name}", json.dumps(result))
         self._update_cost()
@@ -758,11 +776,10 @@ class MainWindow(QMainWindow):
             self.train_panel.status.setText("Cancelling after this iteration…")
 
     def stop_probe(self) -> None:
-        w = getattr(self, "probe_worker", None)
+        w = self.probe_worker
         if w is not None:
             with contextlib.suppress(RuntimeError):
                 w.cancel()
-            self.probe_worker = None
 
     @Slot(object)
     def _on_train_started(self, ev: Any) -> None:
@@ -776,6 +793,7 @@ class MainWindow(QMainWindow):
         self.var_panel.list.set_records(self.store.list())
         self.settings.add_recent_project(root)
         self.train_panel.device.setText(ev.device_name)
+        self.train_panel.loss_plot.mark_scales(ev.rates, ev.config.iters_per_scale)
         start = "from scale " + str(ev.first_scale + 1) if ev.first_scale else "from the start"
         self.train_panel.status.setText(f"Training {ev.config.name} on {ev.device_name} "
                                         f"({ev.n_scales} scales, {start})…")
@@ -800,8 +818,6 @@ class MainWindow(QMainWindow):
         self.previews[ev.scale] = {"sample": ev.preview, "reconstruction": ev.reconstruction,
                                    "sr": ev.sample_rate, "rate": ev.rate}
         self.train_panel.previews.add_scale(ev.scale, ev.n_scales, ev.rate, ev.seconds)
-        iters = self.manifest.config.iters_per_scale if self.manifest else 0
-        self.train_panel.loss_plot.mark_scale((ev.scale + 1) * iters, f"{ev.rate} Hz")
         self.say(f"Scale {ev.scale + 1} of {ev.n_scales} done ({ev.rate} Hz): listen to its "
                  "preview in the list.")
 
@@ -916,7 +932,8 @@ class MainWindow(QMainWindow):
             vp.metric.addItem("(no metrics yet)", None)
         for k in keys:
             vp.metric.addItem(k, k)
-        idx = vp.metric.findData(current) if current else 0
+        preferred = [k for k in PREFERRED_METRICS if k in keys]
+        idx = vp.metric.findData(current or (preferred[0] if preferred else None))
         vp.metric.setCurrentIndex(max(idx, 0))
         vp.metric.blockSignals(False)
         vp.list.set_metric(vp.metric.currentData())

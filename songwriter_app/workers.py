@@ -9,6 +9,7 @@ references alive until each thread has finished, and joins them on quit.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 import traceback
@@ -26,6 +27,7 @@ from engine.trainer import CancelToken
 log = logging.getLogger(__name__)
 
 PROGRESS_MIN_INTERVAL = 0.1  # seconds between progress signals (the engine throttles to 20/s)
+TRAINING_NICE = int(os.environ.get("SONGWRITER_TRAINING_NICE", "10"))  # 0 = leave it
 
 
 def describe_error(exc: BaseException) -> tuple[str, str, str]:
@@ -62,6 +64,7 @@ class Worker(QObject):
 
     @Slot()
     def run(self) -> None:
+        lower_thread_priority()  # every job yields to the GUI thread and the display server
         try:
             self.work()
         except Exception as exc:
@@ -135,6 +138,24 @@ class JobRunner(QObject):
                 ok = False
         self._on_thread_finished()
         return ok
+
+
+def lower_thread_priority(nice: int = TRAINING_NICE) -> None:
+    """Make the calling thread (and the compute threads it starts) yield to the GUI.
+
+    On Linux a thread is a task with its own nice value, inherited by threads it creates
+    (torch's OpenMP team for this thread). The GUI thread and the display server then get a
+    core when they need one, which keeps the window responsive on a 2-core machine while
+    costing training little (it still gets all idle CPU). No-op elsewhere.
+    """
+    if not nice or not hasattr(os, "setpriority"):
+        return
+    try:
+        tid = threading.get_native_id()
+        current = os.getpriority(os.PRIO_PROCESS, tid)
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, max(current, nice)))
+    except OSError as exc:  # not permitted, or not Linux semantics
+        log.debug("could not lower the training thread's priority: %s", exc)
 
 
 # ---- training ---------------------------------------------------------------------------------

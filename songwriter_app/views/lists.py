@@ -54,14 +54,14 @@ class PreviewList(QTreeWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setHeaderLabels(["Scale (coarse → fine)", "Listen"])
+        self.setHeaderLabels(["Previews, coarse → fine", "Listen"])
         self.setRootIsDecorated(False)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        self.header().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        self.header().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        self.header().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         self.setToolTip("After each scale: a random sample from the scales trained so far, and the "
                         "model's reconstruction of your section at that scale.")
-        self.setMinimumWidth(260)
+        self.setMinimumWidth(330)
 
     def add_scale(self, scale: int, n_scales: int, rate: int, seconds: float) -> None:
         item = QTreeWidgetItem([f"{scale + 1}/{n_scales} · {rate} Hz · {seconds:.0f} s", ""])
@@ -71,8 +71,12 @@ class PreviewList(QTreeWidget):
         box = QWidget()
         lay = QHBoxLayout(box)
         lay.setContentsMargins(2, 0, 2, 0)
-        for kind, text in (("sample", "▶ sample"), ("reconstruction", "▶ reconstruction")):
+        for kind, text, tip in (
+            ("sample", "▶ sample", "A random sample from the scales trained so far"),
+            ("reconstruction", "▶ rebuild", "The model's reconstruction of your section"),
+        ):
             btn = QPushButton(text)
+            btn.setToolTip(tip)
             btn.setObjectName(f"preview-{scale}-{kind}")
             btn.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             btn.clicked.connect(lambda _=False, s=scale, k=kind: self.play_requested.emit(s, k))
@@ -109,6 +113,7 @@ class VariationList(QTreeWidget):
         for c in range(len(COLUMNS)):
             hdr.setSectionResizeMode(c, QHeaderView.ResizeMode.ResizeToContents)
         hdr.setSectionResizeMode(COL_VERDICT, QHeaderView.ResizeMode.Stretch)
+        hdr.setMinimumSectionSize(40)
         self.metric_key: str | None = None
         self._items: dict[str, SortItem] = {}
         self.currentItemChanged.connect(self._on_current)
@@ -208,10 +213,11 @@ class VariationList(QTreeWidget):
         item.setData(COL_ID, SORT_ROLE, num)
         item.setText(COL_SEED, str(rec.seed))
         item.setData(COL_SEED, SORT_ROLE, rec.seed)
-        item.setText(COL_STRENGTH, rec.strength)
+        item.setText(COL_STRENGTH, short_strength(rec))
         item.setData(COL_STRENGTH, SORT_ROLE, -1 if rec.from_scale is None else rec.from_scale)
-        item.setToolTip(COL_STRENGTH, "free: no structure kept" if rec.from_scale is None
-                        else f"keeps the original up to scale {rec.from_scale + 1}")
+        item.setToolTip(COL_STRENGTH, rec.strength + (
+            "" if rec.from_scale is None
+            else f": keeps the original's first {rec.from_scale + 1} scale(s)"))
         item.setText(COL_LENGTH, f"{rec.seconds:.1f} s")
         item.setData(COL_LENGTH, SORT_ROLE, rec.seconds)
         item.setText(COL_RATING, stars(rec.rating))
@@ -250,8 +256,24 @@ class VariationList(QTreeWidget):
         super().keyPressEvent(event)
 
 
+def short_strength(rec: VariationRecord) -> str:
+    """'far', 'loose', 'close', 'very close' or 'free' (the full label is the tooltip)."""
+    s = rec.strength.lower()
+    if rec.from_scale is None or s.startswith("free"):
+        return "free"
+    for key, word in (("very close", "very close"), ("close", "close"), ("loose", "loose"),
+                      ("far", "far")):
+        if key in s:
+            return word
+    return rec.strength
+
+
 def _fmt(v: float) -> str:
     v = float(v)
-    if v == 0 or 0.01 <= abs(v) < 1000:
+    if not math.isfinite(v):
+        return str(v)
+    if abs(v) >= 100:
+        return f"{v:.0f}"
+    if v == 0 or abs(v) >= 0.01:
         return f"{v:.3g}" if abs(v) < 1 else f"{v:.2f}"
-    return f"{v:.3e}"
+    return f"{v:.2e}"

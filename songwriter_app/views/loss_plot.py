@@ -22,6 +22,7 @@ class LossPlot(pg.PlotWidget):
         self.getPlotItem().hideButtons()
         self.setLabel("bottom", "iteration (all scales)")
         self.setLabel("left", "loss")
+        self.getAxis("left").enableAutoSIPrefix(False)
         self.showGrid(x=True, y=True, alpha=0.15)
         self.legend = self.addLegend(offset=(8, 8), labelTextSize="8pt")
         self.curves: dict[str, pg.PlotDataItem] = {}
@@ -33,6 +34,11 @@ class LossPlot(pg.PlotWidget):
         self._y: dict[str, list[float]] = {k: [] for k, _, _ in SERIES}
         self._scale_lines: list[pg.InfiniteLine] = []
         self._dirty = False
+        self._marked: set[int] = set()
+        self.hint = pg.TextItem("The losses appear here while a model trains.", color="#888",
+                                anchor=(0.5, 0.5))
+        self.addItem(self.hint, ignoreBounds=True)
+        self.hint.setPos(0.5, 0.5)
         self.setMinimumHeight(120)
 
     def clear_run(self) -> None:
@@ -42,21 +48,33 @@ class LossPlot(pg.PlotWidget):
         for line in self._scale_lines:
             self.removeItem(line)
         self._scale_lines.clear()
+        self._marked.clear()
+        self.hint.show()
         for c in self.curves.values():
             c.setData([], [])
 
     def add_point(self, x: float, losses: dict[str, float]) -> None:
+        if not self._x:
+            self.hint.hide()
         self._x.append(x)
         for key in self._y:
             self._y[key].append(float(losses.get(key, np.nan)))
         self._dirty = True
 
-    def mark_scale(self, x: float, label: str) -> None:
-        line = pg.InfiniteLine(pos=x, angle=90, movable=False,
-                               pen=pg.mkPen("#666", style=pg.QtCore.Qt.PenStyle.DashLine),
-                               label=label, labelOpts={"position": 0.92, "color": "#999"})
-        self.addItem(line, ignoreBounds=True)
-        self._scale_lines.append(line)
+    def mark_scales(self, rates: tuple[int, ...] | list[int], iterations: int) -> None:
+        """A dashed line where each scale starts, labelled with its rate."""
+        for s, rate in enumerate(rates):
+            if s in self._marked:
+                continue
+            self._marked.add(s)
+            line = pg.InfiniteLine(
+                pos=s * iterations, angle=90, movable=False,
+                pen=pg.mkPen("#666", style=pg.QtCore.Qt.PenStyle.DashLine),
+                label=f"{rate} Hz", labelOpts={"position": 0.04, "color": "#999",
+                                               "anchors": [(0, 1), (0, 1)]},
+            )
+            self.addItem(line, ignoreBounds=True)
+            self._scale_lines.append(line)
 
     def refresh(self) -> None:
         """Redraw (called at most a few times per second by the window)."""

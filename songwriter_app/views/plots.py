@@ -48,12 +48,15 @@ def _hz_to_mel_slaney(f: float) -> float:
 def mel_ticks(sr: int, n_mels: int) -> list[tuple[float, str]]:
     """Axis ticks in Hz for mel bands 0..n_mels (slaney scale, as engine.features uses)."""
     top = _hz_to_mel_slaney(sr / 2)
-    out = []
-    for f in (100, 250, 500, 1000, 2000, 4000, 8000, 16000):
+    out: list[tuple[float, str]] = []
+    min_gap = 0.09 * n_mels  # keep labels apart on a short plot
+    for f in (16000, 8000, 4000, 2000, 1000, 500, 250, 100):
         if f < sr / 2:
-            label = f"{f // 1000}k" if f >= 1000 else str(f)
-            out.append((n_mels * _hz_to_mel_slaney(f) / top, label))
-    return out
+            pos = n_mels * _hz_to_mel_slaney(f) / top
+            if out and out[-1][0] - pos < min_gap:
+                continue
+            out.append((pos, f"{f // 1000}k" if f >= 1000 else str(f)))
+    return out[::-1]
 
 
 def envelope(y: np.ndarray, sr: int, max_points: int) -> tuple[np.ndarray, np.ndarray]:

@@ -51,7 +51,7 @@ def test_probe_measures_every_shape(monkeypatch: pytest.MonkeyPatch) -> None:
 
     calls = []
 
-    def fake_steps(c, layers, kernel, length, device, cancel=None):
+    def fake_steps(c, layers, kernel, length, device, cancel=None, iterations=3):
         calls.append((c, length))
         return 0.001 + 1e-6 * length * c
 

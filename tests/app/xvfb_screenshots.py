@@ -1,0 +1,130 @@
+"""Run the real app in a real X server (Xvfb) and save screenshots of what a person sees.
+
+    xvfb-run -a -s "-screen 0 1440x960x24" .venv/bin/python tests/app/xvfb_screenshots.py OUT_DIR
+
+Opens the demo clip, trains the `tiny` preset (real, 8 iterations per scale),
+saves `after-training.png`, generates four variations, selects one, saves
+`after-generating.png`; also `start.png`. Prints one JSON line with the worst
+event-loop stall during training. Used by tests/app/test_app_screenshots.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "xcb")
+os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
+REPO = Path(__file__).resolve().parents[2]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("out", type=Path)
+    ap.add_argument("--preset", default="tiny")
+    ap.add_argument("--probe", action="store_true", help="measure preset costs first (slow on CPU)")
+    ap.add_argument("--iters", type=int, default=None, help="iterations per scale (override)")
+    ap.add_argument("--stop-after", type=float, default=None,
+                    help="cancel the training after this many seconds (stall measurements "
+                    "on a slow preset), then stop")
+    ap.add_argument("--timeout", type=float, default=900.0)
+    args = ap.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    from PySide6.QtWidgets import QApplication
+
+    from engine.assets import DEMO_CLIP
+    from songwriter_app.dialogs import messages
+    from songwriter_app.main_window import MainWindow
+    from songwriter_app.settings import AppSettings
+
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    errors: list[str] = []
+    messages.show_error = lambda _p, title, msg, kind="engine": errors.append(f"{title}: {msg}")
+    tmp = Path(tempfile.mkdtemp(prefix="songwriter-shots-"))
+    w = MainWindow(settings=AppSettings(tmp / "settings.ini"), projects_dir=tmp / "projects",
+                   device="cpu", auto_probe=args.probe, install_study=True)
+    if args.iters:
+        w.preset_overrides = {args.preset: {"iters_per_scale": args.iters}}
+    w.resize(1440, 920)
+    w.show()
+    deadline = time.monotonic() + args.timeout
+
+    def wait(cond, what: str) -> None:
+        while not cond():
+            if time.monotonic() > deadline:
+                raise SystemExit(f"timed out waiting for {what}")
+            app.processEvents()
+            time.sleep(0.01)
+
+    def settle(seconds: float = 0.5) -> None:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            app.processEvents()
+            time.sleep(0.01)
+
+    w.open_path(DEMO_CLIP)
+    wait(lambda: w.clip is not None and w._pending_clip is None, "the demo clip")
+    w.train_panel.set_preset(args.preset)
+    w.clip_view.set_section(2.0, w.current_config().max_seconds)
+    wait(lambda: w.warmed_up, "the engine warm-up")
+    if args.probe:
+        wait(lambda: w.probe_result is not None, "the cost probe")
+    settle()
+    w.grab().save(str(args.out / "start.png"))
+
+    w.start_training()
+    t0 = time.monotonic()
+    cancelled = False
+    while w.train_worker is not None:
+        if time.monotonic() > deadline:
+            raise SystemExit("timed out waiting for training")
+        if args.stop_after is not None and not cancelled and time.monotonic() - t0 > args.stop_after:
+            w.cancel_training()
+            cancelled = True
+        app.processEvents()
+        time.sleep(0.01)
+    stall = w.last_train_stall_ms
+    stalls = list(w.stall.stalls)
+    trained = {"preset": args.preset, "scales_done": w.manifest.scales_done if w.manifest else 0,
+               "n_scales": w.manifest.n_scales if w.manifest else 0,
+               "seconds": round(time.monotonic() - t0, 1)}
+    w.tabs.setCurrentIndex(0)
+    settle()
+    w.grab().save(str(args.out / "after-training.png"))
+
+    if trained["scales_done"] < 1:
+        print(json.dumps({"worst_stall_ms": stall, "stalls": stalls, "errors": errors,
+                          "trained": trained}))
+        w.close()
+        return 1 if errors else 0
+    w.tabs.setCurrentIndex(1)
+    wait(lambda: w.original is not None, "the original section")
+    vp = w.var_panel
+    vp.count.setValue(4)
+    vp.seed.setValue(1)
+    vp.strength.setValue(max(0, vp.strength.maximum() // 2))
+    w.generate_variations()
+    wait(lambda: w.variation_worker is None, "variations")
+    vp.list.select_id(w.store.list()[1].id)
+    w.rate_variation(w.store.list()[1].id, 4)
+    wait(lambda: vp.compare.mel_b.image.image is not None, "the compare view")
+    settle(1.0)
+    w.grab().save(str(args.out / "after-generating.png"))
+    print(json.dumps({"worst_stall_ms": stall, "stalls": stalls, "errors": errors,
+                      "trained": trained,
+                      "project": str(w.project_dir), "device": w.device_name,
+                      "audio": w.player.available, "audio_reason": w.player.reason}))
+    w.close()
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
