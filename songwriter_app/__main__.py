@@ -81,6 +81,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--device", default=None, help="cpu, cuda or auto (default)")
     p.add_argument("--projects-dir", default=None, help="where new projects are created")
     p.add_argument("--no-probe", action="store_true", help="do not measure preset costs")
+    p.add_argument("--no-warm-up", action="store_true",
+                   help="skip the background warm-up of the engine at start")
     p.add_argument("-v", "--verbose", action="store_true")
     # Qt's own options (e.g. -platform) are left to QApplication
     args, _unknown = p.parse_known_args(argv)
@@ -112,6 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         device=args.device,
         projects_dir=Path(args.projects_dir) if args.projects_dir else None,
         auto_probe=not args.no_probe,
+        warm_up=not args.no_warm_up,
     )
     window.show()
     target = Path(args.path).expanduser() if args.path else None

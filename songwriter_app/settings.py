@@ -34,9 +34,11 @@ def new_project_dir(root: Path, clip_path: Path) -> Path:
 
 
 class AppSettings:
-    """A thin typed wrapper; `path` gives an ini file (tests), else the platform's store."""
+    """A thin typed wrapper; `path` (or $SONGWRITER_SETTINGS) gives an ini file, else the
+    platform's store."""
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        path = path or os.environ.get("SONGWRITER_SETTINGS") or None
         if path is None:
             self._s = QSettings(APP_NAME, APP_NAME)
         else:

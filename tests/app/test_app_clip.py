@@ -110,3 +110,75 @@ def test_cli_arguments() -> None:
     args = parse_args(["song.wav", "--device", "cpu", "--no-probe"])
     assert args.path == "song.wav" and args.device == "cpu" and args.no_probe
     assert parse_args([]).path is None
+
+
+def _run_main(qtbot, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, argv: list[str]):
+    """main() with QApplication.exec replaced: wait for the clip, then close the window."""
+    from PySide6.QtWidgets import QApplication
+
+    import songwriter_app.__main__ as entry
+    from songwriter_app.main_window import MainWindow
+
+    monkeypatch.setenv("SONGWRITER_SETTINGS", str(tmp_path / "settings.ini"))
+    monkeypatch.setenv("SONGWRITER_PROJECTS_DIR", str(tmp_path / "projects"))
+    monkeypatch.setenv("SONGWRITER_NO_AUDIO", "1")
+    monkeypatch.setattr(entry, "setup_logging", lambda verbose=False: None)
+    seen = {}
+
+    def fake_exec(_self=None) -> int:
+        (win,) = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow)
+                  and w.isVisible()]
+        qtbot.waitUntil(lambda: win.clip is not None and win._pending_clip is None,
+                        timeout=60_000)
+        seen["clip"] = Path(win.clip["path"])
+        seen["project"] = win.project_dir
+        win.close()
+        return 0
+
+    monkeypatch.setattr(QApplication, "exec", fake_exec)
+    old_hook = __import__("sys").excepthook
+    try:
+        assert entry.main(argv) == 0
+    finally:
+        __import__("sys").excepthook = old_hook
+    return seen
+
+
+def test_main_opens_the_demo_without_arguments(qtbot, monkeypatch, tmp_path, demo_clip) -> None:
+    seen = _run_main(qtbot, monkeypatch, tmp_path, ["--no-probe", "--no-warm-up"])
+    assert seen["clip"] == demo_clip and seen["project"] is None
+
+
+def test_main_opens_a_project_folder(qtbot, monkeypatch, tmp_path, tiny_project) -> None:
+    seen = _run_main(qtbot, monkeypatch, tmp_path,
+                     [str(tiny_project), "--no-probe", "--no-warm-up"])
+    assert seen["project"] == tiny_project
+
+
+def test_main_falls_back_to_the_demo_for_a_bad_path(qtbot, monkeypatch, tmp_path, demo_clip,
+                                                    dialogs) -> None:
+    seen = _run_main(qtbot, monkeypatch, tmp_path,
+                     [str(tmp_path / "missing.wav"), "--no-probe", "--no-warm-up"])
+    assert seen["clip"] == demo_clip
+    assert dialogs.errors and "does not exist" in dialogs.errors[0][1]
+
+
+def test_excepthook_shows_a_dialog(monkeypatch: pytest.MonkeyPatch, qapp) -> None:
+    import sys
+
+    from PySide6.QtWidgets import QMessageBox
+
+    import songwriter_app.__main__ as entry
+
+    shown = []
+    monkeypatch.setattr(QMessageBox, "exec", lambda self: shown.append(self.text()) or 0)
+    old = sys.excepthook
+    try:
+        entry.install_excepthook(None)
+        try:
+            raise RuntimeError("boom")
+        except RuntimeError:
+            sys.excepthook(*sys.exc_info())
+    finally:
+        sys.excepthook = old
+    assert shown and "RuntimeError: boom" in shown[0]
