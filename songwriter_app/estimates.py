@@ -156,17 +156,59 @@ def estimate_seconds(cfg: TrainConfig, section_seconds: float, fits: dict[str, A
 
 
 def bench_fits(bench_dir: Path, device_name: str) -> dict[str, Any] | None:
-    """Stored figures from bench/results/*.json holding the same 'fits' structure, if any."""
+    """Fits from stored bench figures (bench/results/*.json) measured on this device, if any.
+
+    Uses every training run in those files whose device_name matches: each finished scale
+    gives (network shape, samples, seconds per iteration); a + b * samples is fitted per shape
+    by least squares (through the origin when a shape has one length only).
+    """
     if not bench_dir.is_dir():
         return None
+    points: dict[str, list[tuple[float, float]]] = {}
+    sources = []
     for path in sorted(bench_dir.glob("*.json")):
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
-        if isinstance(data, dict) and data.get("device_name") == device_name and "fits" in data:
+        if not isinstance(data, dict) or data.get("device_name") != device_name:
+            continue
+        if "fits" in data:  # a stored probe
             return data
-    return None
+        try:
+            cfg = TrainConfig.from_dict(data["config"])
+            seconds = float(data["seconds"])
+            runs = data["runs"]
+        except (KeyError, TypeError, ValueError):
+            continue
+        used = False
+        for run in runs:
+            for i, sc in enumerate(((run or {}).get("train") or {}).get("scales") or []):
+                try:
+                    spi = float(sc.get("seconds_per_iteration_in_loop")
+                                or sc["seconds_per_iteration"])
+                    samples = float(sc["rate"]) * seconds
+                except (KeyError, TypeError, ValueError):
+                    continue
+                channels = cfg.channels_first if int(sc.get("scale", i)) == 0 else cfg.channels
+                points.setdefault(shape_key(channels, cfg), []).append((samples, spi))
+                used = True
+        if used:
+            sources.append(path.name)
+    if not points:
+        return None
+    fits = {}
+    for key, pts in points.items():
+        xs = np.array([p[0] for p in pts])
+        ys = np.array([p[1] for p in pts])
+        if np.ptp(xs) > 0:
+            b, a = np.polyfit(xs, ys, 1)
+            if a < 0 or b < 0:
+                a, b = 0.0, float(np.sum(xs * ys) / np.sum(xs * xs))
+        else:
+            a, b = 0.0, float(np.mean(ys / xs))
+        fits[key] = {"a": float(a), "b": float(b)}
+    return {"device_name": device_name, "fits": fits, "source": "bench: " + ", ".join(sources)}
 
 
 def format_duration(seconds: float) -> str:

@@ -151,6 +151,7 @@ class MainWindow(QMainWindow):
         self._train_t0 = 0.0
         self._pending_clip: Path | None = None
         self.probe_worker: CallWorker | None = None
+        self._bench: dict[str, Any] | None = None
         self._last_drawn_pos = -1.0
         self._last_plot_refresh = 0.0
         self._generated_this_run = 0
@@ -668,11 +669,12 @@ class MainWindow(QMainWindow):
             except ValueError:
                 pass
         from engine.assets import ASSETS_DIR
-        from songwriter_app.estimates import bench_fits
+        from songwriter_app.estimates import bench_fits, shapes_needed
 
-        bench = bench_fits(ASSETS_DIR.parent / "bench" / "results", self.device_name)
-        if bench is not None and not force:
-            self.probe_result = bench
+        self._bench = bench_fits(ASSETS_DIR.parent / "bench" / "results", self.device_name)
+        if self._bench is not None and not force and set(shapes_needed()) <= set(
+                self._bench["fits"]):
+            self.probe_result = self._bench
             self._update_cost()
             return
         self.train_panel.cost.setText("Measuring what each preset costs on this computer "
@@ -696,6 +698,9 @@ class MainWindow(QMainWindow):
     def _on_probe(self, result: dict[str, Any] | None) -> None:
         if result is None:
             return
+        if self._bench is not None:  # stored bench figures win for the shapes they cover
+            result = {**result, "fits": {**result["fits"], **self._bench["fits"]},
+                      "source": "probe + " + str(self._bench.get("source", "bench"))}
         self.probe_result = result
         self.settings.set(f"probe/{self.device_name}", json.dumps(result))
         self._update_cost()
@@ -717,8 +722,11 @@ class MainWindow(QMainWindow):
         cfg = self.current_config()
         est = estimate_seconds(cfg, dur, fits)
         where = self.probe_result.get("device_name", self.device_name)
+        source = str(self.probe_result.get("source", ""))
+        how = ("from stored bench figures" if source.startswith("bench")
+               else "measured here and bench figures" if "bench" in source else "measured here")
         tp.cost.setText(f"{format_duration(est)} on {where} for this "
-                        f"{min(dur, cfg.max_seconds):.1f} s section (measured here; slower while "
+                        f"{min(dur, cfg.max_seconds):.1f} s section ({how}; slower while "
                         "other programs run).")
 
     # ==== training ============================================================================

@@ -137,3 +137,23 @@ def test_none_survives_pyside_void_calls(qapp) -> None:
         label.setText("x")
     assert sys.getrefcount(None) > 1 << 30 or sys.version_info >= (3, 12)
     assert before - sys.getrefcount(None) <= 20_001
+
+
+def test_bench_figures_give_fits(tmp_path: Path) -> None:
+    import json
+
+    from songwriter_app.estimates import bench_fits, estimate_seconds
+
+    cfg = PRESETS["quick"]
+    scales = [{"scale": i, "rate": r, "seconds_per_iteration_in_loop": 0.05 + 2e-6 * r * 4.0}
+              for i, r in enumerate((800, 2000, 4000, 8000))]
+    data = {"kind": "quality-and-speed", "device_name": "CPU (2 threads)",
+            "config": cfg.to_dict(), "seconds": 4.0, "runs": [{"train": {"scales": scales}}]}
+    (tmp_path / "quick.json").write_text(json.dumps(data))
+    (tmp_path / "broken.json").write_text("{")
+    assert bench_fits(tmp_path, "NVIDIA H200") is None
+    got = bench_fits(tmp_path, "CPU (2 threads)")
+    fit = got["fits"]["c16-l8-k9"]
+    assert fit["a"] == pytest.approx(0.05, rel=1e-3) and fit["b"] == pytest.approx(2e-6, rel=1e-3)
+    assert estimate_seconds(cfg, 10.0, got["fits"]) > 0
+    assert "quick.json" in got["source"]
