@@ -411,3 +411,24 @@ def test_ctrl_c_exits_130_and_leaves_a_resumable_project(
     assert r.rc == 0 and "Remaining" in r.out and "--resume" in r.out
     # what is saved loads and plays
     assert np.max(np.abs(generate(load_model(project, "cpu"), seconds=1.0, seed=0))) > 1e-3
+
+
+def test_speed_levers_bank_and_batched_loss_readback(tmp_path: Path, demo_clip: Path) -> None:
+    """The cached input bank and losses read every N iterations train a working model, and the
+    losses reported are averages over the iterations since the last read-back."""
+    cfg = get_preset(
+        "tiny", iters_per_scale=8, bank_size=2, bank_refresh=3, loss_every=4, progress_every=1
+    )
+    events = list(iter_train(demo_clip, tmp_path / "p", cfg, duration=1.0, seed=1, device="cpu"))
+    progress = [e for e in events if isinstance(e, TrainProgress)]
+    for scale in range(4):
+        at = {e.iteration: e.losses for e in progress if e.scale == scale}
+        # nothing to report before the first read-back at iteration 4
+        assert min(at) == 4 and 8 in at
+        assert set(at[8]) == LOSS_KEYS and all(math.isfinite(v) for v in at[8].values())
+        assert at[4] != at[8]
+        # between read-backs the last values are repeated, not re-read
+        assert all(at[it] == at[4] for it in at if 4 <= it < 8)
+    assert isinstance(events[-1], TrainFinished)
+    out = generate(load_model(tmp_path / "p", "cpu"), seconds=1.0, seed=0)
+    assert np.sqrt(np.mean(out**2)) > 1e-3
