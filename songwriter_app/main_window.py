@@ -393,6 +393,7 @@ class MainWindow(QMainWindow):
             messages.show_error(self, "File not found", f"{path} does not exist.")
             return False
         self._pending_clip = path
+        self.stop_generating()
         self.say(f"Opening {path.name}…", 0)
         w = CallWorker(load_clip_for_display, path, name="ClipLoader")
         w.finished.connect(self._on_clip_loaded)
@@ -440,6 +441,7 @@ class MainWindow(QMainWindow):
             messages.show_error(self, "Cannot open this project", str(exc))
             return False
         self.stop()
+        self.stop_generating()
         self._set_project(path)
         m = self.manifest
         assert m is not None
@@ -901,6 +903,8 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _on_variation_ready(self, data: dict[str, Any]) -> None:
+        if data.get("project") != self.project_dir:
+            return  # another project was opened meanwhile
         rec: VariationRecord = data["record"]
         self._cache_put(rec.id, {"id": rec.id, "audio": data["audio"],
                                  "sr": rec.sample_rate, "mel": data["mel"]})
@@ -923,8 +927,10 @@ class MainWindow(QMainWindow):
         self._update_enabled()
 
     @Slot(object)
-    def _on_verdict(self, rec: VariationRecord) -> None:
-        self.var_panel.list.update_record(rec)
+    def _on_verdict(self, data: dict[str, Any]) -> None:
+        if data.get("project") != self.project_dir:
+            return
+        self.var_panel.list.update_record(data["record"])
         self._refresh_metric_choices()
 
     def _refresh_metric_choices(self) -> None:

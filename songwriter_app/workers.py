@@ -307,7 +307,7 @@ class VariationWorker(Worker):
     """Renders variations one by one, saves each in the store, then computes its verdict."""
 
     variation_ready = Signal(object)  # dict: record, audio (copy), mel, existed (bool)
-    verdict_ready = Signal(object)  # VariationRecord with verdict and metrics
+    verdict_ready = Signal(object)  # dict: project, record (with verdict and metrics)
     finished = Signal(int)  # how many were made
     cancelled = Signal(int)
 
@@ -342,7 +342,8 @@ class VariationWorker(Worker):
             else:
                 audio, _ = self.store.load_audio(rec)
             self.variation_ready.emit({
-                "record": rec, "audio": np.array(audio, dtype=np.float32, copy=True),
+                "project": r.project_dir, "record": rec,
+                "audio": np.array(audio, dtype=np.float32, copy=True),
                 "mel": mel_of(audio, model.fs), "existed": existed,
             })
             if verdict is not None and rec.verdict is None:
@@ -356,13 +357,14 @@ class VariationWorker(Worker):
         except Exception:
             log.exception("quick_verdict failed for %s", vid)
             return
-        self.verdict_ready.emit(self.store.set_verdict(vid, str(text), dict(numbers)))
+        rec = self.store.set_verdict(vid, str(text), dict(numbers))
+        self.verdict_ready.emit({"project": self.request.project_dir, "record": rec})
 
 
 class VerdictWorker(Worker):
     """Fills in missing verdicts of stored variations (e.g. made before metrics existed)."""
 
-    verdict_ready = Signal(object)
+    verdict_ready = Signal(object)  # dict: project, record
     finished = Signal(int)
 
     def __init__(self, store: Any, ids: list[str]) -> None:
@@ -385,7 +387,8 @@ class VerdictWorker(Worker):
                 except Exception:
                     log.exception("quick_verdict failed for %s", vid)
                     continue
-                self.verdict_ready.emit(self.store.set_verdict(vid, str(text), dict(numbers)))
+                rec = self.store.set_verdict(vid, str(text), dict(numbers))
+                self.verdict_ready.emit({"project": self.store.project_dir, "record": rec})
                 done += 1
         self.finished.emit(done)
 

@@ -24,7 +24,8 @@ class LossPlot(pg.PlotWidget):
         self.setLabel("left", "loss")
         self.getAxis("left").enableAutoSIPrefix(False)
         self.showGrid(x=True, y=True, alpha=0.15)
-        self.legend = self.addLegend(offset=(8, 8), labelTextSize="8pt")
+        self.legend = self.addLegend(offset=(8, 8), labelTextSize="8pt",
+                                     brush=pg.mkBrush(30, 31, 34, 210))
         self.curves: dict[str, pg.PlotDataItem] = {}
         for key, colour, label in SERIES:
             curve = self.plot([], [], pen=pg.mkPen(colour, width=1.5), name=label)
