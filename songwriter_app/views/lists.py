@@ -64,7 +64,8 @@ class PreviewList(QTreeWidget):
         self.setMinimumWidth(330)
 
     def add_scale(self, scale: int, n_scales: int, rate: int, seconds: float) -> None:
-        item = QTreeWidgetItem([f"{scale + 1}/{n_scales} · {rate} Hz · {seconds:.0f} s", ""])
+        took = f"{seconds:.1f} s" if seconds < 10 else f"{seconds:.0f} s"
+        item = QTreeWidgetItem([f"{scale + 1}/{n_scales} · {rate} Hz · {took}", ""])
         item.setData(0, ID_ROLE, scale)
         item.setToolTip(0, f"Scale {scale + 1} of {n_scales}: detail up to {rate // 2} Hz.")
         self.addTopLevelItem(item)

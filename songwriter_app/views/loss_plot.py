@@ -35,6 +35,8 @@ class LossPlot(pg.PlotWidget):
         self._y: dict[str, list[float]] = {k: [] for k, _, _ in SERIES}
         self._scale_lines: list[pg.InfiniteLine] = []
         self._dirty = False
+        self._anchor = pg.PlotDataItem([], [], pen=pg.mkPen(0, 0, 0, 0))  # invisible
+        self.addItem(self._anchor)
         self._marked: set[int] = set()
         self.hint = pg.TextItem("The losses appear here while a model trains.", color="#888",
                                 anchor=(0.5, 0.5))
@@ -53,6 +55,7 @@ class LossPlot(pg.PlotWidget):
         self.hint.show()
         for c in self.curves.values():
             c.setData([], [])
+        self._anchor.setData([], [])
 
     def add_point(self, x: float, losses: dict[str, float]) -> None:
         if not self._x:
@@ -85,6 +88,10 @@ class LossPlot(pg.PlotWidget):
         x = np.asarray(self._x, dtype=np.float64)
         for key, curve in self.curves.items():
             curve.setData(x, np.asarray(self._y[key], dtype=np.float64), connect="finite")
+        # an invisible point at x = 0 keeps the first scale's line in the auto range
+        ys = [v for vals in self._y.values() for v in vals[:1] if np.isfinite(v)]
+        if ys:
+            self._anchor.setData([0.0], [ys[0]])
 
     @property
     def n_points(self) -> int:
