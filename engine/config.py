@@ -135,15 +135,15 @@ PRESETS: dict[str, TrainConfig] = {
     "quick": TrainConfig(
         name="quick",
         summary="CPU preview: 8 kHz top rate (no treble above 4 kHz), up to 10 s, 7 scales instead "
-        "of 12, 16 channels instead of 96, 200 iterations per scale instead of 2000, cached "
-        "coarse-scale inputs. About 15-20 min for 10 s on a 2-core CPU; rougher texture than "
+        "of 12, 16 channels instead of 96, 350 iterations per scale instead of 2000, cached "
+        "coarse-scale inputs. About 15 min for 10 s on an idle 2-core CPU; rougher texture than "
         "standard.",
         fs=8000,
         max_seconds=10.0,
         candidate_rates=(320, 500, 800, 1280, 2000, 4000, 8000),
         channels_first=16,
         channels=16,
-        iters_per_scale=200,
+        iters_per_scale=350,
         bank_size=8,
         bank_refresh=10,
         progress_every=5,
