@@ -15,10 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
-from songwriter_app._compat import protect_none_refcount  # noqa: E402
-
 os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
-protect_none_refcount()  # also when the package __init__ did not run (a stale editable install)
 
 log = logging.getLogger("songwriter_app")
 

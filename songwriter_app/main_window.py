@@ -33,7 +33,6 @@ from engine.checkpoint import Manifest, is_project, read_manifest
 from engine.config import PRESETS, TrainConfig, get_preset
 from engine.errors import AudioError, EngineError
 from engine.variations import VariationRecord, VariationStore
-from songwriter_app._compat import protect_none_refcount
 from songwriter_app.dialogs import messages
 from songwriter_app.dialogs.export_dialog import ExportDialog
 from songwriter_app.playback import NullPlayer, Player, make_player
@@ -55,7 +54,6 @@ from songwriter_app.workers import (
 )
 
 log = logging.getLogger(__name__)
-protect_none_refcount()
 
 APP_TITLE = "Songwriter Assistant"
 PLAYHEAD_MS = 30

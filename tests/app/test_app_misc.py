@@ -122,21 +122,19 @@ def test_warm_up_runs(tmp_path: Path) -> None:
     assert warm_up_engine("cpu") > 0
 
 
-def test_none_survives_pyside_void_calls(qapp) -> None:
-    """PySide6 6.12.0 on Python 3.11 drops a reference to None per void call (songwriter_app
-    ._compat); importing songwriter_app makes None's count large enough never to reach 0."""
+def test_pyside_void_calls_keep_none_alive(qapp) -> None:
+    """PySide6-Essentials 6.12.0 on Python 3.11 drops a reference to None on every void call
+    (QLabel.setText, QPainter.setPen...): a repainting window aborted after ~10 minutes with
+    "none_dealloc". The pin in pyproject.toml avoids that release; this catches a regression."""
     import sys
 
     from PySide6.QtWidgets import QLabel
-
-    import songwriter_app  # noqa: F401  (applies the protection)
 
     label = QLabel()
     before = sys.getrefcount(None)
     for _ in range(20_000):
         label.setText("x")
-    assert sys.getrefcount(None) > 1 << 30 or sys.version_info >= (3, 12)
-    assert before - sys.getrefcount(None) <= 20_001
+    assert abs(sys.getrefcount(None) - before) < 100
 
 
 def test_bench_figures_give_fits(tmp_path: Path) -> None:
