@@ -8,7 +8,8 @@
 # Results: bench/results/speed-*-cuda-*.json and quality-*-cuda-*.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=${PY:-.venv/bin/python}
+if [ -x .venv/bin/python ]; then PY=${PY:-.venv/bin/python}; else PY=${PY:-python3}; fi
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"  # runs from the checkout without installing it
 C25=bench/clips/war-of-freedom-25s.wav
 C60=bench/clips/war-of-freedom-60s.wav
 [ -f "$C25" ] || "$PY" bench/make_clips.py
