@@ -37,7 +37,7 @@ import torch
 from engine.assets import DEMO_CLIP
 from engine.config import get_preset, parse_overrides
 from engine.device import device_label, resolve_device
-from engine.fileutil import atomic_write_json
+from engine.fileutil import atomic_write_json, json_safe
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -207,19 +207,9 @@ def bench(args: argparse.Namespace, preset: str) -> Path:
         Path(args.out) if args.out and len(args.preset) == 1
         else RESULTS / f"quality-{preset}-{dev.type}-{safe_label(label)}.json"
     )
-    atomic_write_json(out, _finite(result))
+    atomic_write_json(out, json_safe(result))
     print(f"wrote {out}", file=sys.stderr)
     return out
-
-
-def _finite(obj: Any) -> Any:
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_finite(v) for v in obj]
-    return obj
 
 
 def compare(a_path: str, b_path: str, *, stream: Any = sys.stdout) -> int:

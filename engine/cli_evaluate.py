@@ -9,7 +9,6 @@ reconstruction measures; --json writes every number.
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 import time
 from pathlib import Path
@@ -148,19 +147,8 @@ def evaluate_project(
     return report
 
 
-def _finite(obj: Any) -> Any:
-    """Replace NaN/inf (not valid JSON) by None, recursively."""
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_finite(v) for v in obj]
-    return obj
-
-
 def handler(args: argparse.Namespace) -> int:
-    from engine.fileutil import atomic_write_json
+    from engine.fileutil import atomic_write_json, json_safe
 
     if args.count < 1:
         raise ConfigError("--count must be at least 1.")
@@ -182,7 +170,7 @@ def handler(args: argparse.Namespace) -> int:
         data = report.to_dict()
         data["elapsed_s"] = round(elapsed, 3)
         out = Path(args.json_out)
-        atomic_write_json(out, _finite(data))  # OutputError (one line, exit 2) on failure
+        atomic_write_json(out, json_safe(data))  # OutputError (one line, exit 2) on failure
         print(f"Wrote {out}", file=sys.stderr)
     return 0
 
