@@ -2,7 +2,8 @@
 
 Runs a few real training iterations per scale (after a warm-up) with the
 preset's own networks, lengths and speed levers, and extrapolates to the
-preset's iteration count. Untrained lower scales stand in for the frozen
+preset's iteration count (plus each scale's setup: building the step, compiling
+with --set compile=MODE, and the warm-up iterations). Untrained lower scales stand in for the frozen
 pyramid: they cost the same as trained ones. Writes JSON to bench/results/.
 
     python bench/bench_speed.py --preset quick --clip assets/demo-war-of-freedom-10s.wav
@@ -93,14 +94,18 @@ def main(argv: list[str] | None = None) -> int:
             times = [(time.perf_counter() - t_all) / args.iters] * args.iters
         # on a shared CPU the median resists a busy neighbour; the mean is kept too
         spi = statistics.median(times)
+        # setup = building the step (and, with --set compile=..., compiling) plus the warm-up
+        # iterations: a real run pays it once per scale
+        projected = setup_s + spi * max(0, cfg.iters_per_scale - args.warmup)
         rows.append({
             "scale": s, "rate": rate, "samples": lengths[s], "channels": ch,
             "seconds_per_iteration": spi, "mean_seconds_per_iteration": statistics.fmean(times),
             "setup_seconds": setup_s,
-            "projected_scale_seconds": spi * cfg.iters_per_scale,
+            "projected_scale_seconds": projected,
         })
         print(f"scale {s + 1:2d}/{len(rates)} {rate:6d} Hz {lengths[s]:7d} samples {ch:3d} ch: "
-              f"{spi * 1000:8.1f} ms/it -> {spi * cfg.iters_per_scale / 60:6.1f} min", file=sys.stderr)
+              f"{spi * 1000:8.1f} ms/it, setup {setup_s:5.1f} s -> {projected / 60:6.1f} min",
+              file=sys.stderr)
         pyramid.append(g)
     total = sum(r["projected_scale_seconds"] for r in rows)
     result = {

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The GPU measurements in one command, for a machine with CUDA:
 #   bash bench/gpu.sh          speed probes (minutes): standard and hifi on a 25 s clip, peak
-#                              memory for 60 s, each with the reference trainer and the fast levers
+#                              memory for 60 s, each with the reference trainer and the fast levers;
+#                              then standard 25 s with the fast levers plus torch.compile (Inductor,
+#                              and CUDA graphs)
 #   bash bench/gpu.sh --full   also trains standard for real, 3 seeds each way, and compares the
 #                              quality metrics of the fast levers against the reference's spread
 # Needs bench/clips/ (python bench/make_clips.py, on a machine that reaches Debian's archive).
@@ -22,6 +24,13 @@ for mode in ref fast; do
   "$PY" bench/bench_speed.py --preset hifi --clip "$C25" --device cuda --iters 10 --label "25s-$mode" "${levers[@]}"
   "$PY" bench/bench_speed.py --preset standard --clip "$C60" --device cuda --iters 5 --set max_seconds=60 --label "60s-$mode" "${levers[@]}"
   "$PY" bench/bench_speed.py --preset hifi --clip "$C60" --device cuda --iters 3 --set max_seconds=60 --label "60s-$mode" "${levers[@]}"
+done
+# torch.compile on top of the fast levers: Inductor kernels, and CUDA graphs (reduce-overhead).
+# Each scale compiles anew, so the probe's per-scale setup (counted in its projection) matters.
+for mode in max-autotune-no-cudagraphs reduce-overhead; do
+  "$PY" bench/bench_speed.py --preset standard --clip "$C25" --device cuda --iters 20 \
+      --label "25s-fast-compile-$mode" "${FAST[@]}" --set compile=$mode \
+    || echo "compile=$mode failed on this machine (see above); the eager levers stand" >&2
 done
 
 if [ "${1:-}" = "--full" ]; then

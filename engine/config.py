@@ -23,6 +23,9 @@ HIGH_RATES: tuple[int, ...] = (22050, 32000, 44100, 48000)
 MSS_RESOLUTIONS: tuple[tuple[int, int, int], ...] = ((2048, 240, 1200), (1024, 120, 600), (512, 50, 240))
 
 
+COMPILE_MODES = ("", "default", "max-autotune-no-cudagraphs", "reduce-overhead")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Everything that defines a training run. Presets are instances of this."""
@@ -54,9 +57,13 @@ class TrainConfig:
     # --- speed levers (caw-method.md 5.2; metrics must hold, see bench/) ---
     bank_size: int = 0  # cached previous-scale inputs; 0 = redraw every iteration (reference)
     bank_refresh: int = 0  # iterations between refreshing one bank entry; 0 = never refresh
-    amp: bool = False  # bfloat16 autocast for G/D forward passes on CUDA (GP stays float32)
+    amp: bool = False  # bfloat16 autocast for G/D forward passes (CUDA or CPU; GP stays float32)
     loss_every: int = 1  # read losses back from the device every N iterations
     tf32: bool = False  # allow TF32 tensor-core convolutions on CUDA (float32 storage)
+    # torch.compile mode for the current scale's G and D forwards: "" = eager (default),
+    # "default", "max-autotune-no-cudagraphs", or "reduce-overhead" (CUDA graphs, CUDA only).
+    # The gradient penalty's double backward always runs eagerly.
+    compile: str = ""
     # --- reporting ---
     progress_every: int = 10  # emit a progress event every N iterations (throttled again by time)
     preview_seconds: float = 4.0  # length of the random sample rendered after each scale
@@ -77,6 +84,8 @@ class TrainConfig:
             problems.append(f"mode must be 'music' or 'speech', not {self.mode!r}")
         if self.bank_size < 0 or self.bank_refresh < 0 or self.loss_every < 1:
             problems.append("bank_size/bank_refresh must be >= 0 and loss_every >= 1")
+        if self.compile not in COMPILE_MODES:
+            problems.append(f"compile must be one of {', '.join(map(repr, COMPILE_MODES))}")
         if problems:
             raise ConfigError("Invalid training settings: " + "; ".join(problems) + ".")
 

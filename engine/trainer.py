@@ -13,9 +13,10 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
@@ -267,6 +268,21 @@ def iter_train(
         raise
 
 
+def compile_forward(module: torch.nn.Module, mode: str, dev: torch.device) -> Callable[..., torch.Tensor]:
+    """`module` itself when mode is "", else torch.compile(module) for fixed shapes.
+
+    Every scale has new shapes and new modules, so the compile caches are cleared first (a
+    long pyramid would otherwise hit dynamo's recompile limit and fall back to eager).
+    CUDA graphs ("reduce-overhead") need CUDA; on the CPU that mode compiles without them.
+    """
+    if not mode:
+        return module
+    if mode == "reduce-overhead" and dev.type != "cuda":
+        mode = "default"
+    torch._dynamo.reset()
+    return cast(Callable[..., torch.Tensor], torch.compile(module, mode=mode, dynamic=False))
+
+
 def configure_backends(cfg: TrainConfig, dev: torch.device) -> None:
     """CUDA kernel choices for a run: autotuned cuDNN kernels (shapes are fixed per scale) and
     TF32 tensor cores when the config allows them."""
@@ -365,7 +381,7 @@ class ScaleStep:
         milestone = [max(1, int(cfg.iters_per_scale * cfg.lr_decay_at))]
         self.sched_g = torch.optim.lr_scheduler.MultiStepLR(self.opt_g, milestone, gamma=cfg.lr_decay)
         self.sched_d = torch.optim.lr_scheduler.MultiStepLR(self.opt_d, milestone, gamma=cfg.lr_decay)
-        self.amp = cfg.amp and dev.type == "cuda"
+        self.amp = cfg.amp and dev.type in ("cuda", "cpu")
         rng = torch.Generator().manual_seed(seed * 7919 + s)
         self.bank = _InputBank(pyramid, s, lengths, cfg.bank_size, cfg.bank_refresh, rng)
         # the reconstruction path: z* at the coarsest scale, zeros above it
@@ -377,15 +393,22 @@ class ScaleStep:
             self.rec_noise = torch.zeros_like(real)
         self.rec_fn = mss_loss if cfg.mode == "music" else mse_loss
         self.amp_s = noise_amps[s]
+        # forwards of this scale's G and D, compiled when asked; the modules themselves (and so
+        # their state dicts and the gradient penalty's double backward) stay eager
+        self.cudagraphs = cfg.compile == "reduce-overhead" and dev.type == "cuda"
+        self.g_fwd: Callable[..., torch.Tensor] = compile_forward(g, cfg.compile, dev)
+        self.d_fwd: Callable[..., torch.Tensor] = compile_forward(d, cfg.compile, dev)
 
     def _autocast(self) -> contextlib.AbstractContextManager:
         if self.amp:
-            return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+            return torch.autocast(device_type=self.dev.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
     def step(self, it: int) -> dict[str, torch.Tensor]:
         """One D step and one G step; returns the loss terms as (device) tensors."""
-        cfg, g, d, real = self.cfg, self.g, self.d, self.real
+        cfg, g, d, real = self.cfg, self.g_fwd, self.d_fwd, self.real
+        if self.cudagraphs:
+            torch.compiler.cudagraph_mark_step_begin()
         noise = torch.randn(real.shape, device=self.dev) * self.amp_s
         prev = self.bank.get(it)
         # --- D step: -mean D(real) + mean D(fake) + GP ---
@@ -393,7 +416,7 @@ class ScaleStep:
             fake = g(noise, prev)
             d_real = d(real).float().mean()
             d_fake = d(fake.detach()).float().mean()
-        gp = gradient_penalty(d, real, fake.detach(), weight=cfg.gp_weight)
+        gp = gradient_penalty(self.d, real, fake.detach(), weight=cfg.gp_weight)
         d_total = -d_real + d_fake + gp
         self.opt_d.zero_grad(set_to_none=True)
         d_total.backward()
