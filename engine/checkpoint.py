@@ -7,6 +7,8 @@ Layout (every file written atomically; manifest.json is the commit point):
     z_rec.safetensors      the fixed reconstruction noise at the coarsest scale
     scales/NNN.safetensors generator (G.*) and discriminator (D.*) weights of scale NNN
     train_log.jsonl        one JSON line per scale finished, per start, cancel and resume
+    previews/NNN-sample.wav, NNN-reconstruction.wav
+                           the coarse-to-fine previews of each finished scale (working rate)
     variations/            generated audio with JSON sidecars (written by generate/GUI)
 
 Weights are safetensors: loading a project never runs code from it.
@@ -217,6 +219,46 @@ def save_scale(
     tensors = {f"G.{k}": v for k, v in g.state_dict().items()}
     tensors.update({f"D.{k}": v for k, v in d.state_dict().items()})
     save_tensors(scale_path(project_dir, scale), tensors)
+
+
+def preview_path(project_dir: str | os.PathLike[str], scale: int, kind: str) -> Path:
+    return Path(project_dir) / "previews" / f"{scale:03d}-{kind}.wav"
+
+
+PREVIEW_KINDS = ("sample", "reconstruction")
+
+
+def save_previews(
+    project_dir: str | os.PathLike[str], scale: int, sample: np.ndarray,
+    reconstruction: np.ndarray, fs: int,
+) -> None:
+    """Keep a finished scale's previews, so that a reopened project can still play them."""
+    for kind, y in zip(PREVIEW_KINDS, (sample, reconstruction), strict=True):
+        path = preview_path(project_dir, scale, kind)
+        path.parent.mkdir(exist_ok=True)
+        with atomic_path(path) as tmp:
+            sf.write(str(tmp), np.asarray(y, dtype=np.float32), fs, subtype="FLOAT", format="WAV")
+
+
+def load_previews(project_dir: str | os.PathLike[str], manifest: Manifest) -> dict[int, dict[str, Any]]:
+    """The saved previews of the finished scales: {scale: {"sample", "reconstruction", "sr",
+    "rate", "seconds"}}. A scale whose files are missing or unreadable is left out (projects
+    from before previews were kept, or a crash between a scale and its previews)."""
+    out: dict[int, dict[str, Any]] = {}
+    for s in range(manifest.scales_done):
+        item: dict[str, Any] = {"rate": manifest.rates[s]}
+        try:
+            for kind in PREVIEW_KINDS:
+                y, sr = sf.read(str(preview_path(project_dir, s, kind)), dtype="float32")
+                if y.ndim != 1 or not np.all(np.isfinite(y)):
+                    raise ValueError("not a mono finite signal")
+                item[kind], item["sr"] = y, int(sr)
+        except (sf.LibsndfileError, RuntimeError, OSError, ValueError):
+            continue
+        took = manifest.seconds_per_scale
+        item["seconds"] = float(took[s]) if s < len(took) else 0.0
+        out[s] = item
+    return out
 
 
 def _split(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:

@@ -31,6 +31,7 @@ from engine.checkpoint import (
     load_z_rec,
     read_manifest,
     save_clip,
+    save_previews,
     save_scale,
     save_z_rec,
     write_manifest,
@@ -359,7 +360,9 @@ def _train(root: Path, manifest: Manifest, dev: torch.device, cancel: CancelToke
         write_manifest(root, manifest)
         append_log(root, "scale", scale=s, rate=sc.rate, seconds=took)
         prev_gd = (g, d)
-        yield _scale_preview(s, pyramid, lengths, z_rec, manifest, took)
+        finished_ev = _scale_preview(s, pyramid, lengths, z_rec, manifest, took)
+        save_previews(root, s, finished_ev.preview, finished_ev.reconstruction, cfg.fs)
+        yield finished_ev
     elapsed = time.monotonic() - run_start
     append_log(root, "done", seconds=elapsed)
     yield TrainFinished(root, elapsed, manifest.n_scales)

@@ -89,6 +89,15 @@ def load_project_original(project_dir: Path) -> dict[str, Any]:
             "frame_seconds": mel_frame_seconds(sr)}
 
 
+def load_saved_previews(project_dir: Path) -> dict[str, Any]:
+    """The coarse-to-fine previews kept in the project folder (engine.checkpoint.save_previews)."""
+    from engine.checkpoint import load_previews
+
+    manifest = read_manifest(project_dir)
+    return {"project": project_dir, "n_scales": manifest.n_scales,
+            "previews": load_previews(project_dir, manifest)}
+
+
 def analyse_variation(store: VariationStore, vid: str) -> dict[str, Any]:
     audio, sr = store.load_audio(vid)
     return {"id": vid, "audio": audio, "sr": sr, "mel": mel_of(audio, sr)}
@@ -554,7 +563,22 @@ class MainWindow(QMainWindow):
             vw.verdict_ready.connect(self._on_verdict)
             vw.errored.connect(self._on_quiet_error)
             self.jobs.start(vw)
+        if m.scales_done >= 1 and not self.previews and not self._busy_training():
+            pw = CallWorker(load_saved_previews, self.project_dir, name="PreviewLoader")
+            pw.finished.connect(self._on_saved_previews)
+            pw.errored.connect(self._on_quiet_error)
+            self.jobs.start(pw)
         self._update_enabled()
+
+    @Slot(object)
+    def _on_saved_previews(self, data: dict[str, Any]) -> None:
+        """Fill the preview list of a reopened project (not while a run is adding its own)."""
+        if data["project"] != self.project_dir or self.previews or self._busy_training():
+            return
+        for s, p in sorted(data["previews"].items()):
+            self.previews[s] = {"sample": p["sample"], "reconstruction": p["reconstruction"],
+                                "sr": p["sr"], "rate": p["rate"]}
+            self.train_panel.previews.add_scale(s, data["n_scales"], p["rate"], p["seconds"])
 
     @Slot(object)
     def _on_original_loaded(self, data: dict[str, Any]) -> None:

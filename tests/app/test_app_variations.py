@@ -141,6 +141,11 @@ def test_export_and_reopen_project(qtbot, window, make_window, dialogs, tiny_pro
     got = [(r.id, r.seed, r.rating) for r in other.var_panel.list.records()]
     assert sorted(got) == sorted((r.id, r.seed, 5 if r.id == recs[0].id else None) for r in recs)
     assert other.train_panel.preset_name() == "tiny"
+    # the coarse-to-fine previews of every scale are back, playable
+    n = other.manifest.n_scales
+    qtbot.waitUntil(lambda: other.train_panel.previews.topLevelItemCount() == n, timeout=10_000)
+    assert sorted(other.previews) == list(range(n))
+    assert other._audio_for(f"preview:{n - 1}:reconstruction") is not None
     assert other.clip_view.section() == pytest.approx(
         (other.manifest.source["start"], other.manifest.source["duration"]), abs=1e-3)
 

@@ -518,3 +518,25 @@ def test_unknown_compile_mode_is_refused() -> None:
 
     with pytest.raises(ConfigError, match="compile must be one of"):
         get_preset("tiny", compile="fastest")
+
+
+def test_previews_are_kept_with_the_project_and_survive_a_damaged_file(
+    tiny_run, tmp_path: Path
+) -> None:
+    from engine.checkpoint import load_previews, preview_path
+
+    finished = [e for e in tiny_run.events if isinstance(e, ScaleFinished)]
+    manifest = read_manifest(tiny_run.project)
+    kept = load_previews(tiny_run.project, manifest)
+    assert sorted(kept) == [e.scale for e in finished] == list(range(manifest.n_scales))
+    for e in finished:
+        np.testing.assert_array_equal(kept[e.scale]["sample"], e.preview)
+        np.testing.assert_array_equal(kept[e.scale]["reconstruction"], e.reconstruction)
+        assert kept[e.scale]["sr"] == e.sample_rate and kept[e.scale]["rate"] == e.rate
+        assert kept[e.scale]["seconds"] == pytest.approx(e.seconds)
+    # a damaged or missing preview drops that scale only
+    copy = tmp_path / "p"
+    shutil.copytree(tiny_run.project, copy)
+    preview_path(copy, 1, "sample").write_bytes(b"not a wav")
+    preview_path(copy, 2, "reconstruction").unlink()
+    assert sorted(load_previews(copy, manifest)) == [0, 3]
