@@ -14,9 +14,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QSize, Qt, QTimer, QUrl, Slot
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer, QUrl, Slot
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QKeyEvent,
+    QKeySequence,
+)
 from PySide6.QtWidgets import (
+    QAbstractSpinBox,
     QApplication,
     QFileDialog,
     QLabel,
@@ -61,6 +69,25 @@ LOSS_REFRESH_S = 0.25  # redraw the loss plot at most 4 times a second
 AUDIO_FILTER = "Audio (" + " ".join(f"*{e}" for e in SUPPORTED_EXTENSIONS) + ")"
 MEL_CACHE = 24
 PREFERRED_METRICS = ("longest_copy_s", "copy_ratio", "timbre_fd")  # shown first, if present
+
+
+PLAYBACK_KEYS = (Qt.Key.Key_Space, Qt.Key.Key_B, Qt.Key.Key_L)
+
+
+class PlaybackKeysFilter(QObject):
+    """Lets Space, B and L reach the window's playback shortcuts while a number field has the
+    keyboard focus (a spin box would otherwise claim them as typed text, which it cannot use)."""
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt override)
+        if (
+            event.type() == QEvent.Type.ShortcutOverride
+            and isinstance(event, QKeyEvent)
+            and event.key() in PLAYBACK_KEYS
+            and event.modifiers() == Qt.KeyboardModifier.NoModifier
+        ):
+            event.ignore()  # not overridden: the shortcut fires
+            return True
+        return False
 
 
 # ---- work done in worker threads (plain functions, numpy out) ----------------------------------
@@ -268,6 +295,9 @@ class MainWindow(QMainWindow):
         self.act_delete.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self.var_panel.list.addAction(self.act_delete)
         self.removeAction(self.act_delete)
+        self._keys_filter = PlaybackKeysFilter(self)
+        for box in self.findChildren(QAbstractSpinBox):
+            box.installEventFilter(self._keys_filter)
 
     def _build_menus(self, install_study: bool) -> None:
         bar = self.menuBar()

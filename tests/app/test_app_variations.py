@@ -56,6 +56,16 @@ def test_generate_ab_loop_rate_and_same_seed(qtbot, window, tiny_project: Path,
     assert fake_player.loop and vp.loop_btn.isChecked()
     qtbot.keyClick(vp.list, Qt.Key.Key_Space)
     assert not fake_player.is_playing
+    # the keys still work while a number field has the focus, and type nothing into it
+    vp.seed.setFocus()
+    seed_before = vp.seed.value()
+    for key in (Qt.Key.Key_Space, Qt.Key.Key_B, Qt.Key.Key_L):
+        qtbot.keyClick(vp.seed, key)
+    assert fake_player.is_playing and window.play_source == "original"
+    assert not fake_player.loop and vp.seed.value() == seed_before
+    qtbot.keyClick(vp.seed, Qt.Key.Key_Space)
+    assert not fake_player.is_playing
+    vp.list.setFocus()
 
     # arrow keys move through the list; the player follows the selection
     qtbot.keyClick(vp.list, Qt.Key.Key_Down)
