@@ -24,12 +24,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import soundfile as sf
 
 from engine import ENGINE_VERSION
 from engine.audio_io import integrated_loudness, match_loudness, resample, save_audio, trim_and_fade
 from engine.checkpoint import Manifest, load_clip_signal, read_manifest
 from engine.errors import ConfigError, OutputError
-from engine.fileutil import atomic_write_json, check_writable_dir
+from engine.fileutil import atomic_write_json, check_writable_dir, sha256_file
 from engine.variations import VariationRecord, VariationStore
 
 FORMATS = ("wav", "flac")
@@ -76,6 +77,9 @@ class ExportOptions:
     match_loudness: bool = True  # integrated loudness equal to the original section's
     pattern: str = DEFAULT_PATTERN  # file name without extension; fields in PATTERN_FIELDS
     sidecar: bool = True  # write NAME.json with provenance beside each file
+    # also write the original section as a reference track: from the source file at its own
+    # channels (at the chosen rate), untrimmed and at its own level
+    include_original: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "folder", Path(self.folder))
@@ -102,7 +106,7 @@ class ExportOptions:
 
 @dataclass(frozen=True)
 class ExportItem:
-    record: VariationRecord
+    record: VariationRecord | None  # None: the original section
     target: Path
     sidecar: Path | None
     index: int  # 1-based position in this export
@@ -117,7 +121,7 @@ class ExportPlan:
 
 @dataclass(frozen=True)
 class ExportResult:
-    record: VariationRecord
+    record: VariationRecord | None  # None: the original section
     path: Path | None  # None when skipped
     sidecar: Path | None
     sample_rate: int
@@ -198,11 +202,18 @@ def plan_export(
     """
     manifest = read_manifest(project_dir)
     recs = list(records)
-    if not recs:
+    if not recs and not options.include_original:
         raise ConfigError("There is nothing to export: choose at least one variation.")
     clip, ext = _clip_name(manifest), "." + options.fmt
     used: set[str] = set()
     items, conflicts = [], []
+    if options.include_original:
+        name = safe_name(f"{clip}_original-section")
+        used.add(name.lower())
+        target = options.folder / (name + ext)
+        side = target.with_suffix(".json") if options.sidecar else None
+        items.append(ExportItem(None, target, side, 0))
+        conflicts += [p for p in (target, side) if p is not None and p.exists()]
     for i, rec in enumerate(recs, start=1):
         base = render_name(options.pattern, rec, clip=clip, preset=manifest.config.name, index=i)
         name, n = base, 2
@@ -297,6 +308,15 @@ def export_variations(
         if exists and on_conflict == "keep-both":
             item = _free_name(item, taken)
         taken.add(item.target)
+        if item.record is None:
+            y, out_sr, origin = _original_for_export(root, manifest, options)
+            lufs = integrated_loudness(y, out_sr)
+            save_audio(item.target, y, out_sr, subtype=subtype)
+            if item.sidecar is not None:
+                atomic_write_json(item.sidecar, _original_sidecar(
+                    item, manifest, root, options, out_sr, y.shape[-1] / out_sr, lufs, origin))
+            yield ExportResult(None, item.target, item.sidecar, out_sr, y.shape[-1] / out_sr, lufs)
+            continue
         audio, sr = store.load_audio(item.record)
         y, out_sr, lufs, matched = render(
             audio, sr, options, target_lufs=target_lufs, original_rate=original_rate
@@ -309,6 +329,63 @@ def export_variations(
             ))
         yield ExportResult(item.record, item.target, item.sidecar, out_sr, y.shape[-1] / out_sr,
                            lufs)
+
+
+def _original_for_export(
+    root: Path, manifest: Manifest, options: ExportOptions
+) -> tuple[np.ndarray, int, str]:
+    """The original section for a reference track: [C, T] at the export rate, and where it came
+    from. The source file is used when it is still there, unchanged (same SHA-256); otherwise the
+    project's own mono copy at the working rate stands in."""
+    src = manifest.source
+    fs = manifest.config.fs
+    path = Path(str(src.get("path") or ""))
+    audio: np.ndarray | None = None
+    sr = fs
+    origin = "project copy (mono, working rate): the source file is missing or has changed"
+    try:
+        if path.is_file() and src.get("sha256") and sha256_file(path) == src["sha256"]:
+            info = sf.info(str(path))
+            start = int(round(float(src.get("start", 0.0)) * info.samplerate))
+            stop = start + int(round(float(src["duration"]) * info.samplerate))
+            data, sr = sf.read(str(path), start=start, stop=stop, dtype="float32", always_2d=True)
+            if data.shape[0] > 0:
+                audio, origin = np.ascontiguousarray(data.T), "source file"
+    except (OSError, RuntimeError, ValueError, KeyError, sf.LibsndfileError):
+        audio = None
+    if audio is None:
+        clip, sr = original_section(root)
+        audio = clip[None, :]
+    out_sr = sr
+    wanted = fs if options.rate == "working" else int(src.get("sample_rate") or sr)
+    if wanted != sr:
+        audio = np.asarray(resample(audio, sr, wanted), dtype=np.float32)
+        out_sr = wanted
+    if options.bit_depth != "float":
+        audio = np.clip(audio, -1.0, 1.0)
+    return audio.astype(np.float32), out_sr, origin
+
+
+def _original_sidecar(
+    item: ExportItem, manifest: Manifest, root: Path, options: ExportOptions, sr: int,
+    seconds: float, lufs: float, origin: str,
+) -> dict[str, Any]:
+    return {
+        "file": item.target.name,
+        "original_section": True,
+        "taken_from": origin,
+        "format": options.fmt,
+        "subtype": BIT_DEPTHS[options.bit_depth],
+        "sample_rate": sr,
+        "seconds": round(seconds, 4),
+        "loudness_lufs": _finite(lufs),
+        "edges_trimmed_s": 0.0,
+        "project": {"path": str(root.resolve()), "preset": manifest.config.name},
+        "source": dict(manifest.source),
+        "export_options": options.to_dict(),
+        "engine_version": ENGINE_VERSION,
+        "exported": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
 
 
 def _sidecar(

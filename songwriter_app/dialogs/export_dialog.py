@@ -76,6 +76,11 @@ class ExportDialog(QDialog):
         lufs = f" ({target_lufs:.1f} LUFS)" if target_lufs is not None else ""
         self.loudness = QCheckBox(f"Match the loudness of the original section{lufs}")
         self.loudness.setChecked(True)
+        self.original = QCheckBox("Also export the original section as a reference track")
+        self.original.setObjectName("exportOriginal")
+        self.original.setToolTip("Cut from your source file at its own channels and level "
+                                 "(not trimmed), at the sample rate chosen above, so it lines "
+                                 "up with the variations in a DAW session.")
         self.pattern = QLineEdit(DEFAULT_PATTERN)
         self.pattern.setObjectName("exportPattern")
         self.pattern.setToolTip("Fields: " + ", ".join(
@@ -106,6 +111,7 @@ class ExportDialog(QDialog):
         form.addRow("Trim edges", self.trim)
         form.addRow("Fades", self.fade)
         form.addRow("", self.loudness)
+        form.addRow("", self.original)
         form.addRow("File names", self.pattern)
         form.addRow("", self.example)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
@@ -160,13 +166,14 @@ class ExportDialog(QDialog):
             fade_ms=float(self.fade.value()),
             match_loudness=self.loudness.isChecked(),
             pattern=self.pattern.text().strip(),
+            include_original=self.original.isChecked(),
         )
 
     def _accept(self) -> None:
         if not self.folder.text().strip():
             self.error.setText("Choose a folder to export to.")
             return
-        if not self.records():
+        if not self.records() and not self.original.isChecked():
             self.error.setText("There is nothing to export.")
             return
         try:

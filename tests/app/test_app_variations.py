@@ -116,6 +116,7 @@ def test_export_and_reopen_project(qtbot, window, make_window, dialogs, tiny_pro
             self.folder.setText(str(out))
             self.fmt.setCurrentIndex(self.fmt.findData("flac"))
             self.rate.setCurrentIndex(self.rate.findData("original"))
+            self.original.setChecked(True)  # and the original section as a reference track
             self._accept()
             return self.result()
 
@@ -123,6 +124,11 @@ def test_export_and_reopen_project(qtbot, window, make_window, dialogs, tiny_pro
     window.export_dialog()
     qtbot.waitUntil(lambda: window.export_worker is None, timeout=60_000)
     assert not dialogs.errors
+    reference = out / "demo-war-of-freedom-10s_original-section.flac"
+    assert sf.info(str(reference)).samplerate == 44100
+    assert json.loads(reference.with_suffix(".json").read_text())["taken_from"] == "source file"
+    reference.unlink()
+    reference.with_suffix(".json").unlink()
     flacs = sorted(out.glob("*.flac"))
     assert len(flacs) == 2
     for f in flacs:
@@ -139,11 +145,11 @@ def test_export_and_reopen_project(qtbot, window, make_window, dialogs, tiny_pro
     window.export_dialog()
     qtbot.waitUntil(lambda: window.export_worker is None, timeout=60_000)
     assert dialogs.conflicts == [4]
-    assert len(list(out.glob("*.flac"))) == 4
+    assert len(list(out.glob("*.flac"))) == 5  # 2 + 2 numbered copies + the reference again
     # "cancel" writes nothing
     dialogs.conflict_answer = "cancel"
     window.export_dialog()
-    assert window.export_worker is None and len(list(out.glob("*.flac"))) == 4
+    assert window.export_worker is None and len(list(out.glob("*.flac"))) == 5
 
     # reopen in a fresh window: the same variations and ratings
     other = make_window()

@@ -150,3 +150,61 @@ def test_silent_variation_not_boosted(project: Path, tmp_path: Path) -> None:
     y, _ = sf.read(str(r.path))
     assert np.max(np.abs(y)) == 0.0
     assert json.loads(r.sidecar.read_text())["loudness_matched"] is False
+
+
+def test_original_section_exported_as_a_reference_track(tmp_path: Path, demo_clip: Path,
+                                                        store: VariationStore) -> None:
+    """The reference track is the source file's own section: its channels and samples exactly
+    (float, original rate), or at the working rate; with a changed source file the project's
+    mono copy stands in and the sidecar says so."""
+    from engine.checkpoint import read_manifest
+    from engine.config import get_preset
+    from engine.trainer import prepare_project
+
+    x, sr = sf.read(str(demo_clip), dtype="float32", always_2d=True)
+    stereo = np.stack([x[:, 0], -0.5 * x[:, 0]], axis=1)  # two different channels
+    src = tmp_path / "song.wav"
+    sf.write(str(src), stereo, sr, subtype="FLOAT")
+    root = tmp_path / "stereo-proj"
+    prepare_project(src, root, get_preset("tiny"), seed=0, start=1.5, duration=2.0)
+    start, dur = read_manifest(root).source["start"], read_manifest(root).source["duration"]
+
+    opts = ExportOptions(folder=tmp_path / "ref", bit_depth="float", rate="original",
+                         include_original=True)
+    plan = plan_export(root, [], opts)  # the original alone is something to export
+    (res,) = list(export_variations(root, plan))
+    assert res.record is None and res.path.name == "song_original-section.wav"
+    y, ysr = sf.read(str(res.path), dtype="float32", always_2d=True)
+    a = int(round(start * sr))
+    assert ysr == sr and y.shape == (int(round(dur * sr)), 2)
+    np.testing.assert_array_equal(y, stereo[a : a + y.shape[0]])  # untouched: no trim, fade, gain
+    side = json.loads(res.sidecar.read_text())
+    assert side["original_section"] is True and side["taken_from"] == "source file"
+
+    # at the working rate, next to the variations of another project: first in the plan
+    work = ExportOptions(folder=tmp_path / "ref2", rate="working", include_original=True)
+    results = list(export_variations(root, plan_export(root, [], work)))
+    info = sf.info(str(results[0].path))
+    assert info.samplerate == 4000 and info.channels == 2
+
+    # the source file changed since training: the project's copy is used, and said to be
+    sf.write(str(src), stereo[::-1], sr, subtype="FLOAT")
+    results = list(export_variations(root, plan_export(root, [], work.__class__(
+        folder=tmp_path / "ref3", include_original=True))))
+    y3, sr3 = sf.read(str(results[0].path), dtype="float32", always_2d=True)
+    assert sr3 == 4000 and y3.shape[1] == 1
+    clip, _ = original_section(root)
+    assert y3.shape[0] == clip.shape[0]
+    assert "source file is missing or has changed" in json.loads(
+        results[0].sidecar.read_text())["taken_from"]
+
+
+def test_original_and_variations_export_together(project: Path, store: VariationStore,
+                                                 tmp_path: Path) -> None:
+    opts = ExportOptions(folder=tmp_path / "both", include_original=True)
+    plan = plan_export(project, store.list(), opts)
+    assert [it.record is None for it in plan.items] == [True, False, False]
+    names = [r.path.name for r in export_variations(project, plan)]
+    assert names[0] == "demo-war-of-freedom-10s_original-section.wav" and len(set(names)) == 3
+    # a second time: the original is a conflict like any other file
+    assert len(plan_export(project, store.list(), opts).conflicts) == 6
