@@ -7,7 +7,7 @@
 #   bash bench/gpu.sh --full   also trains standard for real, 3 seeds each way, and compares the
 #                              quality metrics of the fast levers against the reference's spread
 # Needs bench/clips/ (python bench/make_clips.py, on a machine that reaches Debian's archive).
-# Results: bench/results/speed-*-cuda-*.json and quality-*-cuda-*.json.
+# Results: bench/results/speed-*-cuda-*.json, ab-*-cuda-*.json and quality-*-cuda-*.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -x .venv/bin/python ]; then PY=${PY:-.venv/bin/python}; else PY=${PY:-python3}; fi
@@ -24,6 +24,11 @@ for mode in ref fast; do
   "$PY" bench/bench_speed.py --preset hifi --clip "$C25" --device cuda --iters 10 --label "25s-$mode" "${levers[@]}"
   "$PY" bench/bench_speed.py --preset standard --clip "$C60" --device cuda --iters 5 --set max_seconds=60 --label "60s-$mode" "${levers[@]}"
   "$PY" bench/bench_speed.py --preset hifi --clip "$C60" --device cuda --iters 3 --set max_seconds=60 --label "60s-$mode" "${levers[@]}"
+done
+# interleaved A/B of each lever alone on standard's top scale (16 kHz x 25 s, 96 channels)
+for lever in amp=true tf32=true compile=max-autotune-no-cudagraphs compile=reduce-overhead; do
+  "$PY" bench/bench_ab.py --preset standard --device cuda --samples 400000 --rounds 5 --iters 10 \
+      --b "$lever" --label "top-${lever//[=]/-}" || echo "A/B of $lever failed" >&2
 done
 # torch.compile on top of the fast levers: Inductor kernels, and CUDA graphs (reduce-overhead).
 # Each scale compiles anew, so the probe's per-scale setup (counted in its projection) matters.

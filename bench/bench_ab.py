@@ -1,0 +1,109 @@
+"""Interleaved A/B of two trainer settings on one scale's training step.
+
+On a shared or throttled machine the speed drifts over minutes, so two speed probes run one
+after the other can disagree by 2x. This script builds one ScaleStep per setting on the same
+signal and alternates them (A, B, A, B, ...), so drift hits both alike; the first step of each
+(setup, compilation) is reported apart. Writes JSON to bench/results/.
+
+    python bench/bench_ab.py --b amp=true --label amp                 # bf16 autocast
+    python bench/bench_ab.py --b compile=default --label compile      # torch.compile (Inductor)
+    python bench/bench_ab.py --device cuda --samples 400000 --channels 96 --b amp=true
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from engine.config import get_preset, parse_overrides
+from engine.device import device_label, resolve_device
+from engine.generate import Pyramid
+from engine.models import ScaleDiscriminator, ScaleGenerator
+from engine.trainer import ScaleStep, configure_backends
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def _sync(dev: torch.device) -> None:
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--preset", default="quick")
+    ap.add_argument("--a", action="append", default=[], metavar="FIELD=VALUE",
+                    help="setting A (default: the preset as it is)")
+    ap.add_argument("--b", action="append", default=[], metavar="FIELD=VALUE", required=True,
+                    help="setting B")
+    ap.add_argument("--samples", type=int, default=80000, help="scale length (default: quick's 8 kHz x 10 s)")
+    ap.add_argument("--channels", type=int, default=None, help="default: the preset's")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--iters", type=int, default=3, help="iterations per turn")
+    ap.add_argument("--label", default="ab")
+    ap.add_argument("--out", default=None)
+    args = ap.parse_args(argv)
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    dev = resolve_device(args.device)
+    cfgs = {k: get_preset(args.preset, **parse_overrides(v)) for k, v in (("A", args.a), ("B", args.b))}
+    ch = args.channels or cfgs["A"].channels
+    torch.manual_seed(0)
+    real = (0.1 * torch.randn(1, 1, args.samples)).to(dev)
+    z = torch.randn(1, 1, args.samples).to(dev)
+    steps: dict[str, ScaleStep] = {}
+    first: dict[str, float] = {}
+    for key, cfg in cfgs.items():
+        configure_backends(cfg, dev)
+        torch.manual_seed(0)
+        kw = {"channels": ch, "n_layers": cfg.n_layers, "kernel": cfg.kernel_size}
+        g, d = ScaleGenerator(**kw).to(dev), ScaleDiscriminator(**kw).to(dev)
+        t0 = time.perf_counter()
+        steps[key] = ScaleStep(0, real, g, d, Pyramid([], [cfg.fs], [0.1], dev), [args.samples],
+                               z, [0.1], cfg, dev, 0)
+        steps[key].step(0)
+        _sync(dev)
+        first[key] = time.perf_counter() - t0
+    times: dict[str, list[float]] = {"A": [], "B": []}
+    it = 1
+    for _ in range(args.rounds):
+        for key in ("A", "B"):
+            configure_backends(cfgs[key], dev)
+            t0 = time.perf_counter()
+            for i in range(args.iters):
+                steps[key].step(it + i)
+            _sync(dev)
+            times[key].append((time.perf_counter() - t0) / args.iters)
+        it += args.iters
+    med = {k: statistics.median(v) for k, v in times.items()}
+    result = {
+        "preset": args.preset, "a": args.a, "b": args.b, "samples": args.samples, "channels": ch,
+        "device": str(dev), "device_name": device_label(dev), "machine": platform.machine(),
+        "torch": torch.__version__, "rounds": args.rounds, "iterations_per_turn": args.iters,
+        "first_step_seconds": first, "seconds_per_iteration": times,
+        "median_seconds_per_iteration": med, "speedup_b_over_a": med["A"] / med["B"],
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    out = Path(args.out) if args.out else RESULTS / f"ab-{args.preset}-{dev.type}-{args.label}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"{device_label(dev)}, {args.samples} samples x {ch} channels: A {med['A'] * 1000:.0f} ms/it, "
+          f"B ({' '.join(args.b)}) {med['B'] * 1000:.0f} ms/it, B is {med['A'] / med['B']:.2f}x; "
+          f"first step A {first['A']:.1f} s, B {first['B']:.1f} s; wrote {out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
