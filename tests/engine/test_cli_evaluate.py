@@ -123,3 +123,33 @@ def test_bench_compare(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert "WORSE" in capsys.readouterr().out
     assert bench.parse_overrides(["bank_size=0", "amp=true", "lr=0.001"]) == {
         "bank_size": 0, "amp": True, "lr": 0.001}
+
+
+def _load_script(name: str):
+    spec = importlib.util.spec_from_file_location(name, REPO / "bench" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_speed_probe_and_interleaved_ab_write_their_figures(tmp_path: Path, demo_clip: Path) -> None:
+    """The bench scripts keep working: per-scale figures whose projection counts the setup, and
+    an A/B with both settings timed the same number of times."""
+    speed = _load_script("bench_speed")
+    out = tmp_path / "speed.json"
+    assert speed.main(["--preset", "tiny", "--clip", str(demo_clip), "--device", "cpu",
+                       "--iters", "2", "--warmup", "1", "--out", str(out)]) == 0
+    r = json.loads(out.read_text())
+    assert len(r["scales"]) == 4 and r["device"] == "cpu"
+    for row in r["scales"]:
+        assert row["projected_scale_seconds"] >= row["setup_seconds"] > 0
+        assert row["projected_scale_seconds"] == pytest.approx(
+            row["setup_seconds"] + row["seconds_per_iteration"] * (8 - 1))
+    ab = _load_script("bench_ab")
+    out = tmp_path / "ab.json"
+    assert ab.main(["--preset", "tiny", "--samples", "3000", "--rounds", "2", "--iters", "1",
+                    "--b", "bank_size=2", "--out", str(out)]) == 0
+    r = json.loads(out.read_text())
+    assert len(r["seconds_per_iteration"]["A"]) == len(r["seconds_per_iteration"]["B"]) == 2
+    assert r["speedup_b_over_a"] > 0 and r["b"] == ["bank_size=2"]
