@@ -37,7 +37,7 @@ from engine.checkpoint import (
     write_manifest,
 )
 from engine.config import TrainConfig
-from engine.device import OOM_ADVICE, device_label, is_out_of_memory, resolve_device
+from engine.device import OOM_ADVICE, device_label, is_out_of_memory, native_bf16, resolve_device
 from engine.errors import DeviceError, ProjectError
 from engine.fileutil import check_writable_dir
 from engine.generate import Pyramid, lengths_for
@@ -384,7 +384,7 @@ class ScaleStep:
         milestone = [max(1, int(cfg.iters_per_scale * cfg.lr_decay_at))]
         self.sched_g = torch.optim.lr_scheduler.MultiStepLR(self.opt_g, milestone, gamma=cfg.lr_decay)
         self.sched_d = torch.optim.lr_scheduler.MultiStepLR(self.opt_d, milestone, gamma=cfg.lr_decay)
-        self.amp = cfg.amp and dev.type in ("cuda", "cpu")
+        self.amp = cfg.amp and native_bf16(dev)  # emulated bf16 would only be slower
         rng = torch.Generator().manual_seed(seed * 7919 + s)
         self.bank = _InputBank(pyramid, s, lengths, cfg.bank_size, cfg.bank_refresh, rng)
         # the reconstruction path: z* at the coarsest scale, zeros above it

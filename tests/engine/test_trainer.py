@@ -540,3 +540,33 @@ def test_previews_are_kept_with_the_project_and_survive_a_damaged_file(
     preview_path(copy, 1, "sample").write_bytes(b"not a wav")
     preview_path(copy, 2, "reconstruction").unlink()
     assert sorted(load_previews(copy, manifest)) == [0, 3]
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_bf16_autocast_only_where_bf16_is_native(monkeypatch, demo_clip: Path, native: bool) -> None:
+    """amp=true runs G and D in bfloat16 (the gradient penalty stays float32) where the device has
+    native bf16, and is ignored where it would be emulated."""
+    import torch
+
+    import engine.trainer as trainer
+    from engine.audio_io import load_clip
+    from engine.generate import Pyramid
+    from engine.models import ScaleDiscriminator, ScaleGenerator
+
+    monkeypatch.setattr(trainer, "native_bf16", lambda dev: native)
+    clip = load_clip(demo_clip, 4000, duration=1.0, max_seconds=3.0)
+    real = torch.from_numpy(clip.signal).reshape(1, 1, -1)
+    n, cpu = real.shape[-1], torch.device("cpu")
+    g = ScaleGenerator(channels=8, n_layers=5, kernel=9)
+    d = ScaleDiscriminator(channels=8, n_layers=5, kernel=9)
+    seen: list[torch.dtype] = []
+    d.register_forward_hook(lambda m, inp, out: seen.append(out.dtype))
+    step = trainer.ScaleStep(0, real, g, d, Pyramid([], [4000], [0.05], cpu), [n],
+                             torch.randn(1, 1, n), [0.05], get_preset("tiny", amp=True), cpu, 0)
+    terms = step.step(0)
+    assert step.amp is native
+    assert all(math.isfinite(float(v.detach())) for v in terms.values())
+    assert terms["gp"].dtype == torch.float32
+    # D's outputs: real, fake, (GP: always float32), fake again
+    want = torch.bfloat16 if native else torch.float32
+    assert seen == [want, want, torch.float32, want]
