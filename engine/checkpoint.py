@@ -7,6 +7,7 @@ Layout (every file written atomically; manifest.json is the commit point):
     z_rec.safetensors      the fixed reconstruction noise at the coarsest scale
     scales/NNN.safetensors generator (G.*) and discriminator (D.*) weights of scale NNN
     train_log.jsonl        one JSON line per scale finished, per start, cancel and resume
+    losses.jsonl           the loss points a run reported, for redrawing its curves later
     previews/NNN-sample.wav, NNN-reconstruction.wav
                            the coarse-to-fine previews of each finished scale (working rate)
     variations/            generated audio with JSON sidecars (written by generate/GUI)
@@ -16,6 +17,7 @@ Weights are safetensors: loading a project never runs code from it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -171,6 +173,64 @@ def append_log(project_dir: str | os.PathLike[str], event: str, **fields: Any) -
         fh.write(line + "\n")
         fh.flush()
         os.fsync(fh.fileno())
+
+
+class LossLog:
+    """Appends the loss points a run reports to losses.jsonl. It is for display only: no fsync,
+    and a write error (a full disk) stops the log, never the training."""
+
+    def __init__(self, project_dir: str | os.PathLike[str]) -> None:
+        try:
+            self._fh: Any = open(Path(project_dir) / "losses.jsonl", "a", encoding="utf-8")  # noqa: SIM115
+        except OSError:
+            self._fh = None
+
+    def add(self, scale: int, iteration: int, iterations: int, losses: dict[str, float]) -> None:
+        if self._fh is None:
+            return
+        line = {"scale": scale, "iteration": iteration, "iterations": iterations, "losses": losses}
+        try:
+            self._fh.write(json.dumps(line, default=float) + "\n")
+            self._fh.flush()
+        except (OSError, ValueError):
+            self.close()
+
+    def close(self) -> None:
+        if self._fh is not None:
+            with contextlib.suppress(OSError):
+                self._fh.close()
+            self._fh = None
+
+    def __enter__(self) -> LossLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def load_losses(project_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """The loss points of losses.jsonl, in order, keeping for each scale only its last attempt
+    (a resumed run restarts the scale it was cancelled in). Damaged lines are skipped."""
+    path = Path(project_dir) / "losses.jsonl"
+    by_scale: dict[int, list[dict[str, Any]]] = {}
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    for raw in text.splitlines():
+        try:
+            item = json.loads(raw)
+            s, it = int(item["scale"]), int(item["iteration"])
+            int(item["iterations"])
+            if not isinstance(item["losses"], dict):
+                raise ValueError
+        except (ValueError, KeyError, TypeError):
+            continue
+        points = by_scale.setdefault(s, [])
+        if points and it <= points[-1]["iteration"]:
+            points.clear()  # that scale started again
+        points.append(item)
+    return [p for s in sorted(by_scale) for p in by_scale[s]]
 
 
 def save_clip(project_dir: str | os.PathLike[str], signal: np.ndarray, fs: int) -> None:

@@ -7,21 +7,31 @@ audio from a project.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
 from engine import ENGINE_VERSION
 from engine.audio_io import resample, save_audio, trim_and_fade
-from engine.checkpoint import Manifest, load_clip_signal, load_scale, load_z_rec, read_manifest
+from engine.checkpoint import (
+    Manifest,
+    load_clip_signal,
+    load_previews,
+    load_scale,
+    load_z_rec,
+    read_manifest,
+    save_previews,
+)
 from engine.device import resolve_device
-from engine.errors import ConfigError, ProjectError
+from engine.errors import ConfigError, EngineError, ProjectError
 from engine.fileutil import atomic_write_json, check_writable_dir
 from engine.models import ScaleGenerator
 from engine.pyramid import scale_signals, upsample
@@ -206,6 +216,55 @@ def reconstruct(model: TrainedModel, *, trim: bool = False) -> np.ndarray:
     lengths = [r.shape[-1] for r in model.reals]
     noise: list[torch.Tensor | None] = [model.z_rec] + [None] * (model.n_scales - 1)
     return _finish(model, model.pyramid.run(lengths, noise), trim)
+
+
+def render_scale_previews(
+    pyramid: Pyramid, lengths: list[int], z_rec: torch.Tensor, manifest: Manifest, scale: int,
+    clip_seconds: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The coarse-to-fine previews of a finished scale: a seeded random sample (at most
+    preview_seconds) and the reconstruction, both from scales 0..scale, at the working rate and
+    the original level. The same seed every time, so a re-rendered preview matches training's."""
+    cfg = manifest.config
+    rate = manifest.rates[scale]
+    seconds = min(cfg.preview_seconds, clip_seconds)
+    g = torch.Generator().manual_seed(manifest.seed + 101 * scale)
+    plen = lengths_for(manifest.rates, seconds)
+    sample = pyramid.run(plen, pyramid.random_noise(plen, g, upto=scale + 1), upto=scale + 1)
+    rec = pyramid.run(lengths, [z_rec] + [None] * scale, upto=scale + 1)
+
+    def to_fs(x: torch.Tensor) -> np.ndarray:
+        y = x.reshape(-1).float().cpu().numpy()
+        y = np.asarray(resample(y, rate, cfg.fs), dtype=np.float32)
+        return (y * manifest.gain).astype(np.float32)
+
+    return to_fs(sample), to_fs(rec)
+
+
+def project_previews(
+    project_dir: str | os.PathLike[str], device: str | torch.device | None = "cpu"
+) -> dict[int, dict[str, Any]]:
+    """Every finished scale's previews ({scale: {"sample", "reconstruction", "sr", "rate",
+    "seconds"}}): the saved ones, and for scales without them (projects trained before previews
+    were kept) rendered from the model and saved, when the folder is writable."""
+    root = Path(project_dir)
+    manifest = read_manifest(root)
+    out = load_previews(root, manifest)
+    missing = [s for s in range(manifest.scales_done) if s not in out]
+    if not missing:
+        return out
+    model = load_model(root, device)
+    lengths = [x.shape[-1] for x in model.reals]
+    took = manifest.seconds_per_scale
+    for s in missing:
+        sample, rec = render_scale_previews(
+            model.pyramid, lengths, model.z_rec, manifest, s, model.clip_seconds
+        )
+        with contextlib.suppress(OSError, EngineError):
+            save_previews(root, s, sample, rec, manifest.config.fs)
+        out[s] = {"sample": sample, "reconstruction": rec, "sr": manifest.config.fs,
+                  "rate": manifest.rates[s], "seconds": float(took[s]) if s < len(took) else 0.0}
+    return dict(sorted(out.items()))
 
 
 def strength_label(from_scale: int | None, n_scales: int) -> str:

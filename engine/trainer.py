@@ -21,8 +21,9 @@ from typing import cast
 import numpy as np
 import torch
 
-from engine.audio_io import load_clip, resample
+from engine.audio_io import load_clip
 from engine.checkpoint import (
+    LossLog,
     Manifest,
     append_log,
     is_project,
@@ -40,7 +41,7 @@ from engine.config import TrainConfig
 from engine.device import OOM_ADVICE, device_label, is_out_of_memory, native_bf16, resolve_device
 from engine.errors import DeviceError, ProjectError
 from engine.fileutil import check_writable_dir
-from engine.generate import Pyramid, lengths_for
+from engine.generate import Pyramid, render_scale_previews
 from engine.losses import gradient_penalty, mse_loss, mss_loss
 from engine.models import ScaleDiscriminator, ScaleGenerator, same_shapes
 from engine.pyramid import choose_rates, energies, noise_amplitudes, scale_signals, upsample
@@ -340,11 +341,13 @@ def _train(root: Path, manifest: Manifest, dev: torch.device, cancel: CancelToke
         )
         scale_start = time.monotonic()
         finished = False
-        for ev in events:
-            if ev is None:
-                finished = True
-                break
-            yield ev
+        with LossLog(root) as loss_log:
+            for ev in events:
+                if ev is None:
+                    finished = True
+                    break
+                loss_log.add(ev.scale, ev.iteration, ev.iterations, ev.losses)
+                yield ev
         if not finished:  # cancelled
             append_log(root, "cancel", scale=s)
             yield TrainCancelled(root, manifest.scales_done, manifest.n_scales)
@@ -483,16 +486,5 @@ def _scale_preview(
     s: int, pyramid: Pyramid, lengths: list[int], z_rec: torch.Tensor, manifest: Manifest, took: float
 ) -> ScaleFinished:
     cfg = manifest.config
-    rate = manifest.rates[s]
-    seconds = min(cfg.preview_seconds, lengths[-1] / cfg.fs)
-    g = torch.Generator().manual_seed(manifest.seed + 101 * s)
-    plen = lengths_for(manifest.rates, seconds)
-    sample = pyramid.run(plen, pyramid.random_noise(plen, g, upto=s + 1), upto=s + 1)
-    rec = pyramid.run(lengths, [z_rec] + [None] * s, upto=s + 1)
-
-    def to_fs(x: torch.Tensor) -> np.ndarray:
-        y = x.reshape(-1).float().cpu().numpy()
-        y = np.asarray(resample(y, rate, cfg.fs), dtype=np.float32)
-        return (y * manifest.gain).astype(np.float32)
-
-    return ScaleFinished(s, manifest.n_scales, rate, to_fs(sample), to_fs(rec), cfg.fs, took)
+    sample, rec = render_scale_previews(pyramid, lengths, z_rec, manifest, s, lengths[-1] / cfg.fs)
+    return ScaleFinished(s, manifest.n_scales, manifest.rates[s], sample, rec, cfg.fs, took)

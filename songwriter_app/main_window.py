@@ -117,12 +117,15 @@ def load_project_original(project_dir: Path) -> dict[str, Any]:
 
 
 def load_saved_previews(project_dir: Path) -> dict[str, Any]:
-    """The coarse-to-fine previews kept in the project folder (engine.checkpoint.save_previews)."""
-    from engine.checkpoint import load_previews
+    """The coarse-to-fine previews of a reopened project (kept in its folder, or rendered and
+    kept for projects trained before previews were saved) and its loss curves."""
+    from engine.checkpoint import load_losses
+    from engine.generate import project_previews
 
     manifest = read_manifest(project_dir)
-    return {"project": project_dir, "n_scales": manifest.n_scales,
-            "previews": load_previews(project_dir, manifest)}
+    return {"project": project_dir, "n_scales": manifest.n_scales, "rates": manifest.rates,
+            "previews": project_previews(project_dir, device=None),
+            "losses": load_losses(project_dir)}
 
 
 def analyse_variation(store: VariationStore, vid: str) -> dict[str, Any]:
@@ -609,6 +612,13 @@ class MainWindow(QMainWindow):
             self.previews[s] = {"sample": p["sample"], "reconstruction": p["reconstruction"],
                                 "sr": p["sr"], "rate": p["rate"]}
             self.train_panel.previews.add_scale(s, data["n_scales"], p["rate"], p["seconds"])
+        plot = self.train_panel.loss_plot
+        if data["losses"] and plot.n_points == 0:
+            iterations = data["losses"][0]["iterations"]
+            plot.mark_scales(data["rates"][: data["losses"][-1]["scale"] + 1], iterations)
+            for p in data["losses"]:
+                plot.add_point(p["scale"] * p["iterations"] + p["iteration"], p["losses"])
+            plot.refresh()
 
     @Slot(object)
     def _on_original_loaded(self, data: dict[str, Any]) -> None:

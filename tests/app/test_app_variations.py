@@ -162,6 +162,13 @@ def test_export_and_reopen_project(qtbot, window, make_window, dialogs, tiny_pro
     qtbot.waitUntil(lambda: other.train_panel.previews.topLevelItemCount() == n, timeout=10_000)
     assert sorted(other.previews) == list(range(n))
     assert other._audio_for(f"preview:{n - 1}:reconstruction") is not None
+    # and the loss curves of the run, one stretch per scale
+    from engine.checkpoint import load_losses
+
+    assert other.train_panel.loss_plot.n_points == len(load_losses(tiny_project)) > 0
+    xs, _ = other.train_panel.loss_plot.curves["rec"].getData()
+    assert xs is not None and len(xs) == other.train_panel.loss_plot.n_points
+    assert len(other.train_panel.loss_plot._scale_lines) == n
     assert other.clip_view.section() == pytest.approx(
         (other.manifest.source["start"], other.manifest.source["duration"]), abs=1e-3)
 

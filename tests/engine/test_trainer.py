@@ -570,3 +570,55 @@ def test_bf16_autocast_only_where_bf16_is_native(monkeypatch, demo_clip: Path, n
     # D's outputs: real, fake, (GP: always float32), fake again
     want = torch.bfloat16 if native else torch.float32
     assert seen == [want, want, torch.float32, want]
+
+
+def test_previews_of_an_older_project_are_rendered_like_training_did(
+    tiny_run, tmp_path: Path, monkeypatch
+) -> None:
+    """A project without kept previews (trained before they were saved) gets them rendered from its
+    model with the training seeds, equal to what training showed, and kept for next time."""
+    from engine.checkpoint import preview_path
+    from engine.generate import project_previews
+
+    copy = tmp_path / "old"
+    shutil.copytree(tiny_run.project, copy)
+    shutil.rmtree(copy / "previews")
+    got = project_previews(copy, device="cpu")
+    finished = {e.scale: e for e in tiny_run.events if isinstance(e, ScaleFinished)}
+    assert sorted(got) == sorted(finished)
+    for s, e in finished.items():
+        np.testing.assert_allclose(got[s]["sample"], e.preview, atol=1e-6)
+        np.testing.assert_allclose(got[s]["reconstruction"], e.reconstruction, atol=1e-6)
+        assert preview_path(copy, s, "sample").is_file()
+    # a full disk (or a read-only folder): the previews are still there, just not kept
+    import errno
+
+    import engine.generate as gen
+
+    def full_disk(*_a, **_k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    shutil.rmtree(copy / "previews")
+    monkeypatch.setattr(gen, "save_previews", full_disk)
+    assert sorted(project_previews(copy, device="cpu")) == sorted(finished)
+    assert not (copy / "previews").exists()
+
+
+def test_loss_points_are_kept_for_redrawing(tiny_run, tmp_path: Path) -> None:
+    from engine.checkpoint import load_losses
+
+    shown = [(e.scale, e.iteration, e.losses) for e in tiny_run.events
+             if isinstance(e, TrainProgress)]
+    kept = [(p["scale"], p["iteration"], p["losses"]) for p in load_losses(tiny_run.project)]
+    assert kept == shown and len({s for s, _, _ in kept}) == 4
+    # a resumed scale replaces its cancelled attempt; a torn or damaged line is skipped
+    p = tmp_path / "p"
+    p.mkdir()
+    lines = [{"scale": 0, "iteration": i, "iterations": 4, "losses": {"rec": i}} for i in (2, 4)]
+    lines += [{"scale": 1, "iteration": i, "iterations": 4, "losses": {"rec": 10 + i}} for i in (2, 3)]
+    lines += [{"scale": 1, "iteration": i, "iterations": 4, "losses": {"rec": 20 + i}} for i in (1, 2)]
+    text = "\n".join(json.dumps(x) for x in lines) + '\n{"scale": 1, "iter\nnot json\n'
+    (p / "losses.jsonl").write_text(text)
+    assert [(x["scale"], x["losses"]["rec"]) for x in load_losses(p)] == [
+        (0, 2), (0, 4), (1, 21), (1, 22)]
+    assert load_losses(tmp_path / "missing") == []
