@@ -60,7 +60,7 @@ class ProgressBar:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from engine.config import get_preset
+    from engine.config import get_preset, parse_overrides
     from engine.trainer import (
         CancelToken,
         ScaleFinished,
@@ -71,7 +71,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         iter_train,
     )
 
-    overrides = {}
+    if args.resume and args.set:
+        raise EngineError("A project's settings are fixed when it is created; --set cannot "
+                          "change them on --resume.")
+    overrides = parse_overrides(args.set)
     if args.iters is not None:
         overrides["iters_per_scale"] = args.iters
     cfg = None if args.resume else get_preset(args.preset, **overrides)
@@ -216,6 +219,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--iters", type=int, default=None, help="override iterations per scale")
+    t.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                   help="override any setting of the preset, e.g. --set amp=true --set "
+                   "compile=default (the fields: engine/config.py TrainConfig)")
     t.add_argument("--resume", action="store_true", help="continue the project from its last finished scale")
     t.set_defaults(func=cmd_train)
 

@@ -73,6 +73,10 @@ def test_train_reports_progress_and_writes_a_complete_project(
         "1",
         "--device",
         "cpu",
+        "--set",
+        "bank_size=2",
+        "--set",
+        "loss_every=2",
     )
     assert r.rc == 0, r.err
     lines = r.err.splitlines()
@@ -86,6 +90,12 @@ def test_train_reports_progress_and_writes_a_complete_project(
     assert "Traceback" not in r.err
     m = json.loads((project / "manifest.json").read_text())
     assert m["scales_done"] == 4 and m["config"]["iters_per_scale"] == 2
+    assert m["config"]["bank_size"] == 2 and m["config"]["loss_every"] == 2
+    # settings are fixed once a project exists; a misspelt one is refused before anything runs
+    fixed = cli("train", "--project", project, "--resume", "--set", "amp=true")
+    assert fixed.rc == 2 and "--set cannot" in fixed.err
+    bad = cli("train", demo_clip, "--project", tmp_path / "q", "--set", "bank_sise=2")
+    assert bad.rc == 2 and "bank_sise" in bad.err and not (tmp_path / "q").exists()
     # resuming a finished project is a no-op that succeeds
     again = cli("train", "--project", project, "--resume", "--device", "cpu")
     assert again.rc == 0 and "Done" in again.err
