@@ -1,46 +1,92 @@
 #!/usr/bin/env bash
 # The GPU measurements in one command, for a machine with CUDA:
-#   bash bench/gpu.sh          speed probes (minutes): standard and hifi on a 25 s clip, peak
-#                              memory for 60 s, each with the reference trainer and the fast levers;
-#                              then standard 25 s with the fast levers plus torch.compile (Inductor,
-#                              and CUDA graphs)
-#   bash bench/gpu.sh --full   also trains standard for real, 3 seeds each way, and compares the
-#                              quality metrics of the fast levers against the reference's spread
+#   bash bench/gpu.sh            every stage below but `full`
+#   bash bench/gpu.sh STAGE...   only those stages (each fits a 10-minute device call):
+#     speed     speed probes: standard and hifi on a 25 s clip, peak memory for 60 s, each with
+#               the reference trainer and with the fast levers (bank, bf16, TF32, loss read-back)
+#     ab        interleaved A/B of each lever alone on standard's top scale (16 kHz x 25 s)
+#     compile   standard 25 s with the fast levers plus torch.compile (Inductor; CUDA graphs)
+#     full      trains standard for real, 3 seeds each way, and compares the quality metrics
+#               of the fast levers against the reference's run-to-run spread (hours)
 # Needs bench/clips/ (python bench/make_clips.py, on a machine that reaches Debian's archive).
 # Results: bench/results/speed-*-cuda-*.json, ab-*-cuda-*.json and quality-*-cuda-*.json.
+# SMOKE=1 runs every command with the tiny preset on the CPU in seconds (checks the script).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -x .venv/bin/python ]; then PY=${PY:-.venv/bin/python}; else PY=${PY:-python3}; fi
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"  # runs from the checkout without installing it
-C25=bench/clips/war-of-freedom-25s.wav
-C60=bench/clips/war-of-freedom-60s.wav
-[ -f "$C25" ] || "$PY" bench/make_clips.py
+
+if [ "${SMOKE:-0}" = 1 ]; then
+  DEV=cpu STD=tiny HIFI=tiny TOP=3000 OUTDIR=$(mktemp -d)
+  C25=assets/demo-war-of-freedom-10s.wav C60=$C25
+  it() { echo --iters 1 --warmup 1; }
+  ABI=(--rounds 1 --iters 1)
+  COMPILE_MODES=()  # Inductor needs minutes per scale on a CPU
+else
+  DEV=cuda STD=standard HIFI=hifi TOP=400000 OUTDIR=bench/results
+  C25=bench/clips/war-of-freedom-25s.wav C60=bench/clips/war-of-freedom-60s.wav
+  it() { echo --iters "$1"; }
+  ABI=(--rounds 5 --iters 10)
+  COMPILE_MODES=(max-autotune-no-cudagraphs reduce-overhead)
+  [ -f "$C25" ] || "$PY" bench/make_clips.py
+fi
 REF=(--set bank_size=0 --set amp=false --set tf32=false --set loss_every=1)
 FAST=(--set bank_size=8 --set bank_refresh=10 --set amp=true --set tf32=true --set loss_every=50)
+speed() {  # speed LABEL PRESET ARGS...
+  local label=$1 preset=$2
+  shift 2
+  "$PY" bench/bench_speed.py --preset "$preset" --device "$DEV" --label "$label" \
+      --out "$OUTDIR/speed-$preset-$DEV-$label.json" "$@"
+}
 
-for mode in ref fast; do
-  if [ "$mode" = ref ]; then levers=("${REF[@]}"); else levers=("${FAST[@]}"); fi
-  "$PY" bench/bench_speed.py --preset standard --clip "$C25" --device cuda --iters 20 --label "25s-$mode" "${levers[@]}"
-  "$PY" bench/bench_speed.py --preset hifi --clip "$C25" --device cuda --iters 10 --label "25s-$mode" "${levers[@]}"
-  "$PY" bench/bench_speed.py --preset standard --clip "$C60" --device cuda --iters 5 --set max_seconds=60 --label "60s-$mode" "${levers[@]}"
-  "$PY" bench/bench_speed.py --preset hifi --clip "$C60" --device cuda --iters 3 --set max_seconds=60 --label "60s-$mode" "${levers[@]}"
-done
-# interleaved A/B of each lever alone on standard's top scale (16 kHz x 25 s, 96 channels)
-for lever in amp=true tf32=true compile=max-autotune-no-cudagraphs compile=reduce-overhead; do
-  "$PY" bench/bench_ab.py --preset standard --device cuda --samples 400000 --rounds 5 --iters 10 \
-      --b "$lever" --label "top-${lever//[=]/-}" || echo "A/B of $lever failed" >&2
-done
-# torch.compile on top of the fast levers: Inductor kernels, and CUDA graphs (reduce-overhead).
-# Each scale compiles anew, so the probe's per-scale setup (counted in its projection) matters.
-for mode in max-autotune-no-cudagraphs reduce-overhead; do
-  "$PY" bench/bench_speed.py --preset standard --clip "$C25" --device cuda --iters 20 \
-      --label "25s-fast-compile-$mode" "${FAST[@]}" --set compile=$mode \
-    || echo "compile=$mode failed on this machine (see above); the eager levers stand" >&2
-done
+stage_speed() {
+  for mode in ref fast; do
+    if [ "$mode" = ref ]; then levers=("${REF[@]}"); else levers=("${FAST[@]}"); fi
+    speed "25s-$mode" "$STD" --clip "$C25" $(it 20) "${levers[@]}"
+    speed "25s-$mode" "$HIFI" --clip "$C25" $(it 10) "${levers[@]}"
+    speed "60s-$mode" "$STD" --clip "$C60" $(it 5) --set max_seconds=60 "${levers[@]}"
+    speed "60s-$mode" "$HIFI" --clip "$C60" $(it 3) --set max_seconds=60 "${levers[@]}"
+  done
+}
 
-if [ "${1:-}" = "--full" ]; then
-  "$PY" bench/run_bench.py --preset standard --clip "$C25" --device cuda --repeat 3 --label ref "${REF[@]}"
-  "$PY" bench/run_bench.py --preset standard --clip "$C25" --device cuda --repeat 3 --label fast "${FAST[@]}"
-  "$PY" bench/run_bench.py --compare bench/results/quality-standard-cuda-ref.json \
-      bench/results/quality-standard-cuda-fast.json
-fi
+stage_ab() {
+  for lever in amp=true tf32=true compile=max-autotune-no-cudagraphs compile=reduce-overhead; do
+    if [ "${SMOKE:-0}" = 1 ] && [[ $lever == compile* ]]; then continue; fi
+    local label="top-${lever//=/-}"
+    "$PY" bench/bench_ab.py --preset "$STD" --device "$DEV" --samples "$TOP" "${ABI[@]}" \
+        --b "$lever" --label "$label" --out "$OUTDIR/ab-$STD-$DEV-$label.json" \
+      || echo "A/B of $lever failed on this machine (see above)" >&2
+  done
+}
+
+stage_compile() {
+  # each scale compiles anew, so the probe's per-scale setup (counted in its projection) matters
+  for mode in "${COMPILE_MODES[@]}"; do
+    speed "25s-fast-compile-$mode" "$STD" --clip "$C25" $(it 20) "${FAST[@]}" \
+        --set compile="$mode" \
+      || echo "compile=$mode failed on this machine (see above); the eager levers stand" >&2
+  done
+}
+
+stage_full() {
+  local n=3
+  [ "${SMOKE:-0}" = 1 ] && n=2
+  "$PY" bench/run_bench.py --preset "$STD" --clip "$C25" --device "$DEV" --repeat $n --label ref \
+      --out "$OUTDIR/quality-$STD-$DEV-ref.json" "${REF[@]}"
+  "$PY" bench/run_bench.py --preset "$STD" --clip "$C25" --device "$DEV" --repeat $n --label fast \
+      --out "$OUTDIR/quality-$STD-$DEV-fast.json" "${FAST[@]}"
+  "$PY" bench/run_bench.py --compare "$OUTDIR/quality-$STD-$DEV-ref.json" \
+      "$OUTDIR/quality-$STD-$DEV-fast.json" \
+    || echo "VERDICT: the fast levers leave the reference's spread on some metric (above)" >&2
+}
+
+stages=("$@")
+[ ${#stages[@]} -gt 0 ] || stages=(speed ab compile)
+for stage in "${stages[@]}"; do
+  case $stage in
+    speed | ab | compile | full) echo "== $stage" >&2; "stage_$stage" ;;
+    --full) echo "== full" >&2; stage_full ;;  # the older spelling
+    *) echo "unknown stage '$stage' (speed, ab, compile, full)" >&2; exit 2 ;;
+  esac
+done
+echo "results in $OUTDIR" >&2

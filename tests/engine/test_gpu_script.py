@@ -1,0 +1,40 @@
+"""bench/gpu.sh is the one command for the GPU measurements, and CI has no GPU: its SMOKE mode
+runs every stage's commands with the tiny preset on the CPU, so a broken line shows up here and
+not in a scarce GPU session."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.slow
+
+
+def test_every_stage_of_the_gpu_script_runs(tmp_path: Path) -> None:
+    env = {**os.environ, "SMOKE": "1", "OMP_NUM_THREADS": "1", "TMPDIR": str(tmp_path)}
+    r = subprocess.run(["bash", "bench/gpu.sh", "speed", "ab", "compile", "full"], cwd=REPO,
+                       env=env, capture_output=True, text=True, timeout=540)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "failed on this machine" not in r.stderr
+    out = Path(re.findall(r"results in (\S+)", r.stderr)[-1])
+    names = sorted(p.name for p in out.glob("*.json"))
+    # standard and hifi are both tiny here, so their files coincide: 4 names, not 8
+    assert [n for n in names if n.startswith("speed-")] == [
+        f"speed-tiny-cpu-{c}-{m}.json" for c in ("25s", "60s") for m in ("fast", "ref")]
+    assert [n for n in names if n.startswith("ab-")] == [
+        "ab-tiny-cpu-top-amp-true.json", "ab-tiny-cpu-top-tf32-true.json"]
+    assert {"quality-tiny-cpu-ref.json", "quality-tiny-cpu-fast.json"} <= set(names)
+    fast = json.loads((out / "speed-tiny-cpu-25s-fast.json").read_text())
+    assert fast["config"]["bank_size"] == 8 and fast["config"]["amp"] is True
+    assert "B stays within" in r.stdout or "quality metric(s) of B are worse" in r.stdout
+    # nothing of the smoke run lands in the repository's results
+    assert not list((REPO / "bench" / "results").glob("*tiny-cpu*"))
+    assert subprocess.run(["bash", "bench/gpu.sh", "nonsense"], cwd=REPO, env=env,
+                          capture_output=True).returncode == 2
