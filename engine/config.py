@@ -145,7 +145,7 @@ PRESETS: dict[str, TrainConfig] = {
         name="quick",
         summary="CPU preview: 8 kHz top rate (no treble above 4 kHz), up to 10 s, 7 scales instead "
         "of 12, 16 channels instead of 96, 350 iterations per scale instead of 2000, cached "
-        "coarse-scale inputs. About 15 min for 10 s on an idle 2-core CPU; rougher texture than "
+        "coarse-scale inputs. About 15-20 min for 10 s on a 2-core CPU; rougher texture than "
         "standard.",
         fs=8000,
         max_seconds=10.0,
