@@ -425,3 +425,26 @@ def _sidecar(
 
 def _finite(x: float) -> float | None:
     return round(float(x), 2) if math.isfinite(x) else None
+
+
+# ---- DAW-ready copies for drag and drop -----------------------------------------------------
+
+DAW_FOLDER = "for-daw"  # inside the project: files dragged into a DAW may stay referenced there
+DAW_PATTERN = "{clip}_{strength}_seed{seed}_{id}"
+
+
+def daw_ready_file(project_dir: str | os.PathLike[str], record: VariationRecord) -> Path:
+    """A copy of a variation ready to drop into a DAW session, made with the export defaults
+    (24-bit wav at the source file's rate, edges trimmed and faded, loudness matched) in the
+    project's for-daw/ folder. Made once and reused; it stays where it is, since a DAW may keep
+    referring to the file it was given."""
+    root = Path(project_dir)
+    options = ExportOptions(folder=root / DAW_FOLDER, rate="original", sidecar=False,
+                            pattern=DAW_PATTERN)
+    plan = plan_export(root, [record], options)
+    target = plan.items[0].target
+    if target.is_file() and target.stat().st_size > 0:
+        return target
+    for _ in export_variations(root, plan, on_conflict="overwrite"):
+        pass
+    return target

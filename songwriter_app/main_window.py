@@ -128,6 +128,17 @@ def load_saved_previews(project_dir: Path) -> dict[str, Any]:
             "losses": load_losses(project_dir)}
 
 
+def prepare_daw_files(project_dir: Path, records: list[VariationRecord]) -> dict[str, Any]:
+    """DAW-ready copies (engine.export.daw_ready_file) of the given variations, for dragging."""
+    from engine.export import daw_ready_file
+
+    files: dict[str, Path] = {}
+    for rec in records:
+        with contextlib.suppress(EngineError, OSError):
+            files[rec.id] = daw_ready_file(project_dir, rec)
+    return {"project": project_dir, "files": files, "asked": [r.id for r in records]}
+
+
 def analyse_variation(store: VariationStore, vid: str) -> dict[str, Any]:
     audio, sr = store.load_audio(vid)
     return {"id": vid, "audio": audio, "sr": sr, "mel": mel_of(audio, sr)}
@@ -194,6 +205,8 @@ class MainWindow(QMainWindow):
         self._last_drawn_pos = -1.0
         self._last_plot_refresh = 0.0
         self._generated_this_run = 0
+        self._daw_files: dict[str, Path] = {}  # variation id -> DAW-ready copy, for dragging
+        self._daw_pending: set[str] = set()
 
         self._build_ui()
         self._build_actions()
@@ -298,6 +311,7 @@ class MainWindow(QMainWindow):
         self.act_delete.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self.var_panel.list.addAction(self.act_delete)
         self.removeAction(self.act_delete)
+        self.var_panel.list.drag_files = self._drag_files
         self._keys_filter = PlaybackKeysFilter(self)
         for box in self.findChildren(QAbstractSpinBox):
             box.installEventFilter(self._keys_filter)
@@ -544,6 +558,8 @@ class MainWindow(QMainWindow):
         """Make `path` the open project (None: no project) and refresh everything from disk."""
         self.models.clear()
         self.variation_cache.clear()
+        self._daw_files.clear()
+        self._daw_pending.clear()
         if path is None:
             self.project_dir = self.manifest = self.store = self.original = None
             self.previews.clear()
@@ -979,6 +995,38 @@ class MainWindow(QMainWindow):
             self.say(f"Seed {rec.seed} with these settings is already in the list (#{rec.id}).")
         self._update_enabled()
 
+    # ---- dragging variations into a DAW ----
+
+    def _drag_files(self, records: list[VariationRecord]) -> list[Path]:
+        """The file that stands for each dragged variation: its DAW-ready copy when made, else
+        the stored file (float wav at the working rate, untrimmed), and the copy is made now for
+        the next drag."""
+        if self.store is None:
+            return []
+        paths = []
+        for rec in records:
+            ready = self._daw_files.get(rec.id)
+            paths.append(ready if ready is not None and ready.is_file() else self.store.path(rec))
+        self._prepare_daw_files(records)
+        return paths
+
+    def _prepare_daw_files(self, records: list[VariationRecord]) -> None:
+        todo = [r for r in records if r.id not in self._daw_files and r.id not in self._daw_pending]
+        if not todo or self.project_dir is None:
+            return
+        self._daw_pending.update(r.id for r in todo)
+        w = CallWorker(prepare_daw_files, self.project_dir, todo, name="DawCopies")
+        w.finished.connect(self._on_daw_files)
+        w.errored.connect(self._on_quiet_error)
+        self.jobs.start(w)
+
+    @Slot(object)
+    def _on_daw_files(self, data: dict[str, Any]) -> None:
+        if data["project"] != self.project_dir:
+            return
+        self._daw_pending.difference_update(data["asked"])
+        self._daw_files.update(data["files"])
+
     @Slot(int)
     def _on_variations_finished(self, made: int) -> None:
         self.say(f"{made} new variation(s) made. Space plays, B switches to the original, "
@@ -1030,6 +1078,7 @@ class MainWindow(QMainWindow):
         if rec is None:
             vp.compare.set_variation("No variation selected", None, None)
             return
+        self._prepare_daw_files([rec])
         data = self.variation_cache.get(rec.id)
         if data is None:
             assert self.store is not None

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QMimeData, Qt, QUrl, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -120,7 +122,24 @@ class VariationList(QTreeWidget):
         self.currentItemChanged.connect(self._on_current)
         self.itemDoubleClicked.connect(lambda *_: self.activated_play.emit())
         self.setToolTip("Arrow keys: choose · 0-5: rate · Space: play/stop · B: A/B with the "
-                        "original · L: loop · Delete: remove")
+                        "original · L: loop · Delete: remove · drag rows into a DAW or a folder")
+        # drag rows out as audio files; the window says which file stands for each variation
+        self.drag_files: Callable[[list[VariationRecord]], list[Path]] | None = None
+        self.setDragEnabled(True)
+        self.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
+        self.setDefaultDropAction(Qt.DropAction.CopyAction)
+        # copy only: a "move" accepted by a file manager must never remove rows here
+        self.setSupportedDragActions(Qt.DropAction.CopyAction)
+
+    def mimeTypes(self) -> list[str]:  # noqa: N802 (Qt override)
+        return ["text/uri-list"]
+
+    def mimeData(self, items: Sequence[QTreeWidgetItem]) -> QMimeData:  # noqa: N802 (Qt override)
+        data = QMimeData()
+        recs = [it.data(0, Qt.ItemDataRole.UserRole) for it in items]
+        paths = self.drag_files(recs) if self.drag_files is not None and recs else []
+        data.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+        return data
 
     # ---- content -------------------------------------------------------------------------
 

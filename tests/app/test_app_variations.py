@@ -194,3 +194,27 @@ def test_verdicts_and_metric_sorting(qtbot, window, tiny_project: Path,
     assert shown == sorted(shown)
     tip = vp.list.topLevelItem(0).toolTip(5)
     assert "rms" in tip and "longest_copy_s" in tip
+
+
+def test_variations_drag_out_as_daw_ready_files(qtbot, window, tiny_project: Path) -> None:
+    """Dragging rows out gives file URLs: the stored file at first, then (once made in the
+    background) a trimmed, loudness-matched 24-bit copy in the project's for-daw/ folder.
+    Only copying is offered, so a file manager's "move" cannot take rows from the list."""
+    open_project_and_wait(qtbot, window, tiny_project)
+    generate_and_wait(qtbot, window, count=2, seed=3, strength=0)
+    vl = window.var_panel.list
+    assert vl.supportedDragActions() == Qt.DropAction.CopyAction
+    recs = window.store.list()
+    items = [vl._items[r.id] for r in recs]
+    window._daw_files.clear()
+    window._daw_pending = {r.id for r in recs}  # as if the copies were still being made
+    urls = [u.toLocalFile() for u in vl.mimeData(items).urls()]
+    assert urls == [str(window.store.path(r)) for r in recs]
+    window._daw_pending.clear()
+    vl.mimeData(items)  # asks for the copies
+    qtbot.waitUntil(lambda: len(window._daw_files) == 2, timeout=20_000)
+    paths = [Path(u.toLocalFile()) for u in vl.mimeData(items).urls()]
+    assert [p.parent for p in paths] == [tiny_project / "for-daw"] * 2
+    for p, r in zip(paths, recs, strict=True):
+        info = sf.info(str(p))
+        assert info.subtype == "PCM_24" and info.samplerate == 44100 and r.id in p.name

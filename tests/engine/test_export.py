@@ -208,3 +208,21 @@ def test_original_and_variations_export_together(project: Path, store: Variation
     assert names[0] == "demo-war-of-freedom-10s_original-section.wav" and len(set(names)) == 3
     # a second time: the original is a conflict like any other file
     assert len(plan_export(project, store.list(), opts).conflicts) == 6
+
+
+def test_daw_ready_copy_is_made_once_with_the_export_defaults(project: Path,
+                                                              store: VariationStore) -> None:
+    from engine.export import daw_ready_file
+
+    rec = store.list()[1]
+    path = daw_ready_file(project, rec)
+    assert path.parent == project / "for-daw" and path.name.endswith(f"_{rec.id}.wav")
+    info = sf.info(str(path))
+    assert info.samplerate == 44100 and info.subtype == "PCM_24"  # the source file's rate
+    assert info.frames == pytest.approx((rec.seconds - 0.4) * 44100, abs=50)  # edges trimmed
+    original, fs = original_section(project)
+    y, sr = sf.read(str(path), dtype="float32")
+    assert integrated_loudness(y, sr) == pytest.approx(integrated_loudness(original, fs), abs=0.6)
+    assert not list(path.parent.glob("*.json"))  # audio only
+    mtime = path.stat().st_mtime_ns
+    assert daw_ready_file(project, rec) == path and path.stat().st_mtime_ns == mtime  # reused
