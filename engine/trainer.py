@@ -418,23 +418,31 @@ class ScaleStep:
         noise = torch.randn(real.shape, device=self.dev) * self.amp_s
         prev = self.bank.get(it)
         # --- D step: -mean D(real) + mean D(fake) + GP ---
+        # Each term is backpropagated as soon as it is formed: the gradient is the same sum,
+        # but only one of the three critic graphs is alive at a time (the peak memory of a
+        # step falls by about a third; bench/bench_memory.py).
+        self.opt_d.zero_grad(set_to_none=True)
         with self._autocast():
             fake = g(noise, prev)
             d_real = d(real).float().mean()
+        (-d_real).backward()
+        with self._autocast():
             d_fake = d(fake.detach()).float().mean()
+        d_fake.backward()
         gp = gradient_penalty(self.d, real, fake.detach(), weight=cfg.gp_weight)
-        d_total = -d_real + d_fake + gp
-        self.opt_d.zero_grad(set_to_none=True)
-        d_total.backward()
+        gp.backward()
         self.opt_d.step()
-        # --- G step: -mean D(fake) + reconstruction ---
+        d_total = (-d_real + d_fake + gp).detach()
+        # --- G step: -mean D(fake) + reconstruction, again one graph at a time ---
+        self.opt_g.zero_grad(set_to_none=True)
         with self._autocast():
             g_adv = -d(fake).float().mean()
+        g_adv.backward()
+        with self._autocast():
             rec = g(self.rec_noise, self.rec_prev)
         rec_loss = cfg.rec_weight * self.rec_fn(real, rec)
-        g_total = g_adv + rec_loss
-        self.opt_g.zero_grad(set_to_none=True)
-        g_total.backward()
+        rec_loss.backward()
+        g_total = (g_adv + rec_loss).detach()
         self.opt_g.step()
         self.sched_g.step()
         self.sched_d.step()

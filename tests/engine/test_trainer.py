@@ -622,3 +622,60 @@ def test_loss_points_are_kept_for_redrawing(tiny_run, tmp_path: Path) -> None:
     assert [(x["scale"], x["losses"]["rec"]) for x in load_losses(p)] == [
         (0, 2), (0, 4), (1, 21), (1, 22)]
     assert load_losses(tmp_path / "missing") == []
+
+
+@pytest.mark.filterwarnings("ignore:Detected call of `lr_scheduler.step\\(\\)`")
+def test_one_graph_at_a_time_gives_the_update_of_the_summed_losses(demo_clip: Path) -> None:
+    """The step backpropagates each loss term on its own to keep one graph alive at a time; the
+    update must be the one of the textbook step that backpropagates the summed losses once."""
+    import copy
+
+    import torch
+
+    from engine.audio_io import load_clip
+    from engine.generate import Pyramid
+    from engine.losses import gradient_penalty, mss_loss
+    from engine.models import ScaleDiscriminator, ScaleGenerator
+    from engine.trainer import ScaleStep
+
+    cfg = get_preset("tiny", bank_size=0)
+    cpu = torch.device("cpu")
+    real = torch.from_numpy(load_clip(demo_clip, 4000, duration=1.0, max_seconds=3.0).signal)
+    real = real.reshape(1, 1, -1)
+    n = real.shape[-1]
+    torch.manual_seed(0)
+    g = ScaleGenerator(channels=8, n_layers=5, kernel=9)
+    d = ScaleDiscriminator(channels=8, n_layers=5, kernel=9)
+    g2, d2 = copy.deepcopy(g), copy.deepcopy(d)
+    z = torch.randn(1, 1, n)
+    amp = 0.05
+
+    step = ScaleStep(0, real, g, d, Pyramid([], [4000], [amp], cpu), [n], z, [amp], cfg, cpu, 0)
+    # plain SGD, so parameters move by lr x gradient: Adam's first step is lr x sign(gradient),
+    # which would turn rounding-level differences of near-zero gradients into lr-sized ones
+    step.opt_g = torch.optim.SGD(g.parameters(), lr=0.1)
+    step.opt_d = torch.optim.SGD(d.parameters(), lr=0.1)
+    torch.manual_seed(5)
+    step.step(0)
+
+    # the textbook step on the copies, same random draws
+    opt_g = torch.optim.SGD(g2.parameters(), lr=0.1)
+    opt_d = torch.optim.SGD(d2.parameters(), lr=0.1)
+    g2.train()
+    d2.train()
+    torch.manual_seed(5)
+    noise = torch.randn(real.shape) * amp
+    fake = g2(noise, torch.zeros_like(real))
+    d_total = -d2(real).mean() + d2(fake.detach()).mean() + gradient_penalty(
+        d2, real, fake.detach(), weight=cfg.gp_weight)
+    opt_d.zero_grad()
+    d_total.backward()
+    opt_d.step()
+    g_total = -d2(fake).mean() + cfg.rec_weight * mss_loss(real, g2(z * amp, torch.zeros_like(real)))
+    opt_g.zero_grad()
+    g_total.backward()
+    opt_g.step()
+
+    for a, b in ((g, g2), (d, d2)):
+        for (name, p), q in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
+            torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-7, msg=name)
