@@ -153,3 +153,16 @@ def test_speed_probe_and_interleaved_ab_write_their_figures(tmp_path: Path, demo
     r = json.loads(out.read_text())
     assert len(r["seconds_per_iteration"]["A"]) == len(r["seconds_per_iteration"]["B"]) == 2
     assert r["speedup_b_over_a"] > 0 and r["b"] == ["bank_size=2"]
+
+
+def test_memory_bench_fits_a_line_and_predicts_the_presets(tmp_path: Path) -> None:
+    mem = _load_script("bench_memory")
+    out = tmp_path / "mem.json"
+    assert mem.main(["--channels", "8", "--preset", "tiny", "--lengths", "4000,40000",
+                     "--out", str(out)]) == 0
+    r = json.loads(out.read_text())
+    assert [row["samples"] for row in r["rows"]] == [4000, 40000]
+    assert all(row["peak"] >= row["before"] for row in r["rows"])
+    pred = r["predicted_top_scale_bytes"]
+    assert pred["hifi 60 s"] > pred["hifi 25 s (44.1 kHz top scale)"] > pred[
+        "standard 25 s (16 kHz top scale)"]
