@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import torch
 
 from engine.errors import DeviceError
@@ -37,6 +39,42 @@ def native_bf16(device: torch.device) -> bool:
         checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
         return any(bool(getattr(cpu, name, lambda: False)()) for name in checks)
     return False
+
+
+# Working memory of one training step per sample of the scale, per channel and per layer:
+# 40 kB per sample at 96 channels and 8 layers, measured with bench/bench_memory.py
+# (bench/results/memory-standard-cpu.json). A floor: a GPU adds its context and workspaces.
+STEP_BYTES_PER_SAMPLE_CHANNEL_LAYER = 52
+
+
+def step_memory_floor(samples: int, channels: int, n_layers: int) -> int:
+    """Bytes one training step at a scale of `samples` samples holds at least."""
+    return int(STEP_BYTES_PER_SAMPLE_CHANNEL_LAYER * samples * channels * n_layers)
+
+
+def device_memory(device: torch.device) -> int | None:
+    """Total memory of a CUDA device, or the machine's RAM for the CPU (None if unknown)."""
+    try:
+        if device.type == "cuda":
+            return int(torch.cuda.get_device_properties(device).total_memory)
+        if device.type == "cpu":
+            return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (RuntimeError, ValueError, OSError, AttributeError):
+        return None
+    return None
+
+
+def check_fits(samples: int, channels: int, n_layers: int, device: torch.device) -> None:
+    """Refuse, before anything is trained, a run whose largest scale cannot fit the device."""
+    need = step_memory_floor(samples, channels, n_layers)
+    have = device_memory(device)
+    if have is not None and need > have:
+        where = device_label(device) if device.type == "cuda" else "this computer's memory"
+        raise DeviceError(
+            f"This section needs at least {need / 2**30:.0f} GiB to train at its finest scale, "
+            f"more than {where} has ({have / 2**30:.0f} GiB). Choose a shorter section or a "
+            "smaller preset (standard instead of hifi, or quick)."
+        )
 
 
 def is_out_of_memory(exc: BaseException) -> bool:

@@ -38,10 +38,17 @@ from engine.checkpoint import (
     write_manifest,
 )
 from engine.config import TrainConfig
-from engine.device import OOM_ADVICE, device_label, is_out_of_memory, native_bf16, resolve_device
+from engine.device import (
+    OOM_ADVICE,
+    check_fits,
+    device_label,
+    is_out_of_memory,
+    native_bf16,
+    resolve_device,
+)
 from engine.errors import DeviceError, ProjectError
 from engine.fileutil import check_writable_dir
-from engine.generate import Pyramid, render_scale_previews
+from engine.generate import Pyramid, lengths_for, render_scale_previews
 from engine.losses import gradient_penalty, mse_loss, mss_loss
 from engine.models import ScaleDiscriminator, ScaleGenerator, same_shapes
 from engine.pyramid import choose_rates, energies, noise_amplitudes, scale_signals, upsample
@@ -176,6 +183,7 @@ def _scale_cost(length: int, channels: int) -> float:
 def prepare_project(
     clip_path: str | os.PathLike[str], project_dir: str | os.PathLike[str], cfg: TrainConfig, *,
     start: float = 0.0, duration: float | None = None, seed: int = 0,
+    device: torch.device | None = None,
 ) -> Manifest:
     """Validate the clip, choose the scales and create the project folder (nothing is
     written unless every check passes)."""
@@ -191,6 +199,8 @@ def prepare_project(
     )
     rates = choose_rates(clip.signal, cfg)
     reals = scale_signals(clip.signal, cfg.fs, rates)
+    if device is not None:
+        check_fits(reals[-1].shape[-1], cfg.channels, cfg.n_layers, device)
     amps = noise_amplitudes(energies(reals), cfg.noise_amp_factor)
     created_folder = not root.exists()
     check_writable_dir(root)
@@ -250,6 +260,9 @@ def iter_train(
     dev = device if isinstance(device, torch.device) else resolve_device(device)
     if resume:
         manifest = read_manifest(root)
+        if not manifest.complete:
+            top = lengths_for(manifest.rates, float(manifest.source.get("duration") or 0.0))[-1]
+            check_fits(top, manifest.config.channels, manifest.config.n_layers, dev)
         if manifest.complete:
             yield TrainStarted(root, tuple(manifest.rates), manifest.n_scales, str(dev),
                                device_label(dev), manifest.config, 0.0)
@@ -258,7 +271,8 @@ def iter_train(
     else:
         if cfg is None or clip_path is None:
             raise ProjectError("A new training run needs a clip and a preset.")
-        manifest = prepare_project(clip_path, root, cfg, start=start, duration=duration, seed=seed)
+        manifest = prepare_project(clip_path, root, cfg, start=start, duration=duration, seed=seed,
+                                   device=dev)
     manifest.device, manifest.device_name = str(dev), device_label(dev)
     try:
         yield from _train(root, manifest, dev, cancel or CancelToken())

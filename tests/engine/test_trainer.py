@@ -679,3 +679,25 @@ def test_one_graph_at_a_time_gives_the_update_of_the_summed_losses(demo_clip: Pa
     for a, b in ((g, g2), (d, d2)):
         for (name, p), q in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
             torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-7, msg=name)
+
+
+def test_a_section_too_big_for_the_device_is_refused_before_anything_is_written(
+    monkeypatch, tmp_path: Path, demo_clip: Path
+) -> None:
+    """Running out of memory at the finest scale, after all the others trained, would waste the
+    whole run: the working memory of the finest scale is checked first."""
+    import engine.device as device_mod
+    from engine.device import step_memory_floor
+    from engine.errors import DeviceError
+
+    cfg = get_preset("tiny")
+    need = step_memory_floor(int(3.0 * cfg.fs), cfg.channels, cfg.n_layers)
+    monkeypatch.setattr(device_mod, "device_memory", lambda dev: need - 1)
+    with pytest.raises(DeviceError, match="shorter section or a smaller preset"):
+        list(iter_train(demo_clip, tmp_path / "p", cfg, device="cpu"))
+    assert not (tmp_path / "p").exists()
+    # a shorter section fits
+    monkeypatch.setattr(device_mod, "device_memory", lambda dev: need // 2)
+    events = list(iter_train(demo_clip, tmp_path / "q", cfg.replace(iters_per_scale=1),
+                             duration=1.0, device="cpu"))
+    assert isinstance(events[-1], TrainFinished)
