@@ -3,7 +3,8 @@
 Without a GPU the peak GPU memory of standard and hifi cannot be read off; what can be
 measured is the memory one training step (D step with the gradient penalty, then G step)
 holds at its peak, which is what decides whether a GPU fits the run. Each size runs in a fresh
-process; its peak RSS above the RSS just before the step is the step's working memory. Working
+process; its peak RSS above the RSS just before the step (on Linux the peak is reset there, so
+imports and set-up do not count) is the step's working memory. Working
 memory grows linearly with the scale's length, so a line through a few short lengths predicts
 the top scales of standard and hifi for 25 s and 60 s clips. A GPU adds cuDNN workspaces and
 the caching allocator's slack: treat the figures as a floor and confirm them with
@@ -41,10 +42,20 @@ d = ScaleDiscriminator(channels=ch, n_layers=cfg.n_layers, kernel=cfg.kernel_siz
 real = 0.1 * torch.randn(1, 1, n)
 step = ScaleStep(0, real, g, d, Pyramid([], [cfg.fs], [0.1], cpu), [n], torch.randn(1, 1, n),
                  [0.1], cfg, cpu, 0)
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+def status(key):
+    for line in open("/proc/self/status"):
+        if line.startswith(key + ":"):
+            return int(line.split()[1]) * 1024
+try:  # Linux: reset the peak (VmHWM) to now, so that imports and set-up do not count
+    with open("/proc/self/clear_refs", "w") as fh:
+        fh.write("5")
+    before, read_peak = status("VmRSS"), lambda: status("VmHWM")
+except OSError:  # elsewhere: the lifetime peak, which may hide a small step
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    read_peak = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 step.step(0)
 step.step(1)
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+peak = read_peak()
 print(json.dumps({"samples": n, "before": before, "peak": peak}))
 """
 
