@@ -31,6 +31,7 @@ from engine.audio_io import integrated_loudness, match_loudness, resample, save_
 from engine.checkpoint import Manifest, load_clip_signal, read_manifest
 from engine.errors import ConfigError, OutputError
 from engine.fileutil import atomic_write_json, check_writable_dir, sha256_file
+from engine.generate import strength_word
 from engine.variations import VariationRecord, VariationStore
 
 FORMATS = ("wav", "flac")
@@ -159,14 +160,8 @@ def safe_name(text: str) -> str:
 
 
 def strength_slug(from_scale: int | None, strength: str) -> str:
-    if from_scale is None:
-        return "free"
-    s = strength.lower()
-    for key, slug in (("very close", "very-close"), ("close", "close"), ("loose", "loose"),
-                      ("far", "far")):
-        if key in s:
-            return slug
-    return f"k{from_scale}"
+    word = strength_word(from_scale, strength)
+    return word.replace(" ", "-") if word else f"k{from_scale}"
 
 
 def render_name(pattern: str, rec: VariationRecord, *, clip: str, preset: str, index: int) -> str:
@@ -206,24 +201,20 @@ def plan_export(
         raise ConfigError("There is nothing to export: choose at least one variation.")
     clip, ext = _clip_name(manifest), "." + options.fmt
     used: set[str] = set()
-    items, conflicts = [], []
+    items: list[ExportItem] = []
+    named: list[tuple[VariationRecord | None, str, int]] = []
     if options.include_original:
-        name = safe_name(f"{clip}_original-section")
-        used.add(name.lower())
-        target = options.folder / (name + ext)
-        side = target.with_suffix(".json") if options.sidecar else None
-        items.append(ExportItem(None, target, side, 0))
-        conflicts += [p for p in (target, side) if p is not None and p.exists()]
-    for i, rec in enumerate(recs, start=1):
-        base = render_name(options.pattern, rec, clip=clip, preset=manifest.config.name, index=i)
+        named.append((None, safe_name(f"{clip}_original-section"), 0))
+    named += [(rec, render_name(options.pattern, rec, clip=clip, preset=manifest.config.name,
+                                index=i), i) for i, rec in enumerate(recs, start=1)]
+    for rec, base, i in named:
         name, n = base, 2
         while name.lower() in used:
             name, n = f"{base}-{n}", n + 1
         used.add(name.lower())
         target = options.folder / (name + ext)
-        side = target.with_suffix(".json") if options.sidecar else None
-        items.append(ExportItem(rec, target, side, i))
-        conflicts += [p for p in (target, side) if p is not None and p.exists()]
+        items.append(ExportItem(rec, target, target.with_suffix(".json") if options.sidecar else None, i))
+    conflicts = [p for it in items for p in (it.target, it.sidecar) if p is not None and p.exists()]
     return ExportPlan(options, items, conflicts)
 
 
@@ -311,24 +302,25 @@ def export_variations(
         if item.record is None:
             y, out_sr, origin = _original_for_export(root, manifest, options)
             lufs = integrated_loudness(y, out_sr)
-            save_audio(item.target, y, out_sr, subtype=subtype)
-            if item.sidecar is not None:
-                atomic_write_json(item.sidecar, _original_sidecar(
-                    item, manifest, root, options, out_sr, y.shape[-1] / out_sr, lufs, origin))
-            yield ExportResult(None, item.target, item.sidecar, out_sr, y.shape[-1] / out_sr, lufs)
-            continue
-        audio, sr = store.load_audio(item.record)
-        y, out_sr, lufs, matched = render(
-            audio, sr, options, target_lufs=target_lufs, original_rate=original_rate
-        )
+            about = {"original_section": True, "taken_from": origin, "edges_trimmed_s": 0.0}
+        else:
+            audio, sr = store.load_audio(item.record)
+            y, out_sr, lufs, matched = render(
+                audio, sr, options, target_lufs=target_lufs, original_rate=original_rate
+            )
+            about = {
+                "loudness_target_lufs": _finite(target_lufs),
+                "loudness_matched": matched,
+                "edges_trimmed_s": options.trim_ms / 1000.0,
+                "fade_s": options.fade_ms / 1000.0,
+                "variation": item.record.to_dict(),
+            }
+        seconds = y.shape[-1] / out_sr
         save_audio(item.target, y, out_sr, subtype=subtype)
         if item.sidecar is not None:
             atomic_write_json(item.sidecar, _sidecar(
-                item, manifest, root, options, out_sr, y.shape[-1] / out_sr, lufs, target_lufs,
-                matched,
-            ))
-        yield ExportResult(item.record, item.target, item.sidecar, out_sr, y.shape[-1] / out_sr,
-                           lufs)
+                item, manifest, root, options, out_sr, seconds, lufs, about))
+        yield ExportResult(item.record, item.target, item.sidecar, out_sr, seconds, lufs)
 
 
 def _original_for_export(
@@ -366,32 +358,11 @@ def _original_for_export(
     return audio.astype(np.float32), out_sr, origin
 
 
-def _original_sidecar(
-    item: ExportItem, manifest: Manifest, root: Path, options: ExportOptions, sr: int,
-    seconds: float, lufs: float, origin: str,
-) -> dict[str, Any]:
-    return {
-        "file": item.target.name,
-        "original_section": True,
-        "taken_from": origin,
-        "format": options.fmt,
-        "subtype": BIT_DEPTHS[options.bit_depth],
-        "sample_rate": sr,
-        "seconds": round(seconds, 4),
-        "loudness_lufs": _finite(lufs),
-        "edges_trimmed_s": 0.0,
-        "project": {"path": str(root.resolve()), "preset": manifest.config.name},
-        "source": dict(manifest.source),
-        "export_options": options.to_dict(),
-        "engine_version": ENGINE_VERSION,
-        "exported": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
-
-
 def _sidecar(
     item: ExportItem, manifest: Manifest, root: Path, options: ExportOptions, sr: int,
-    seconds: float, lufs: float, target_lufs: float, matched: bool,
+    seconds: float, lufs: float, about: dict[str, Any],
 ) -> dict[str, Any]:
+    """The JSON beside an exported file: the file, `about` (what it is), where it came from."""
     cfg = manifest.config
     return {
         "file": item.target.name,
@@ -400,11 +371,7 @@ def _sidecar(
         "sample_rate": sr,
         "seconds": round(seconds, 4),
         "loudness_lufs": _finite(lufs),
-        "loudness_target_lufs": _finite(target_lufs),
-        "loudness_matched": matched,
-        "edges_trimmed_s": options.trim_ms / 1000.0,
-        "fade_s": options.fade_ms / 1000.0,
-        "variation": item.record.to_dict(),
+        **about,
         "project": {
             "path": str(root.resolve()),
             "preset": cfg.name,

@@ -281,6 +281,18 @@ def strength_label(from_scale: int | None, n_scales: int) -> str:
     return "very close to the original"
 
 
+def strength_word(from_scale: int | None, strength: str) -> str | None:
+    """The short word of a strength label: "free", "far", "loose", "close", "very close";
+    None for a label strength_label() did not make."""
+    if from_scale is None:
+        return "free"
+    s = strength.lower()
+    for word in ("very close", "close", "loose", "far"):
+        if word in s:
+            return word
+    return None
+
+
 @dataclass(frozen=True)
 class Variation:
     """A rendered variation: audio at the working rate and where it came from."""

@@ -22,6 +22,7 @@ from typing import Any
 
 from scipy import stats
 
+from engine.fileutil import json_safe
 from engine.study import GENERATED, REAL, question_by_role
 
 ALL_GENERATED = "generated (all)"
@@ -103,16 +104,7 @@ class StudySummary:
     n_rows: int  # answered rows used
 
     def to_dict(self) -> dict[str, Any]:
-        def clean(x: Any) -> Any:
-            if isinstance(x, float) and not math.isfinite(x):
-                return None
-            if isinstance(x, dict):
-                return {k: clean(v) for k, v in x.items()}
-            if isinstance(x, list):
-                return [clean(v) for v in x]
-            return x
-
-        return clean(asdict(self))
+        return json_safe(asdict(self))
 
     def condition(self, name: str) -> ConditionSummary:
         return next(c for c in self.conditions if c.condition == name)

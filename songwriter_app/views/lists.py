@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.generate import strength_word
 from engine.variations import VariationRecord
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -278,14 +279,7 @@ class VariationList(QTreeWidget):
 
 def short_strength(rec: VariationRecord) -> str:
     """'far', 'loose', 'close', 'very close' or 'free' (the full label is the tooltip)."""
-    s = rec.strength.lower()
-    if rec.from_scale is None or s.startswith("free"):
-        return "free"
-    for key, word in (("very close", "very close"), ("close", "close"), ("loose", "loose"),
-                      ("far", "far")):
-        if key in s:
-            return word
-    return rec.strength
+    return strength_word(rec.from_scale, rec.strength) or rec.strength
 
 
 def _fmt(v: float) -> str:
