@@ -105,11 +105,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.setApplicationDisplayName(APP_TITLE)
     app.setOrganizationName("SongwriterAssistant")
     app.setDesktopFileName("songwriter-assistant")
-    here = Path(__file__).resolve().parent
-    for icon in (here / "songwriter-assistant.svg", here.parent / "assets" / "songwriter-assistant.svg"):
-        if icon.is_file():
-            app.setWindowIcon(QIcon(str(icon)))
-            break
+    icon = Path(__file__).resolve().parent / "songwriter-assistant.svg"  # package data
+    if icon.is_file():
+        app.setWindowIcon(QIcon(str(icon)))
     window = MainWindow(
         device=args.device,
         projects_dir=Path(args.projects_dir) if args.projects_dir else None,

@@ -53,7 +53,7 @@ from engine.study import (
     iter_build_study,
     validate_questions,
 )
-from songwriter_app.study.audio import make_study_player
+from songwriter_app.playback import make_player
 
 log = logging.getLogger(__name__)
 
@@ -502,7 +502,7 @@ class StudyBuilderDialog(QDialog):
             return
         code = self.study.stimuli[min(rows)].code
         if self._player is None:
-            self._player = make_study_player()
+            self._player = make_player()
         if not self._player.available:
             self.status.setText(self._player.reason)
             return

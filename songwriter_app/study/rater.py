@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 
 from engine.errors import EngineError
 from engine.study import Session, Study, question_visible
-from songwriter_app.study.audio import StudyPlayer, make_study_player, player_name
+from songwriter_app.playback import Player, make_player
 from songwriter_app.study.style import STYLESHEET, PlayButton
 from songwriter_app.study.widgets import QuestionWidget, make_question_widget
 
@@ -64,8 +64,15 @@ def _centered(inner: QWidget, max_width: int = 760) -> QWidget:
     return outer
 
 
+def player_name(player: Any) -> str:
+    """What to record in a session about the output: the player's class, or why there is none."""
+    if getattr(player, "available", False):
+        return type(player).__name__
+    return f"none: {getattr(player, 'reason', '')}".strip()
+
+
 class _StartPage(QWidget):
-    def __init__(self, study: Study, player: StudyPlayer) -> None:
+    def __init__(self, study: Study, player: Player) -> None:
         super().__init__()
         col = QWidget()
         lay = QVBoxLayout(col)
@@ -295,7 +302,7 @@ class RaterWindow(QWidget):
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.study = study
-        self.player: StudyPlayer = player if player is not None else make_study_player()
+        self.player: Player = player if player is not None else make_player()
         self.session: Session | None = None
         self._code: str | None = None
         self._play_from = 0.0
