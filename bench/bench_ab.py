@@ -23,17 +23,10 @@ from pathlib import Path
 import torch
 
 from engine.config import get_preset, parse_overrides
-from engine.device import device_label, resolve_device
-from engine.generate import Pyramid
-from engine.models import ScaleDiscriminator, ScaleGenerator
-from engine.trainer import ScaleStep, configure_backends
+from engine.device import device_label, resolve_device, synchronize
+from engine.trainer import ScaleStep, configure_backends, lone_scale_step
 
 RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def _sync(dev: torch.device) -> None:
-    if dev.type == "cuda":
-        torch.cuda.synchronize(dev)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,19 +55,15 @@ def main(argv: list[str] | None = None) -> int:
     ch = args.channels or cfgs["A"].channels
     torch.manual_seed(0)
     real = (0.1 * torch.randn(1, 1, args.samples)).to(dev)
-    z = torch.randn(1, 1, args.samples).to(dev)
     steps: dict[str, ScaleStep] = {}
     first: dict[str, float] = {}
     for key, cfg in cfgs.items():
         configure_backends(cfg, dev)
-        torch.manual_seed(0)
-        kw = {"channels": ch, "n_layers": cfg.n_layers, "kernel": cfg.kernel_size}
-        g, d = ScaleGenerator(**kw).to(dev), ScaleDiscriminator(**kw).to(dev)
+        torch.manual_seed(0)  # the same networks for A and B
         t0 = time.perf_counter()
-        steps[key] = ScaleStep(0, real, g, d, Pyramid([], [cfg.fs], [0.1], dev), [args.samples],
-                               z, [0.1], cfg, dev, 0)
+        steps[key] = lone_scale_step(cfg, real, channels=ch)
         steps[key].step(0)
-        _sync(dev)
+        synchronize(dev)
         first[key] = time.perf_counter() - t0
     times: dict[str, list[float]] = {"A": [], "B": []}
     it = 1
@@ -84,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.perf_counter()
             for i in range(args.iters):
                 steps[key].step(it + i)
-            _sync(dev)
+            synchronize(dev)
             times[key].append((time.perf_counter() - t0) / args.iters)
         it += args.iters
     med = {k: statistics.median(v) for k, v in times.items()}

@@ -30,18 +30,10 @@ RESULTS = Path(__file__).resolve().parent / "results"
 CHILD = r"""
 import json, resource, sys, torch
 from engine.config import get_preset
-from engine.generate import Pyramid
-from engine.models import ScaleDiscriminator, ScaleGenerator
-from engine.trainer import ScaleStep
+from engine.trainer import lone_scale_step
 n, ch, preset, amp = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4] == "1"
 torch.set_num_threads(2)
-cfg = get_preset(preset, amp=amp)
-cpu = torch.device("cpu")
-g = ScaleGenerator(channels=ch, n_layers=cfg.n_layers, kernel=cfg.kernel_size)
-d = ScaleDiscriminator(channels=ch, n_layers=cfg.n_layers, kernel=cfg.kernel_size)
-real = 0.1 * torch.randn(1, 1, n)
-step = ScaleStep(0, real, g, d, Pyramid([], [cfg.fs], [0.1], cpu), [n], torch.randn(1, 1, n),
-                 [0.1], cfg, cpu, 0)
+step = lone_scale_step(get_preset(preset, amp=amp), 0.1 * torch.randn(1, 1, n), channels=ch)
 def status(key):
     for line in open("/proc/self/status"):
         if line.startswith(key + ":"):

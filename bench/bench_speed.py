@@ -26,18 +26,13 @@ import torch
 from engine.assets import DEMO_CLIP
 from engine.audio_io import load_clip
 from engine.config import get_preset, parse_overrides
-from engine.device import device_label, resolve_device
+from engine.device import device_label, resolve_device, synchronize
 from engine.generate import Pyramid
 from engine.models import ScaleDiscriminator, ScaleGenerator
 from engine.pyramid import choose_rates, energies, noise_amplitudes, scale_signals
 from engine.trainer import ScaleStep, configure_backends
 
 RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def sync(dev: torch.device) -> None:
-    if dev.type == "cuda":
-        torch.cuda.synchronize(dev)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -79,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         step = ScaleStep(s, real, g, d, pyramid, lengths, z_rec, amps, cfg, dev, 0)
         for it in range(args.warmup):
             step.step(it)
-        sync(dev)
+        synchronize(dev)
         setup_s = time.perf_counter() - t_setup
         times = []
         t_all = time.perf_counter()
@@ -89,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
             if (it + 1) % cfg.loss_every == 0:
                 float(terms["g/total"].detach())
             times.append(time.perf_counter() - t0)
-        sync(dev)
+        synchronize(dev)
         if dev.type == "cuda":  # queued GPU work: only the total is meaningful
             times = [(time.perf_counter() - t_all) / args.iters] * args.iters
         # on a shared CPU the median resists a busy neighbour; the mean is kept too

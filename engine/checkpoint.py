@@ -306,19 +306,26 @@ def load_previews(project_dir: str | os.PathLike[str], manifest: Manifest) -> di
     from before previews were kept, or a crash between a scale and its previews)."""
     out: dict[int, dict[str, Any]] = {}
     for s in range(manifest.scales_done):
-        item: dict[str, Any] = {"rate": manifest.rates[s]}
         try:
+            got = []
             for kind in PREVIEW_KINDS:
                 y, sr = sf.read(str(preview_path(project_dir, s, kind)), dtype="float32")
                 if y.ndim != 1 or not np.all(np.isfinite(y)):
                     raise ValueError("not a mono finite signal")
-                item[kind], item["sr"] = y, int(sr)
+                got.append(y)
         except (sf.LibsndfileError, RuntimeError, OSError, ValueError):
             continue
-        took = manifest.seconds_per_scale
-        item["seconds"] = float(took[s]) if s < len(took) else 0.0
-        out[s] = item
+        out[s] = preview_item(manifest, s, got[0], got[1], int(sr))
     return out
+
+
+def preview_item(
+    manifest: Manifest, scale: int, sample: np.ndarray, reconstruction: np.ndarray, sr: int
+) -> dict[str, Any]:
+    """One scale's previews as load_previews() returns them."""
+    took = manifest.seconds_per_scale
+    return {"sample": sample, "reconstruction": reconstruction, "sr": sr,
+            "rate": manifest.rates[scale], "seconds": float(took[scale]) if scale < len(took) else 0.0}
 
 
 def _split(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:

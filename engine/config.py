@@ -188,8 +188,6 @@ def get_preset(name: str, **overrides: Any) -> TrainConfig:
     return base.replace(**overrides) if overrides else base
 
 
-
-
 def parse_overrides(items: list[str]) -> dict[str, Any]:
     """["iters_per_scale=50", "amp=true"] -> {"iters_per_scale": 50, "amp": True}.
 

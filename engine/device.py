@@ -29,6 +29,12 @@ def device_label(device: torch.device) -> str:
     return f"CPU ({torch.get_num_threads()} threads)"
 
 
+def synchronize(device: torch.device) -> None:
+    """Wait for queued GPU work (timings); nothing to wait for on the CPU."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
 def native_bf16(device: torch.device) -> bool:
     """Whether bfloat16 autocast runs on native instructions here: a CUDA GPU that supports it,
     or a CPU with AVX512-BF16 or AMX (elsewhere the CPU emulates it, slower than float32)."""

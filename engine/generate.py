@@ -27,6 +27,7 @@ from engine.checkpoint import (
     load_previews,
     load_scale,
     load_z_rec,
+    preview_item,
     read_manifest,
     save_previews,
 )
@@ -255,15 +256,13 @@ def project_previews(
         return out
     model = load_model(root, device)
     lengths = [x.shape[-1] for x in model.reals]
-    took = manifest.seconds_per_scale
     for s in missing:
         sample, rec = render_scale_previews(
             model.pyramid, lengths, model.z_rec, manifest, s, model.clip_seconds
         )
         with contextlib.suppress(OSError, EngineError):
             save_previews(root, s, sample, rec, manifest.config.fs)
-        out[s] = {"sample": sample, "reconstruction": rec, "sr": manifest.config.fs,
-                  "rate": manifest.rates[s], "seconds": float(took[s]) if s < len(took) else 0.0}
+        out[s] = preview_item(manifest, s, sample, rec, manifest.config.fs)
     return dict(sorted(out.items()))
 
 

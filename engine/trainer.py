@@ -260,14 +260,13 @@ def iter_train(
     dev = device if isinstance(device, torch.device) else resolve_device(device)
     if resume:
         manifest = read_manifest(root)
-        if not manifest.complete:
-            top = lengths_for(manifest.rates, float(manifest.source.get("duration") or 0.0))[-1]
-            check_fits(top, manifest.config.channels, manifest.config.n_layers, dev)
         if manifest.complete:
             yield TrainStarted(root, tuple(manifest.rates), manifest.n_scales, str(dev),
                                device_label(dev), manifest.config, 0.0)
             yield TrainFinished(root, 0.0, manifest.n_scales)
             return
+        top = lengths_for(manifest.rates, float(manifest.source.get("duration") or 0.0))[-1]
+        check_fits(top, manifest.config.channels, manifest.config.n_layers, dev)
     else:
         if cfg is None or clip_path is None:
             raise ProjectError("A new training run needs a clip and a preset.")
@@ -287,15 +286,12 @@ def iter_train(
 def compile_forward(module: torch.nn.Module, mode: str, dev: torch.device) -> Callable[..., torch.Tensor]:
     """`module` itself when mode is "", else torch.compile(module) for fixed shapes.
 
-    Every scale has new shapes and new modules, so the compile caches are cleared first (a
-    long pyramid would otherwise hit dynamo's recompile limit and fall back to eager).
     CUDA graphs ("reduce-overhead") need CUDA; on the CPU that mode compiles without them.
     """
     if not mode:
         return module
     if mode == "reduce-overhead" and dev.type != "cuda":
         mode = "default"
-    torch._dynamo.reset()
     return cast(Callable[..., torch.Tensor], torch.compile(module, mode=mode, dynamic=False))
 
 
@@ -416,6 +412,10 @@ class ScaleStep:
         # forwards of this scale's G and D, compiled when asked; the modules themselves (and so
         # their state dicts and the gradient penalty's double backward) stay eager
         self.cudagraphs = cfg.compile == "reduce-overhead" and dev.type == "cuda"
+        if cfg.compile:
+            # every scale has new shapes and modules: without a reset a long pyramid would hit
+            # dynamo's recompile limit and quietly fall back to eager
+            torch._dynamo.reset()
         self.g_fwd: Callable[..., torch.Tensor] = compile_forward(g, cfg.compile, dev)
         self.d_fwd: Callable[..., torch.Tensor] = compile_forward(d, cfg.compile, dev)
 
@@ -462,6 +462,22 @@ class ScaleStep:
         self.sched_d.step()
         return {"d/real": d_real, "d/fake": d_fake, "gp": gp, "d/total": d_total,
                 "g/adv": g_adv, "rec": rec_loss, "g/total": g_total}
+
+
+def lone_scale_step(
+    cfg: TrainConfig, real: torch.Tensor, *, channels: int | None = None,
+    noise_amp: float = 0.1, seed: int = 0,
+) -> ScaleStep:
+    """A training step on one scale of `real` ([1, 1, T]) with fresh networks (cfg's layers and
+    kernel, `channels` or cfg.channels) and no coarser scales below it: what the benches time
+    and the tests check. The networks and the reconstruction noise come from torch's RNG."""
+    dev = real.device
+    n = real.shape[-1]
+    kw = {"channels": channels or cfg.channels, "n_layers": cfg.n_layers, "kernel": cfg.kernel_size}
+    g, d = ScaleGenerator(**kw).to(dev), ScaleDiscriminator(**kw).to(dev)
+    z_rec = torch.randn((1, 1, n)).to(dev)
+    pyramid = Pyramid([], [cfg.fs], [noise_amp], dev)
+    return ScaleStep(0, real, g, d, pyramid, [n], z_rec, [noise_amp], cfg, dev, seed)
 
 
 def _train_scale(

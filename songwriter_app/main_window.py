@@ -225,6 +225,17 @@ class MainWindow(QMainWindow):
         elif auto_probe:
             QTimer.singleShot(500, self.start_probe)
 
+    def _start_call(self, fn: Any, *args: Any, name: str, on_result: Any, on_error: Any,
+                    on_done: Any = None, pass_cancel: bool = False) -> CallWorker:
+        """Run fn(*args) in a worker thread; its result goes to `on_result` on this thread."""
+        w = CallWorker(fn, *args, name=name, pass_cancel=pass_cancel)
+        w.finished.connect(on_result)
+        w.errored.connect(on_error)
+        if on_done is not None:
+            w.done.connect(on_done)
+        self.jobs.start(w)
+        return w
+
     # ==== building ==============================================================================
 
     def _build_ui(self) -> None:
@@ -451,10 +462,8 @@ class MainWindow(QMainWindow):
         self._pending_clip = path
         self.stop_generating()
         self.say(f"Opening {path.name}…", 0)
-        w = CallWorker(load_clip_for_display, path, name="ClipLoader")
-        w.finished.connect(self._on_clip_loaded)
-        w.errored.connect(self._on_clip_error)
-        self.jobs.start(w)
+        self._start_call(load_clip_for_display, path, name="ClipLoader",
+                         on_result=self._on_clip_loaded, on_error=self._on_clip_error)
         return True
 
     @Slot(str, str, str)
@@ -505,10 +514,9 @@ class MainWindow(QMainWindow):
         source = Path(str(m.source.get("path", "")))
         if source.is_file() and source.suffix.lower() in SUPPORTED_EXTENSIONS:
             self._pending_clip = source
-            w = CallWorker(load_clip_for_display, source, name="ClipLoader")
-            w.finished.connect(self._on_project_clip_loaded)
-            w.errored.connect(self._on_project_clip_error)
-            self.jobs.start(w)
+            self._start_call(load_clip_for_display, source, name="ClipLoader",
+                             on_result=self._on_project_clip_loaded,
+                             on_error=self._on_project_clip_error)
         else:
             self.say(f"The project's source file {source} is gone; showing the trained section.")
             self._show_section_as_clip()
@@ -532,10 +540,8 @@ class MainWindow(QMainWindow):
     def _show_section_as_clip(self) -> None:
         if self.project_dir is None:
             return
-        w = CallWorker(load_project_original, self.project_dir, name="SectionLoader")
-        w.finished.connect(self._on_section_as_clip)
-        w.errored.connect(self._on_worker_error)
-        self.jobs.start(w)
+        self._start_call(load_project_original, self.project_dir, name="SectionLoader",
+                         on_result=self._on_section_as_clip, on_error=self._on_worker_error)
 
     @Slot(object)
     def _on_section_as_clip(self, data: dict[str, Any]) -> None:
@@ -602,10 +608,8 @@ class MainWindow(QMainWindow):
         self._setup_strength()
         if self.original is None or self.original.get("project") != self.project_dir:
             self.original = None
-            w = CallWorker(load_project_original, self.project_dir, name="OriginalLoader")
-            w.finished.connect(self._on_original_loaded)
-            w.errored.connect(self._on_worker_error)
-            self.jobs.start(w)
+            self._start_call(load_project_original, self.project_dir, name="OriginalLoader",
+                             on_result=self._on_original_loaded, on_error=self._on_worker_error)
         missing = [r.id for r in self.store.list() if r.verdict is None]
         if missing and m.scales_done >= 1:
             vw = VerdictWorker(self.store, missing)
@@ -613,10 +617,8 @@ class MainWindow(QMainWindow):
             vw.errored.connect(self._on_quiet_error)
             self.jobs.start(vw)
         if m.scales_done >= 1 and not self.previews and not self._busy_training():
-            pw = CallWorker(load_saved_previews, self.project_dir, name="PreviewLoader")
-            pw.finished.connect(self._on_saved_previews)
-            pw.errored.connect(self._on_quiet_error)
-            self.jobs.start(pw)
+            self._start_call(load_saved_previews, self.project_dir, name="PreviewLoader",
+                             on_result=self._on_saved_previews, on_error=self._on_quiet_error)
         self._update_enabled()
 
     @Slot(object)
@@ -625,16 +627,21 @@ class MainWindow(QMainWindow):
         if data["project"] != self.project_dir or self.previews or self._busy_training():
             return
         for s, p in sorted(data["previews"].items()):
-            self.previews[s] = {"sample": p["sample"], "reconstruction": p["reconstruction"],
-                                "sr": p["sr"], "rate": p["rate"]}
-            self.train_panel.previews.add_scale(s, data["n_scales"], p["rate"], p["seconds"])
+            self._add_preview(s, data["n_scales"], p["rate"], p["sample"], p["reconstruction"],
+                              p["sr"], p["seconds"])
         plot = self.train_panel.loss_plot
         if data["losses"] and plot.n_points == 0:
-            iterations = data["losses"][0]["iterations"]
-            plot.mark_scales(data["rates"][: data["losses"][-1]["scale"] + 1], iterations)
+            plot.mark_scales(data["rates"][: data["losses"][-1]["scale"] + 1],
+                             data["losses"][0]["iterations"])
             for p in data["losses"]:
-                plot.add_point(p["scale"] * p["iterations"] + p["iteration"], p["losses"])
+                plot.add_progress(p["scale"], p["iteration"], p["iterations"], p["losses"])
             plot.refresh()
+
+    def _add_preview(self, scale: int, n_scales: int, rate: int, sample: np.ndarray,
+                     reconstruction: np.ndarray, sr: int, seconds: float) -> None:
+        self.previews[scale] = {"sample": sample, "reconstruction": reconstruction, "sr": sr,
+                                "rate": rate}
+        self.train_panel.previews.add_scale(scale, n_scales, rate, seconds)
 
     @Slot(object)
     def _on_original_loaded(self, data: dict[str, Any]) -> None:
@@ -715,10 +722,8 @@ class MainWindow(QMainWindow):
     def start_warm_up(self) -> None:
         from songwriter_app.warmup import warm_up_engine
 
-        w = CallWorker(warm_up_engine, self.device, name="WarmUp", pass_cancel=True)
-        w.finished.connect(self._on_warmed_up)
-        w.errored.connect(self._on_warm_up_error)
-        self.jobs.start(w)
+        self._start_call(warm_up_engine, self.device, name="WarmUp", pass_cancel=True,
+                         on_result=self._on_warmed_up, on_error=self._on_warm_up_error)
 
     @Slot(object)
     def _on_warmed_up(self, seconds: float) -> None:
@@ -761,13 +766,10 @@ class MainWindow(QMainWindow):
             return
         self.train_panel.cost.setText("Measuring what each preset costs on this computer "
                                       "(a few seconds)…")
-        w = CallWorker(run_probe, self.device, name="Probe", pass_cancel=True)
-        w.finished.connect(self._on_probe)
-        w.errored.connect(self._on_quiet_error)
-        w.done.connect(self._on_probe_done)
-        self.probe_worker = w
         self.train_panel.measure_btn.setEnabled(False)
-        self.jobs.start(w)
+        self.probe_worker = self._start_call(
+            run_probe, self.device, name="Probe", pass_cancel=True, on_result=self._on_probe,
+            on_error=self._on_quiet_error, on_done=self._on_probe_done)
 
     @Slot()
     def _on_probe_done(self) -> None:
@@ -901,13 +903,12 @@ class MainWindow(QMainWindow):
         else:
             frac = (ev.scale + ev.iteration / ev.iterations) / ev.n_scales
         tp.progress.setValue(int(1000 * min(max(frac, 0.0), 1.0)))
-        tp.loss_plot.add_point(ev.scale * ev.iterations + ev.iteration, ev.losses)
+        tp.loss_plot.add_progress(ev.scale, ev.iteration, ev.iterations, ev.losses)
 
     @Slot(object)
     def _on_scale_finished(self, ev: Any) -> None:
-        self.previews[ev.scale] = {"sample": ev.preview, "reconstruction": ev.reconstruction,
-                                   "sr": ev.sample_rate, "rate": ev.rate}
-        self.train_panel.previews.add_scale(ev.scale, ev.n_scales, ev.rate, ev.seconds)
+        self._add_preview(ev.scale, ev.n_scales, ev.rate, ev.preview, ev.reconstruction,
+                          ev.sample_rate, ev.seconds)
         self.say(f"Scale {ev.scale + 1} of {ev.n_scales} done ({ev.rate} Hz): listen to its "
                  "preview in the list.")
 
@@ -1015,10 +1016,8 @@ class MainWindow(QMainWindow):
         if not todo or self.project_dir is None:
             return
         self._daw_pending.update(r.id for r in todo)
-        w = CallWorker(prepare_daw_files, self.project_dir, todo, name="DawCopies")
-        w.finished.connect(self._on_daw_files)
-        w.errored.connect(self._on_quiet_error)
-        self.jobs.start(w)
+        self._start_call(prepare_daw_files, self.project_dir, todo, name="DawCopies",
+                         on_result=self._on_daw_files, on_error=self._on_quiet_error)
 
     @Slot(object)
     def _on_daw_files(self, data: dict[str, Any]) -> None:
@@ -1082,10 +1081,9 @@ class MainWindow(QMainWindow):
         data = self.variation_cache.get(rec.id)
         if data is None:
             assert self.store is not None
-            w = CallWorker(analyse_variation, self.store, rec.id, name="Analyse")
-            w.finished.connect(self._on_variation_analysed)
-            w.errored.connect(self._on_worker_error)
-            self.jobs.start(w)
+            self._start_call(analyse_variation, self.store, rec.id, name="Analyse",
+                             on_result=self._on_variation_analysed,
+                             on_error=self._on_worker_error)
             return
         self._show_variation(rec, data)
 

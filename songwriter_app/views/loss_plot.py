@@ -57,6 +57,11 @@ class LossPlot(pg.PlotWidget):
             c.setData([], [])
         self._anchor.setData([], [])
 
+    def add_progress(self, scale: int, iteration: int, iterations: int,
+                     losses: dict[str, float]) -> None:
+        """A point at `iteration` of `scale` (x counts iterations over the whole run)."""
+        self.add_point(scale * iterations + iteration, losses)
+
     def add_point(self, x: float, losses: dict[str, float]) -> None:
         if not self._x:
             self.hint.hide()

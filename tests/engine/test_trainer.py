@@ -37,6 +37,17 @@ ITERS = 10  # iterations per scale of the interrupted CLI runs
 LOSS_KEYS = {"d/real", "d/fake", "gp", "d/total", "g/adv", "rec", "g/total"}
 
 
+@pytest.fixture()
+def one_scale(demo_clip: Path):
+    """1 s of the demo clip at tiny's 4 kHz as a [1, 1, T] tensor, for lone_scale_step()."""
+    import torch
+
+    from engine.audio_io import load_clip
+
+    clip = load_clip(demo_clip, 4000, duration=1.0, max_seconds=3.0)
+    return torch.from_numpy(clip.signal).reshape(1, 1, -1)
+
+
 def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -448,43 +459,23 @@ def _aot_eager_compile(calls: list[str]):
     return fake
 
 
-def test_compiled_forwards_learn_the_same_as_eager(monkeypatch, demo_clip: Path) -> None:
+def test_compiled_forwards_learn_the_same_as_eager(monkeypatch, one_scale) -> None:
     """compile=... traces G and D (weight-norm parametrisations, batch-norm running statistics)
     and gives the same losses and weights as the eager step; the gradient penalty stays eager."""
     import torch
 
-    from engine.audio_io import load_clip
-    from engine.generate import Pyramid
-    from engine.models import ScaleDiscriminator, ScaleGenerator
-    from engine.trainer import ScaleStep
+    from engine.trainer import lone_scale_step
 
     calls: list[str] = []
     monkeypatch.setattr(torch, "compile", _aot_eager_compile(calls))
-    clip = load_clip(demo_clip, 4000, duration=1.0, max_seconds=3.0)
-    real = torch.from_numpy(clip.signal).reshape(1, 1, -1)
-    n = real.shape[-1]
 
     def run(mode: str) -> tuple[dict[str, float], dict[str, torch.Tensor]]:
-        cfg = get_preset("tiny", compile=mode)
         torch.manual_seed(0)
-        g = ScaleGenerator(channels=8, n_layers=5, kernel=9)
-        d = ScaleDiscriminator(channels=8, n_layers=5, kernel=9)
-        step = ScaleStep(
-            0,
-            real,
-            g,
-            d,
-            Pyramid([], [4000], [0.05], torch.device("cpu")),
-            [n],
-            torch.randn(1, 1, n),
-            [0.05],
-            cfg,
-            torch.device("cpu"),
-            0,
-        )
+        step = lone_scale_step(get_preset("tiny", compile=mode), one_scale, noise_amp=0.05)
         for it in range(3):
             terms = step.step(it)
-        return {k: float(v.detach()) for k, v in terms.items()}, {**g.state_dict(), **d.state_dict()}
+        state = {**step.g.state_dict(), **step.d.state_dict()}
+        return {k: float(v.detach()) for k, v in terms.items()}, state
 
     eager_losses, eager_state = run("")
     comp_losses, comp_state = run("default")
@@ -543,26 +534,17 @@ def test_previews_are_kept_with_the_project_and_survive_a_damaged_file(
 
 
 @pytest.mark.parametrize("native", [True, False])
-def test_bf16_autocast_only_where_bf16_is_native(monkeypatch, demo_clip: Path, native: bool) -> None:
+def test_bf16_autocast_only_where_bf16_is_native(monkeypatch, one_scale, native: bool) -> None:
     """amp=true runs G and D in bfloat16 (the gradient penalty stays float32) where the device has
     native bf16, and is ignored where it would be emulated."""
     import torch
 
     import engine.trainer as trainer
-    from engine.audio_io import load_clip
-    from engine.generate import Pyramid
-    from engine.models import ScaleDiscriminator, ScaleGenerator
 
     monkeypatch.setattr(trainer, "native_bf16", lambda dev: native)
-    clip = load_clip(demo_clip, 4000, duration=1.0, max_seconds=3.0)
-    real = torch.from_numpy(clip.signal).reshape(1, 1, -1)
-    n, cpu = real.shape[-1], torch.device("cpu")
-    g = ScaleGenerator(channels=8, n_layers=5, kernel=9)
-    d = ScaleDiscriminator(channels=8, n_layers=5, kernel=9)
+    step = trainer.lone_scale_step(get_preset("tiny", amp=True), one_scale, noise_amp=0.05)
     seen: list[torch.dtype] = []
-    d.register_forward_hook(lambda m, inp, out: seen.append(out.dtype))
-    step = trainer.ScaleStep(0, real, g, d, Pyramid([], [4000], [0.05], cpu), [n],
-                             torch.randn(1, 1, n), [0.05], get_preset("tiny", amp=True), cpu, 0)
+    step.d.register_forward_hook(lambda m, inp, out: seen.append(out.dtype))
     terms = step.step(0)
     assert step.amp is native
     assert all(math.isfinite(float(v.detach())) for v in terms.values())
@@ -625,32 +607,23 @@ def test_loss_points_are_kept_for_redrawing(tiny_run, tmp_path: Path) -> None:
 
 
 @pytest.mark.filterwarnings("ignore:Detected call of `lr_scheduler.step\\(\\)`")
-def test_one_graph_at_a_time_gives_the_update_of_the_summed_losses(demo_clip: Path) -> None:
+def test_one_graph_at_a_time_gives_the_update_of_the_summed_losses(one_scale) -> None:
     """The step backpropagates each loss term on its own to keep one graph alive at a time; the
     update must be the one of the textbook step that backpropagates the summed losses once."""
     import copy
 
     import torch
 
-    from engine.audio_io import load_clip
-    from engine.generate import Pyramid
     from engine.losses import gradient_penalty, mss_loss
-    from engine.models import ScaleDiscriminator, ScaleGenerator
-    from engine.trainer import ScaleStep
+    from engine.trainer import lone_scale_step
 
     cfg = get_preset("tiny", bank_size=0)
-    cpu = torch.device("cpu")
-    real = torch.from_numpy(load_clip(demo_clip, 4000, duration=1.0, max_seconds=3.0).signal)
-    real = real.reshape(1, 1, -1)
-    n = real.shape[-1]
-    torch.manual_seed(0)
-    g = ScaleGenerator(channels=8, n_layers=5, kernel=9)
-    d = ScaleDiscriminator(channels=8, n_layers=5, kernel=9)
-    g2, d2 = copy.deepcopy(g), copy.deepcopy(d)
-    z = torch.randn(1, 1, n)
+    real = one_scale
     amp = 0.05
-
-    step = ScaleStep(0, real, g, d, Pyramid([], [4000], [amp], cpu), [n], z, [amp], cfg, cpu, 0)
+    torch.manual_seed(0)
+    step = lone_scale_step(cfg, real, noise_amp=amp)
+    g, d = step.g, step.d
+    g2, d2 = copy.deepcopy(g), copy.deepcopy(d)
     # plain SGD, so parameters move by lr x gradient: Adam's first step is lr x sign(gradient),
     # which would turn rounding-level differences of near-zero gradients into lr-sized ones
     step.opt_g = torch.optim.SGD(g.parameters(), lr=0.1)
@@ -671,7 +644,8 @@ def test_one_graph_at_a_time_gives_the_update_of_the_summed_losses(demo_clip: Pa
     opt_d.zero_grad()
     d_total.backward()
     opt_d.step()
-    g_total = -d2(fake).mean() + cfg.rec_weight * mss_loss(real, g2(z * amp, torch.zeros_like(real)))
+    rec = g2(step.rec_noise, torch.zeros_like(real))  # z* x amplitude, zeros below
+    g_total = -d2(fake).mean() + cfg.rec_weight * mss_loss(real, rec)
     opt_g.zero_grad()
     g_total.backward()
     opt_g.step()
