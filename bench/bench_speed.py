@@ -6,7 +6,7 @@ preset's iteration count (plus each scale's setup: building the step, compiling
 with --set compile=MODE, and the warm-up iterations). Untrained lower scales stand in for the frozen
 pyramid: they cost the same as trained ones. Writes JSON to bench/results/.
 
-    python bench/bench_speed.py --preset quick --clip assets/demo-war-of-freedom-10s.wav
+    python bench/bench_speed.py --preset quick --clip engine/resources/demo-war-of-freedom-10s.wav
     python bench/bench_speed.py --preset standard --clip CLIP_25S.wav --device cuda --iters 20
 """
 
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from engine.assets import DEMO_CLIP
+from engine.resources import DEMO_CLIP
 from engine.audio_io import load_clip
 from engine.config import get_preset, parse_overrides
 from engine.device import device_label, resolve_device, synchronize

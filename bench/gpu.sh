@@ -18,7 +18,7 @@ export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"  # runs from the checkout wi
 
 if [ "${SMOKE:-0}" = 1 ]; then
   DEV=cpu STD=tiny HIFI=tiny TOP=3000 OUTDIR=$(mktemp -d)
-  C25=assets/demo-war-of-freedom-10s.wav C60=$C25
+  C25=engine/resources/demo-war-of-freedom-10s.wav C60=$C25
   it() { echo --iters 1 --warmup 1; }
   ABI=(--rounds 1 --iters 1)
   COMPILE_MODES=()  # Inductor needs minutes per scale on a CPU

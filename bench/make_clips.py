@@ -2,7 +2,7 @@
 
 The shared recordings are 8 s and 20 s; the GPU goals are stated for 25 s and 60 s.
 This fetches the package `fretsonfire-songs-sectoid` (same songs, same licence as
-assets/NOTICE.txt) with `apt-get download`, mixes each song's song + guitar stems,
+engine/resources/NOTICE.txt) with `apt-get download`, mixes each song's song + guitar stems,
 and writes bench/clips/<song>-25s.wav and -60s.wav (git-ignored).
 
     python bench/make_clips.py

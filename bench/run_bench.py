@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from engine.assets import DEMO_CLIP
+from engine.resources import DEMO_CLIP
 from engine.config import get_preset, parse_overrides
 from engine.device import device_label, resolve_device
 from engine.fileutil import atomic_write_json, json_safe

@@ -1,4 +1,4 @@
-"""Audio in and out: read (soundfile), mono, segment, resample (torchaudio), normalise, save.
+"""Audio in and out: read (soundfile), mono, segment, resample (engine.dsp), normalise, save.
 
 Arrays are numpy float32, shaped [channels, samples] for multichannel audio
 and [samples] for mono. Every problem a user can cause raises AudioError with
@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 import torch
-import torchaudio.functional as AF
 
+from engine import dsp
 from engine.errors import AudioError, OutputError
 from engine.fileutil import atomic_path, sha256_file
 
@@ -67,15 +67,7 @@ def resample(x: np.ndarray | torch.Tensor, orig_sr: int, new_sr: int) -> np.ndar
         return x
     as_numpy = isinstance(x, np.ndarray)
     t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)) if as_numpy else x
-    g = math.gcd(int(orig_sr), int(new_sr))
-    y = AF.resample(
-        t,
-        int(orig_sr) // g,
-        int(new_sr) // g,
-        lowpass_filter_width=64,
-        rolloff=0.95,
-        resampling_method="sinc_interp_kaiser",
-    )
+    y = dsp.resample(t, orig_sr, new_sr)
     return y.numpy() if as_numpy else y
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torchaudio
+
+from engine import dsp
 
 
 class LogMel(torch.nn.Module):
@@ -18,16 +19,17 @@ class LogMel(torch.nn.Module):
         n_fft = n_fft or _default_n_fft(sr)
         hop = hop or n_fft // 4
         self.sr, self.n_fft, self.hop = sr, n_fft, hop
-        self.mel = torchaudio.transforms.MelSpectrogram(
-            sample_rate=sr, n_fft=n_fft, hop_length=hop, n_mels=n_mels, f_min=0.0,
-            f_max=sr / 2, power=2.0, center=True, pad_mode="constant", norm="slaney",
-            mel_scale="slaney",
-        )
-        self.to_db = torchaudio.transforms.AmplitudeToDB(stype="power", top_db=None)
+        self.mel = dsp.mel_power_spectrogram(sample_rate=sr, n_fft=n_fft, hop=hop, n_mels=n_mels)
         self.top_db = top_db
 
+    @property
+    def fb(self) -> torch.Tensor:
+        """The mel filter bank, [n_fft // 2 + 1, n_mels]."""
+        return dsp.mel_filterbank(n_freqs=self.n_fft // 2 + 1, sample_rate=self.sr,
+                                  n_mels=self.mel.n_mels)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.to_db(self.mel(x) + 1e-10)
+        return dsp.power_to_db(self.mel(x) + 1e-10)
 
 
 def _default_n_fft(sr: int) -> int:

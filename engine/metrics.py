@@ -48,8 +48,8 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-import torchaudio.functional as AF
 
+from engine import dsp
 from engine.audio_io import resample
 from engine.errors import AudioError
 from engine.features import LogMel
@@ -116,7 +116,7 @@ def copy_bands(sr: int, n_mels: int = N_MELS) -> np.ndarray:
     The top bands are left out because any resampling (a variation written at another
     rate and read back) removes them, and a copy must still be recognised as one.
     """
-    fb = _logmel_module(sr, n_mels).mel.mel_scale.fb.double().numpy()  # [n_freqs, n_mels]
+    fb = _logmel_module(sr, n_mels).fb.double().numpy()  # [n_freqs, n_mels]
     freqs = np.linspace(0.0, sr / 2, fb.shape[0])
     centre = (fb * freqs[:, None]).sum(axis=0) / np.maximum(fb.sum(axis=0), EPS)
     return centre <= COPY_BAND_LIMIT * sr / 2
@@ -124,7 +124,7 @@ def copy_bands(sr: int, n_mels: int = N_MELS) -> np.ndarray:
 
 @functools.lru_cache(maxsize=4)
 def _dct(n_mels: int, n_mfcc: int) -> np.ndarray:
-    return AF.create_dct(n_mfcc, n_mels, norm="ortho").double().numpy()  # [n_mels, n_mfcc]
+    return dsp.dct_matrix(n_mfcc, n_mels)  # [n_mels, n_mfcc]
 
 
 def timbre_features(mel_db: np.ndarray, kind: FeatureKind = "mfcc") -> np.ndarray:
@@ -147,12 +147,8 @@ def gaussian_stats(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def frechet(
     mu_a: np.ndarray, cov_a: np.ndarray, mu_b: np.ndarray, cov_b: np.ndarray
 ) -> float:
-    """Fréchet distance between two Gaussians (torchaudio's formula, float64, clamped at 0)."""
-    d = AF.frechet_distance(
-        torch.from_numpy(mu_a), torch.from_numpy(cov_a), torch.from_numpy(mu_b),
-        torch.from_numpy(cov_b),
-    )
-    return max(0.0, float(d))
+    """Fréchet distance between two Gaussians (float64, clamped at 0)."""
+    return dsp.frechet_distance(mu_a, cov_a, mu_b, cov_b)
 
 
 # ---- the clip's precomputed features --------------------------------------------------------

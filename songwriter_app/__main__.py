@@ -10,12 +10,19 @@ import argparse
 import logging
 import os
 import sys
+import time
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
+
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QApplication
+
+    from songwriter_app.main_window import MainWindow
 
 log = logging.getLogger("songwriter_app")
 
@@ -84,6 +91,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--no-warm-up", action="store_true",
                    help="skip the background warm-up of the engine at start")
     p.add_argument("-v", "--verbose", action="store_true")
+    p.add_argument("--check", action="store_true",
+                   help="check that the installed packages load together, then exit")
+    p.add_argument("--smoke-test", action="store_true",
+                   help="open the window and the clip (default: the demo), print what was "
+                   "opened and exit: 0 when it opened within 120 s, 1 otherwise")
     # Qt's own options (e.g. -platform) are left to QApplication
     args, _unknown = p.parse_known_args(argv)
     return args
@@ -92,6 +104,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
+    if args.check:
+        from songwriter_app.selfcheck import main as selfcheck
+
+        return selfcheck()
     log_file = setup_logging(args.verbose)
     install_excepthook(log_file)
 
@@ -118,7 +134,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     target = Path(args.path).expanduser() if args.path else None
     if target is None or not window.open_path(target):
         window.open_demo()
+    if args.smoke_test:
+        _quit_when_open(app, window)
     return app.exec()
+
+
+def _quit_when_open(app: QApplication, window: MainWindow) -> None:
+    """--smoke-test: exit 0 as soon as a clip is on screen, 1 after 120 s without one."""
+    from PySide6.QtCore import QTimer
+
+    started = time.monotonic()
+
+    def poll() -> None:
+        if window.clip is not None:
+            print(f"opened {window.clip['path']} in {window.windowTitle()!r}", flush=True)
+            window.close()
+            app.exit(0)
+        elif time.monotonic() - started > 120:
+            print("the clip did not open within 120 s", file=sys.stderr, flush=True)
+            window.close()
+            app.exit(1)
+
+    timer = QTimer(window)
+    timer.timeout.connect(poll)
+    timer.start(100)
 
 
 if __name__ == "__main__":

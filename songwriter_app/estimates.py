@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 import tempfile
 import time
@@ -153,6 +154,19 @@ def estimate_seconds(cfg: TrainConfig, section_seconds: float, fits: dict[str, A
         total += cfg.iters_per_scale * (step + redraw)
         step_costs.append(step)
     return total
+
+
+BENCH_DIR_ENV = "SONGWRITER_BENCH_DIR"
+
+
+def stored_bench_dir() -> Path | None:
+    """A folder of stored bench figures to use before measuring, if the user named one.
+
+    Optional: `bash dev.sh app` points it at a checkout's bench/results; an installed app has
+    none and measures with the probe instead. Never a path relative to the repository.
+    """
+    value = os.environ.get(BENCH_DIR_ENV, "").strip()
+    return Path(value) if value else None
 
 
 def bench_fits(bench_dir: Path, device_name: str) -> dict[str, Any] | None:

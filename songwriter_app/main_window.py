@@ -420,7 +420,7 @@ class MainWindow(QMainWindow):
     # ==== clips ===============================================================================
 
     def open_demo(self) -> None:
-        from engine.assets import DEMO_CLIP
+        from engine.resources import DEMO_CLIP
 
         self.open_path(DEMO_CLIP)
 
@@ -755,10 +755,10 @@ class MainWindow(QMainWindow):
                     return
             except ValueError:
                 pass
-        from engine.assets import ASSETS_DIR
-        from songwriter_app.estimates import bench_fits, shapes_needed
+        from songwriter_app.estimates import bench_fits, shapes_needed, stored_bench_dir
 
-        self._bench = bench_fits(ASSETS_DIR.parent / "bench" / "results", self.device_name)
+        bench_dir = stored_bench_dir()
+        self._bench = bench_fits(bench_dir, self.device_name) if bench_dir else None
         if self._bench is not None and not force and set(shapes_needed()) <= set(
                 self._bench["fits"]):
             self.probe_result = self._bench

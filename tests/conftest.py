@@ -21,7 +21,7 @@ SHARED_AUDIO = REPO.parent / "shared" / "audio"
 
 @pytest.fixture(scope="session")
 def demo_clip() -> Path:
-    from engine.assets import DEMO_CLIP
+    from engine.resources import DEMO_CLIP
 
     assert DEMO_CLIP.is_file(), "the bundled demo clip is missing"
     return DEMO_CLIP

@@ -40,7 +40,7 @@ def main() -> int:
 
     from PySide6.QtWidgets import QApplication
 
-    from engine.assets import DEMO_CLIP
+    from engine.resources import DEMO_CLIP
     from songwriter_app.dialogs import messages
     from songwriter_app.main_window import MainWindow
     from songwriter_app.settings import AppSettings
