@@ -48,9 +48,8 @@ def _torchaudio() -> str:
 def _qt() -> str:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
-    from PySide6 import QtCore, QtGui, QtWidgets  # noqa: F401
-
     import pyqtgraph
+    from PySide6 import QtCore, QtGui, QtWidgets  # noqa: F401
 
     return f"PySide6 {QtCore.qVersion()} with pyqtgraph {pyqtgraph.__version__}"
 
