@@ -127,7 +127,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def cmd_results(args: argparse.Namespace) -> int:
     from engine.study import Study, write_results_csv, write_results_json
-    from engine.study_stats import analyse, format_summary
+    from engine.study.stats import analyse, format_summary
 
     st = Study.load(args.study)
     sessions = st.load_sessions(args.sessions or [])

@@ -2,7 +2,7 @@
 
 `install_study_menu(main_window, menu_bar)` adds a "Study" menu with New Study..., Take Study
 (rater mode)... and Study Results...; the main window calls it inside try/except ImportError.
-The logic lives in engine.study / engine.study_stats; this package holds only the windows.
+The logic lives in engine.study; this package holds only the windows.
 """
 
 from __future__ import annotations

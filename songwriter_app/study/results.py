@@ -43,7 +43,7 @@ from engine.study import (
     write_results_csv,
     write_results_json,
 )
-from engine.study_stats import ALL_GENERATED, StudySummary, analyse, format_p
+from engine.study.stats import ALL_GENERATED, StudySummary, analyse, format_p
 
 REAL_COLOR = "#7a9a6b"
 GEN_COLOR = "#3d6b8f"

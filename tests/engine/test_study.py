@@ -34,7 +34,7 @@ from engine.study import (
     write_results_csv,
     write_results_json,
 )
-from engine.study_stats import analyse, analyse_rows, binomial_p, mean_t_interval, wilson_interval
+from engine.study.stats import analyse, analyse_rows, binomial_p, mean_t_interval, wilson_interval
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -520,7 +520,7 @@ def test_statistics_match_hand_computed_values() -> None:
 
 
 def test_engine_study_modules_never_import_qt() -> None:
-    code = ("import sys, engine.study, engine.study_stats, engine.cli_study; "
+    code = ("import sys, engine.study, engine.study.stats, engine.cli_study; "
             "bad = [m for m in ('PySide6', 'pyqtgraph', 'sounddevice', 'songwriter_app') "
             "if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)

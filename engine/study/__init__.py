@@ -13,7 +13,7 @@ sidecars, or new ones rendered from trained projects) and real excerpts (the tra
 and other sections of the source file, or the project's clip.wav), prepares them as the
 original study did by hand, and writes the folder. A `Session` records one rater's answers
 with play counts and timings; `results_rows` flattens sessions into one row per (rater,
-stimulus) for CSV export, and engine.study_stats analyses them.
+stimulus) for CSV export, and engine.study.stats analyses them.
 """
 
 from __future__ import annotations
