@@ -64,6 +64,13 @@ class TrainConfig:
     # "default", "max-autotune-no-cudagraphs", or "reduce-overhead" (CUDA graphs, CUDA only).
     # The gradient penalty's double backward always runs eagerly.
     compile: str = ""
+    # --- window training (bench/README.md "Window training"): a long scale trains on a batch of
+    # random windows per iteration instead of the whole signal; G sees the real neighbourhood of
+    # each window, zeros only beyond the clip's true ends ---
+    window: int = 0  # samples per training window; 0 = the whole scale every iteration (reference)
+    window_batch: int = 4  # windows per iteration
+    window_above: int = 0  # windows at scales longer than this; 0 = longer than window_batch windows
+    iters_window: int = 0  # iterations at a scale that trains on windows; 0 = iters_per_scale
     # --- reporting ---
     progress_every: int = 10  # emit a progress event every N iterations (throttled again by time)
     preview_seconds: float = 4.0  # length of the random sample rendered after each scale
@@ -84,6 +91,13 @@ class TrainConfig:
             problems.append(f"mode must be 'music' or 'speech', not {self.mode!r}")
         if self.bank_size < 0 or self.bank_refresh < 0 or self.loss_every < 1:
             problems.append("bank_size/bank_refresh must be >= 0 and loss_every >= 1")
+        if self.window:
+            # D must score positions inside a window, and the spectral loss's longest FFT must fit
+            need = max(self.receptive_field + 64, MSS_RESOLUTIONS[0][0] if self.mode == "music" else 0)
+            if self.window < need:
+                problems.append(f"window must be 0 (off) or at least {need} samples")
+        if self.window < 0 or self.window_batch < 1 or self.window_above < 0 or self.iters_window < 0:
+            problems.append("window, window_above and iters_window must be >= 0, window_batch >= 1")
         if self.compile not in COMPILE_MODES:
             problems.append(f"compile must be one of {', '.join(map(repr, COMPILE_MODES))}")
         if problems:
@@ -93,6 +107,29 @@ class TrainConfig:
     def receptive_field(self) -> int:
         """Samples one output sample of G or D depends on (2041 for 8 layers, kernel 9)."""
         return 1 + (self.kernel_size - 1) * (2**self.n_layers - 1)
+
+    @property
+    def window_margin(self) -> int:
+        """Real context a training window's generator input gets on each side (1029 samples for
+        8 layers, kernel 9): half the receptive field, the gates' half kernel and one sample."""
+        return self.receptive_field // 2 + self.kernel_size // 2 + 1
+
+    def uses_windows(self, length: int) -> bool:
+        """Whether a scale of `length` samples trains on windows."""
+        if not self.window:
+            return False
+        above = self.window_above or self.window_batch * self.window
+        return length > max(above, self.window)
+
+    def iterations_at(self, length: int) -> int:
+        """Training iterations of a scale of `length` samples."""
+        return self.iters_window if self.iters_window and self.uses_windows(length) else self.iters_per_scale
+
+    def step_samples(self, length: int) -> int:
+        """Samples one training step pushes through G (the cost model's length)."""
+        if self.uses_windows(length):
+            return self.window_batch * (self.window + 2 * self.window_margin)
+        return length
 
     @property
     def rec_weight(self) -> float:

@@ -56,12 +56,44 @@ class ScaleGenerator(nn.Module):
         self.gate_g = _conv(channels, channels, kernel=kernel, padding="same")
         self.out = _conv(channels, 1, kernel=1)
 
-    def forward(self, noise: torch.Tensor, prev: torch.Tensor) -> torch.Tensor:
-        """noise, prev: [B, 1, T] -> [B, 1, T]."""
-        x = F.pad(noise + prev, (self.pad, self.pad))  # [B, 1, T + rf - 1]
-        h = self.last(self.trunk(x))  # [B, C, T]
+    @property
+    def window_margin(self) -> int:
+        """Context samples a window needs on each side so that `forward(..., margin=...)` gives
+        exactly the samples the whole-signal forward gives there: half the receptive field, the
+        gate convolutions' half kernel and one sample for the pre-emphasis filter."""
+        return window_margin(self.receptive_field, self.kernel)
+
+    def forward(
+        self, noise: torch.Tensor, prev: torch.Tensor, *, margin: int = 0,
+        valid: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """noise, prev: [B, 1, T] -> [B, 1, T] (the whole signal, zero-padded at both ends).
+
+        Window mode (margin > 0): noise and prev are [B, 1, W + 2 * margin], a window of W
+        samples with `margin` samples of its real neighbourhood on each side; the result is the
+        [B, 1, W] middle. `valid` ([B, 1, W + 2 * margin], 1 inside the clip, 0 in the zeros
+        that stand for what lies beyond its true ends) makes the gates and the pre-emphasis
+        see zeros there, as the whole-signal forward does; with margin >= window_margin the
+        window then equals the same slice of the whole-signal output (in eval mode: in
+        training, batch norm takes its statistics from the windows).
+        """
+        if margin == 0:
+            x = F.pad(noise + prev, (self.pad, self.pad))  # [B, 1, T + rf - 1]
+            h = self.last(self.trunk(x))  # [B, C, T]
+            h = torch.tanh(self.gate_f(h)) * torch.sigmoid(self.gate_g(h))
+            return pre_emphasis(self.out(h)) + prev
+        extra = margin - self.pad  # trunk output samples beyond the window on each side
+        if extra < self.kernel // 2 + 1:
+            raise ValueError(f"margin {margin} is below the window margin {self.window_margin}")
+        width = noise.shape[-1] - 2 * margin  # W
+        h = self.last(self.trunk(noise + prev))  # [B, C, W + 2 * extra]
+        if valid is not None:
+            h = h * valid[..., self.pad : self.pad + width + 2 * extra]
         h = torch.tanh(self.gate_f(h)) * torch.sigmoid(self.gate_g(h))
-        return pre_emphasis(self.out(h)) + prev
+        y = self.out(h[..., extra - 1 : extra + width])  # [B, 1, W + 1]: one sample before the window
+        if valid is not None:
+            y = y * valid[..., margin - 1 : margin + width]
+        return pre_emphasis(y)[..., 1:] + prev[..., margin : margin + width]
 
 
 class ScaleDiscriminator(nn.Module):
@@ -76,6 +108,11 @@ class ScaleDiscriminator(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """[B, 1, T] -> scores [B, 1, T - receptive_field + 1]."""
         return pre_emphasis(self.last(self.trunk(x)))
+
+
+def window_margin(receptive_field: int, kernel: int) -> int:
+    """See ScaleGenerator.window_margin."""
+    return receptive_field // 2 + kernel // 2 + 1
 
 
 def same_shapes(a: nn.Module, b: nn.Module) -> bool:

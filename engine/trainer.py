@@ -20,6 +20,7 @@ from typing import cast
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from engine.audio_io import load_clip
 from engine.checkpoint import (
@@ -172,9 +173,23 @@ class _InputBank:
         pick = int(torch.randint(self.size, (1,), generator=self.generator))
         return self.entries[pick]
 
+    def get_many(self, iteration: int, n: int) -> list[torch.Tensor]:
+        """Inputs for n training windows: one draw (size 0) or n picks from the bank."""
+        first = self.get(iteration)
+        if self.size == 0 or self.scale == 0:
+            return [first] * n
+        rest = torch.randint(self.size, (n - 1,), generator=self.generator).tolist()
+        return [first] + [self.entries[i] for i in rest]
 
-def _scale_cost(length: int, channels: int) -> float:
-    return float(length) * (channels + 4)
+
+def _windows(padded: torch.Tensor, starts: list[int], width: int) -> torch.Tensor:
+    """[1, 1, T'] -> [B, 1, width]: padded[start : start + width] for each start."""
+    return padded[0, 0].unfold(0, width, 1)[starts].unsqueeze(1)
+
+
+def _scale_cost(cfg: TrainConfig, length: int, channels: int) -> float:
+    """Relative cost of one iteration: samples through G (windows or the whole scale)."""
+    return float(cfg.step_samples(length)) * (channels + 4)
 
 
 # ---- the trainer --------------------------------------------------------------------------
@@ -329,7 +344,7 @@ def _train(root: Path, manifest: Manifest, dev: torch.device, cancel: CancelToke
     yield TrainStarted(root, tuple(manifest.rates), first, str(dev), device_label(dev), cfg,
                        clip.shape[-1] / fs)
 
-    total_cost = [_scale_cost(s.length, s.channels) * cfg.iters_per_scale for s in scales]
+    total_cost = [_scale_cost(cfg, s.length, s.channels) * cfg.iterations_at(s.length) for s in scales]
     run_start = time.monotonic()
     for s in range(first, manifest.n_scales):
         torch.manual_seed(manifest.seed * 1009 + s)  # per scale: a resumed run matches a whole one
@@ -346,7 +361,7 @@ def _train(root: Path, manifest: Manifest, dev: torch.device, cancel: CancelToke
             d.load_state_dict(prev_gd[1].state_dict())
         events = _train_scale(
             s, sc, g, d, pyramid, lengths, z_rec, manifest, dev, cancel, run_start,
-            remaining_cost=lambda it, s=s: total_cost[s] * (1 - it / cfg.iters_per_scale)
+            remaining_cost=lambda it, s=s: total_cost[s] * (1 - it / cfg.iterations_at(lengths[s]))
             + sum(total_cost[s + 1 :]),
         )
         scale_start = time.monotonic()
@@ -369,7 +384,7 @@ def _train(root: Path, manifest: Manifest, dev: torch.device, cancel: CancelToke
         pyramid.append(g)
         manifest.scales_done = s + 1
         manifest.seconds_per_scale.append(took)
-        manifest.iterations_done.append(cfg.iters_per_scale)
+        manifest.iterations_done.append(cfg.iterations_at(sc.length))
         write_manifest(root, manifest)
         append_log(root, "scale", scale=s, rate=sc.rate, seconds=took)
         prev_gd = (g, d)
@@ -394,7 +409,9 @@ class ScaleStep:
         d.train()
         self.opt_g = torch.optim.Adam(g.parameters(), lr=cfg.lr, betas=cfg.betas)
         self.opt_d = torch.optim.Adam(d.parameters(), lr=cfg.lr, betas=cfg.betas)
-        milestone = [max(1, int(cfg.iters_per_scale * cfg.lr_decay_at))]
+        length = real.shape[-1]
+        self.iterations = cfg.iterations_at(length)
+        milestone = [max(1, int(self.iterations * cfg.lr_decay_at))]
         self.sched_g = torch.optim.lr_scheduler.MultiStepLR(self.opt_g, milestone, gamma=cfg.lr_decay)
         self.sched_d = torch.optim.lr_scheduler.MultiStepLR(self.opt_d, milestone, gamma=cfg.lr_decay)
         self.amp = cfg.amp and native_bf16(dev)  # emulated bf16 would only be slower
@@ -409,6 +426,22 @@ class ScaleStep:
             self.rec_noise = torch.zeros_like(real)
         self.rec_fn = mss_loss if cfg.mode == "music" else mse_loss
         self.amp_s = noise_amps[s]
+        # window training: B random windows of W samples per iteration; G's inputs carry
+        # `margin` samples of their real neighbourhood (zeros beyond the clip's true ends)
+        self.windowed = cfg.uses_windows(length)
+        if self.windowed:
+            self.width, self.n_windows = cfg.window, cfg.window_batch
+            self.margin = g.window_margin
+            self.win_rng = torch.Generator().manual_seed(seed * 7927 + s)
+            m = self.margin
+            self.rec_prev_pad = F.pad(self.rec_prev, (m, m))
+            self.rec_noise_pad = F.pad(self.rec_noise, (m, m))
+            self.valid_pad = F.pad(torch.ones_like(real), (m, m))
+            # the spectral loss is a norm, so it grows with the square root of the samples it
+            # sees: scale the windows' norm to estimate the whole scale's (rec_weight keeps its
+            # meaning); MSE is a mean and needs nothing
+            covered = self.width * self.n_windows
+            self.rec_scale = (length / covered) ** 0.5 if cfg.mode == "music" else 1.0
         # forwards of this scale's G and D, compiled when asked; the modules themselves (and so
         # their state dicts and the gradient penalty's double backward) stay eager
         self.cudagraphs = cfg.compile == "reduce-overhead" and dev.type == "cuda"
@@ -424,13 +457,44 @@ class ScaleStep:
             return torch.autocast(device_type=self.dev.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
+    def window_starts(self) -> list[int]:
+        """Start samples of this iteration's windows, uniform over the scale."""
+        span = self.real.shape[-1] - self.width + 1
+        return torch.randint(span, (self.n_windows,), generator=self.win_rng).tolist()
+
+    def _window_inputs(self, it: int) -> tuple[torch.Tensor, ...]:
+        """real [B, 1, W]; noise, prev, rec_noise, rec_prev, valid [B, 1, W + 2 margin]."""
+        starts = self.window_starts()
+        m, w = self.margin, self.width
+        wide = w + 2 * m
+        real = _windows(self.real, starts, w)  # real windows never leave the clip
+        valid = _windows(self.valid_pad, starts, wide)
+        prevs = self.bank.get_many(it, len(starts))
+        prev = torch.cat([_windows(F.pad(p, (m, m)), [st], wide) for p, st in zip(prevs, starts,
+                                                                                   strict=True)])
+        noise = torch.randn(valid.shape, device=self.dev) * self.amp_s * valid
+        rec_noise = _windows(self.rec_noise_pad, starts, wide)
+        rec_prev = _windows(self.rec_prev_pad, starts, wide)
+        return real, noise, prev, rec_noise, rec_prev, valid
+
     def step(self, it: int) -> dict[str, torch.Tensor]:
         """One D step and one G step; returns the loss terms as (device) tensors."""
-        cfg, g, d, real = self.cfg, self.g_fwd, self.d_fwd, self.real
+        cfg, d = self.cfg, self.d_fwd
         if self.cudagraphs:
             torch.compiler.cudagraph_mark_step_begin()
-        noise = torch.randn(real.shape, device=self.dev) * self.amp_s
-        prev = self.bank.get(it)
+        rec_scale = 1.0
+        if self.windowed:
+            real, noise, prev, rec_noise, rec_prev, valid = self._window_inputs(it)
+            kw = {"margin": self.margin, "valid": valid}
+            rec_scale = self.rec_scale
+        else:
+            real, rec_noise, rec_prev, kw = self.real, self.rec_noise, self.rec_prev, {}
+            noise = torch.randn(real.shape, device=self.dev) * self.amp_s
+            prev = self.bank.get(it)
+
+        def g(z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+            return self.g_fwd(z, x, **kw)
+
         # --- D step: -mean D(real) + mean D(fake) + GP ---
         # Each term is backpropagated as soon as it is formed: the gradient is the same sum,
         # but only one of the three critic graphs is alive at a time (the peak memory of a
@@ -453,8 +517,8 @@ class ScaleStep:
             g_adv = -d(fake).float().mean()
         g_adv.backward()
         with self._autocast():
-            rec = g(self.rec_noise, self.rec_prev)
-        rec_loss = cfg.rec_weight * self.rec_fn(real, rec)
+            rec = g(rec_noise, rec_prev)
+        rec_loss = cfg.rec_weight * rec_scale * self.rec_fn(real, rec)
         rec_loss.backward()
         g_total = (g_adv + rec_loss).detach()
         self.opt_g.step()
@@ -494,15 +558,16 @@ def _train_scale(
     last_emit = 0.0
     t0 = time.monotonic()
     losses: dict[str, float] = {}
-    cost_now = _scale_cost(sc.length, sc.channels)
-    for it in range(cfg.iters_per_scale):
+    cost_now = _scale_cost(cfg, sc.length, sc.channels)
+    iterations = stepper.iterations
+    for it in range(iterations):
         if cancel.cancelled:
             return
         terms = stepper.step(it)
         for k, v in terms.items():
             sums[k] = sums[k] + v.detach() if k in sums else v.detach()
         count += 1
-        last = it + 1 == cfg.iters_per_scale
+        last = it + 1 == iterations
         if (it + 1) % cfg.loss_every == 0 or last:
             # the only host-device synchronisation in the loop
             losses = {k: float(v) / count for k, v in sums.items()}
@@ -514,7 +579,7 @@ def _train_scale(
             spi = (now - t0) / (it + 1)
             yield TrainProgress(
                 scale=s, n_scales=manifest.n_scales, rate=sc.rate, iteration=it + 1,
-                iterations=cfg.iters_per_scale, losses=dict(losses), elapsed=now - run_start,
+                iterations=iterations, losses=dict(losses), elapsed=now - run_start,
                 seconds_per_iteration=spi, eta_seconds=remaining_cost(it + 1) / cost_now * spi,
             )
     yield None
