@@ -47,15 +47,13 @@ def _load_json(path: str, what: str) -> Any:
 def cmd_build(args: argparse.Namespace) -> int:
     from engine.cli import ProgressBar
     from engine.study import (
-        BuildFinished,
-        BuildProgress,
         GenerateSpec,
         ProjectSelection,
         StudyError,
         StudySpec,
         find_variation_files,
-        iter_build_study,
     )
+    from engine.study.build import BuildFinished, BuildProgress, iter_build_study
 
     if not args.project and not args.variation:
         raise StudyError("Give at least one --project or --variation file.")

@@ -1,7 +1,7 @@
 """Analysis of listening-study answers: confusion rates, musicality, inspiration, rater checks.
 
-Works on the rows of engine.study.results_rows (one per rater and stimulus), so several raters'
-session files combine into one analysis simply by concatenating their rows.
+Works on the rows of engine.study.results.results_rows (one per rater and stimulus), so several
+raters' session files combine into one analysis simply by concatenating their rows.
 
 - share judged "real" per condition with a Wilson 95 % interval and a two-sided exact binomial
   test against 50 % (for generated stimuli this is the confusion rate of the Catch-A-Waveform
@@ -23,7 +23,9 @@ from typing import Any
 from scipy import stats
 
 from engine.fileutil import json_safe
-from engine.study import GENERATED, REAL, question_by_role
+from engine.study.layout import GENERATED, REAL
+from engine.study.questions import question_by_role
+from engine.study.results import results_rows
 
 ALL_GENERATED = "generated (all)"
 
@@ -153,7 +155,7 @@ def analyse_rows(
     rows: Iterable[dict[str, Any]], questions: list[dict[str, Any]], *, threshold: float = 0.5,
     exclude_flagged: bool = False,
 ) -> StudySummary:
-    """Summaries per condition and per rater from result rows (see engine.study.results_rows)."""
+    """Summaries per condition and per rater from result rows (see results.results_rows)."""
     rows = [r for r in rows if r.get("kind") in (REAL, GENERATED)]
     rf = question_by_role(questions, "real_or_fake")
     raters: list[RaterSummary] = []
@@ -201,8 +203,6 @@ def _truthy(v: Any) -> bool:
 def analyse(study: Any, sessions: Iterable[Any], *, threshold: float | None = None,
             exclude_flagged: bool = False) -> StudySummary:
     """Analyse a study's sessions (threshold defaults to the study's setting)."""
-    from engine.study import results_rows
-
     th = float(study.settings.get("real_check_threshold", 0.5)) if threshold is None else threshold
     return analyse_rows(results_rows(study, sessions), study.questions, threshold=th,
                         exclude_flagged=exclude_flagged)

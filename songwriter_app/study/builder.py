@@ -1,6 +1,6 @@
 """New Study dialog: pick projects and stimuli, set the options, build the study folder.
 
-Building runs engine.study.iter_build_study in a worker thread (rendering new variations can
+Building runs engine.study.build.iter_build_study in a worker thread (rendering new variations can
 take a while); afterwards the author can preview every stimulus (with its hidden truth, which
 raters never see) and open rater mode or the results.
 """
@@ -40,8 +40,6 @@ from PySide6.QtWidgets import (
 from engine.checkpoint import read_manifest
 from engine.errors import EngineError
 from engine.study import (
-    BuildFinished,
-    BuildProgress,
     GenerateSpec,
     ProjectSelection,
     Study,
@@ -50,9 +48,9 @@ from engine.study import (
     default_final_questions,
     default_questions,
     find_variation_files,
-    iter_build_study,
     validate_questions,
 )
+from engine.study.build import BuildFinished, BuildProgress, iter_build_study
 from songwriter_app.playback import make_player
 
 log = logging.getLogger(__name__)

@@ -20,9 +20,9 @@ from engine.study import (  # noqa: E402
     ProjectSelection,
     Study,
     StudySpec,
-    build_study,
     read_results_csv,
 )
+from engine.study.build import build_study  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 SHOTS = REPO / "screenshots"

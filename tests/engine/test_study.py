@@ -25,7 +25,6 @@ from engine.study import (
     Study,
     StudyError,
     StudySpec,
-    build_study,
     default_final_questions,
     default_questions,
     read_results_csv,
@@ -34,6 +33,7 @@ from engine.study import (
     write_results_csv,
     write_results_json,
 )
+from engine.study.build import build_study
 from engine.study.stats import analyse, analyse_rows, binomial_p, mean_t_interval, wilson_interval
 
 REPO = Path(__file__).resolve().parents[2]
@@ -207,7 +207,7 @@ def test_build_refuses_bad_input_and_leaves_nothing(projects: list[Path], tmp_pa
     class Cancelled:
         cancelled = True
 
-    from engine.study import iter_build_study
+    from engine.study.build import iter_build_study
 
     with pytest.raises(StudyError, match="cancelled"):
         list(iter_build_study(_spec(projects), tmp_path / "c", cancel=Cancelled()))
@@ -378,7 +378,7 @@ def test_damaged_or_edited_session_is_refused_and_untouched(study: Study) -> Non
     assert path.read_bytes() == before[: len(before) // 2]
     # from another study
     other = dict(data, study_id="0" * 32)
-    from engine.study import _checksum
+    from engine.study.session import _checksum
 
     other["checksum"] = _checksum(other)
     path.write_text(json.dumps(other))
@@ -570,7 +570,7 @@ def test_missing_source_file_falls_back_to_clip(projects: list[Path], tmp_path: 
     (proj / "manifest.json").write_text(json.dumps(m))
     spec = StudySpec(projects=[ProjectSelection(path=proj, real_training=1, real_other=2,
                                                 generate=[GenerateSpec(count=1)])])
-    from engine.study import BuildFinished, iter_build_study
+    from engine.study.build import BuildFinished, iter_build_study
 
     fin = [e for e in iter_build_study(spec, tmp_path / "s") if isinstance(e, BuildFinished)][0]
     real = [s for s in fin.study.stimuli if s.kind == REAL]
