@@ -94,7 +94,7 @@ def evaluate_project(
     """Render (or load) variations of a project and evaluate them; returns an EvaluationReport."""
     from engine.audio_io import load_clip
     from engine.generate import generate, load_model, reconstruct
-    from engine.metrics import evaluate, untrained_generator_output
+    from engine.analysis import evaluate, untrained_generator_output
 
     model = load_model(project, device)
     fs = model.fs

@@ -251,7 +251,7 @@ class VariationList(QTreeWidget):
             item.setToolTip(COL_VERDICT, tip or rec.verdict)
         else:
             item.setText(COL_VERDICT, "…")
-            item.setToolTip(COL_VERDICT, "No objective verdict yet (engine.metrics).")
+            item.setToolTip(COL_VERDICT, "No objective verdict yet (engine.analysis).")
         self._fill_metric(item, rec)
 
     def _fill_metric(self, item: SortItem, rec: VariationRecord) -> None:

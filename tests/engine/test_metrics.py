@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine import metrics as M
+from engine import analysis as M
 from engine.audio_io import load_clip
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
