@@ -23,13 +23,13 @@ from pathlib import Path
 
 import torch
 
-from engine.resources import DEMO_CLIP
 from engine.audio_io import load_clip
 from engine.config import get_preset, parse_overrides
 from engine.device import device_label, resolve_device, synchronize
 from engine.generate import Pyramid
 from engine.models import ScaleDiscriminator, ScaleGenerator
 from engine.pyramid import choose_rates, energies, noise_amplitudes, scale_signals
+from engine.resources import DEMO_CLIP
 from engine.trainer import ScaleStep, configure_backends
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -91,9 +91,11 @@ def main(argv: list[str] | None = None) -> int:
         spi = statistics.median(times)
         # setup = building the step (and, with --set compile=..., compiling) plus the warm-up
         # iterations: a real run pays it once per scale
-        projected = setup_s + spi * max(0, cfg.iters_per_scale - args.warmup)
+        iterations = cfg.iterations_at(lengths[s])
+        projected = setup_s + spi * max(0, iterations - args.warmup)
         rows.append({
             "scale": s, "rate": rate, "samples": lengths[s], "channels": ch,
+            "iterations": iterations, "windows": cfg.uses_windows(lengths[s]),
             "seconds_per_iteration": spi, "mean_seconds_per_iteration": statistics.fmean(times),
             "setup_seconds": setup_s,
             "projected_scale_seconds": projected,
@@ -126,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out) if args.out else RESULTS / f"speed-{cfg.name}-{dev.type}{label}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"projected {total / 60:.1f} min for {cfg.iters_per_scale} iterations x {len(rates)} scales "
+    print(f"projected {total / 60:.1f} min for {sum(r['iterations'] for r in rows)} iterations over {len(rates)} scales "
           f"on {device_label(dev)}; wrote {out}", file=sys.stderr)
     return 0
 

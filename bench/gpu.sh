@@ -3,11 +3,15 @@
 #   bash bench/gpu.sh            every stage below but `full`
 #   bash bench/gpu.sh STAGE...   only those stages (each fits a 10-minute device call):
 #     speed     speed probes: standard and hifi on a 25 s clip, peak memory for 60 s, each with
-#               the reference trainer and with the fast levers (bank, bf16, TF32, loss read-back)
-#     ab        interleaved A/B of each lever alone on standard's top scale (16 kHz x 25 s)
+#               the reference trainer (whole scales, no levers) and with the fast levers (the
+#               presets' window training and bank, bf16, TF32, loss read-back)
+#     ab        interleaved A/B of each lever alone on standard's top scale (16 kHz x 25 s):
+#               window training against whole-scale steps, then bf16, TF32 and torch.compile
+#               on top of the preset (windows on)
 #     compile   standard 25 s with the fast levers plus torch.compile (Inductor; CUDA graphs)
 #     full      trains standard for real, 3 seeds each way, and compares the quality metrics
-#               of the fast levers against the reference's run-to-run spread (hours)
+#               of the fast levers (windows included) against the reference trainer's
+#               run-to-run spread (the reference takes hours; the windowed preset minutes)
 # Needs bench/clips/ (python bench/make_clips.py, on a machine that reaches Debian's archive).
 # Results: bench/results/speed-*-cuda-*.json, ab-*-cuda-*.json and quality-*-cuda-*.json.
 # SMOKE=1 runs every command with the tiny preset on the CPU in seconds (checks the script).
@@ -18,20 +22,25 @@ export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"  # runs from the checkout wi
 
 if [ "${SMOKE:-0}" = 1 ]; then
   DEV=cpu STD=tiny HIFI=tiny TOP=3000 OUTDIR=$(mktemp -d)
+  WIN=(--set window=2048 --set window_batch=1)  # tiny has no windows of its own
+  ABWIN=(--b window=2048 --b window_batch=1)
   C25=engine/resources/demo-war-of-freedom-10s.wav C60=$C25
   it() { echo --iters 1 --warmup 1; }
   ABI=(--rounds 1 --iters 1)
   COMPILE_MODES=()  # Inductor needs minutes per scale on a CPU
 else
   DEV=cuda STD=standard HIFI=hifi TOP=400000 OUTDIR=bench/results
+  WIN=()  # the presets' own windows
+  ABWIN=(--b window=16384)
   C25=bench/clips/war-of-freedom-25s.wav C60=bench/clips/war-of-freedom-60s.wav
   it() { echo --iters "$1"; }
   ABI=(--rounds 5 --iters 10)
   COMPILE_MODES=(max-autotune-no-cudagraphs reduce-overhead)
   [ -f "$C25" ] || "$PY" bench/make_clips.py
 fi
-REF=(--set bank_size=0 --set amp=false --set tf32=false --set loss_every=1)
-FAST=(--set bank_size=8 --set bank_refresh=10 --set amp=true --set tf32=true --set loss_every=50)
+REF=(--set bank_size=0 --set amp=false --set tf32=false --set loss_every=1 --set window=0)
+FAST=(--set bank_size=8 --set bank_refresh=10 --set amp=true --set tf32=true --set loss_every=50
+      "${WIN[@]}")
 speed() {  # speed LABEL PRESET ARGS...
   local label=$1 preset=$2
   shift 2
@@ -50,6 +59,11 @@ stage_speed() {
 }
 
 stage_ab() {
+  # window training alone: whole-scale steps (A) against the preset's windows (B)
+  "$PY" bench/bench_ab.py --preset "$STD" --device "$DEV" --samples "$TOP" "${ABI[@]}" \
+      --a window=0 "${ABWIN[@]}" \
+      --label top-window --out "$OUTDIR/ab-$STD-$DEV-top-window.json" \
+    || echo "A/B of window training failed on this machine (see above)" >&2
   for lever in amp=true tf32=true compile=max-autotune-no-cudagraphs compile=reduce-overhead; do
     if [ "${SMOKE:-0}" = 1 ] && [[ $lever == compile* ]]; then continue; fi
     local label="top-${lever//=/-}"

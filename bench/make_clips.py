@@ -1,9 +1,15 @@
-"""Prepare longer real clips for benchmarks (25 s and 60 s) from Debian's Sectoid song pack.
+"""Prepare longer real clips for benchmarks (25 s and 60 s) from Debian packages of free music.
 
-The shared recordings are 8 s and 20 s; the GPU goals are stated for 25 s and 60 s.
-This fetches the package `fretsonfire-songs-sectoid` (same songs, same licence as
-engine/resources/NOTICE.txt) with `apt-get download`, mixes each song's song + guitar stems,
-and writes bench/clips/<song>-25s.wav and -60s.wav (git-ignored).
+The shared recordings are 8 s and 20 s of two Sectoid songs; the GPU goals are stated for 25 s
+and 60 s, and quality must hold on more kinds of music. This fetches, with `apt-get download`:
+
+- `fretsonfire-songs-sectoid` (same songs and licence as engine/resources/NOTICE.txt): metal
+  with guitars, song + guitar stems mixed;
+- `fretsonfire-songs-muldjord` (Fretsonfire's free song pack by Lars Muldjord): another band's
+  heavy rock, song + guitar stems mixed;
+- `frozen-bubble-data` (the game's soundtrack, GPL): synthesised game music, bright and tonal.
+
+and writes bench/clips/<name>-25s.wav and -60s.wav (git-ignored; the files stay out of git).
 
     python bench/make_clips.py
 """
@@ -20,20 +26,33 @@ import numpy as np
 import soundfile as sf
 
 CLIPS = Path(__file__).resolve().parent / "clips"
-PACKAGE = "fretsonfire-songs-sectoid"
-SONGS = {"war-of-freedom": ("War of freedom", 40.0), "metal-madness": ("Metal madness", 30.0)}
+FOF = "usr/share/games/fretsonfire/data/songs"
+# name -> (Debian package, stem files mixed together inside the package, start in seconds)
+SOURCES: dict[str, tuple[str, tuple[str, ...], float]] = {
+    "war-of-freedom": ("fretsonfire-songs-sectoid",
+                       (f"{FOF}/sectoid/War of freedom/song.ogg",
+                        f"{FOF}/sectoid/War of freedom/guitar.ogg"), 40.0),
+    "metal-madness": ("fretsonfire-songs-sectoid",
+                      (f"{FOF}/sectoid/Metal madness/song.ogg",
+                       f"{FOF}/sectoid/Metal madness/guitar.ogg"), 30.0),
+    "chaos-god": ("fretsonfire-songs-muldjord",
+                  (f"{FOF}/muldjord/chaos_god/song.ogg", f"{FOF}/muldjord/chaos_god/guitar.ogg"),
+                  60.0),
+    "frozen-bubble-intro": ("frozen-bubble-data", ("usr/share/games/frozen-bubble/snd/introzik.ogg",),
+                            30.0),
+}
 
 
 def main() -> int:
     CLIPS.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run(["apt-get", "download", PACKAGE], cwd=tmp, check=True)
-        deb = glob.glob(f"{tmp}/{PACKAGE}_*.deb")[0]
-        subprocess.run(["dpkg", "-x", deb, f"{tmp}/x"], check=True)
-        base = Path(tmp) / "x/usr/share/games/fretsonfire/data/songs/sectoid"
-        for slug, (folder, start) in SONGS.items():
-            stems = [sf.read(str(base / folder / f"{s}.ogg"), dtype="float32", always_2d=True)
-                     for s in ("song", "guitar")]
+        for package in sorted({p for p, _, _ in SOURCES.values()}):
+            subprocess.run(["apt-get", "download", package], cwd=tmp, check=True)
+            deb = glob.glob(f"{tmp}/{package}_*.deb")[0]
+            subprocess.run(["dpkg", "-x", deb, f"{tmp}/x"], check=True)
+        for slug, (_, files, start) in SOURCES.items():
+            stems = [sf.read(str(Path(tmp) / "x" / f), dtype="float32", always_2d=True)
+                     for f in files]
             sr = stems[0][1]
             n = min(len(a) for a, _ in stems)
             mix = sum(a[:n] for a, _ in stems)

@@ -34,10 +34,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from engine.resources import DEMO_CLIP
 from engine.config import get_preset, parse_overrides
 from engine.device import device_label, resolve_device
 from engine.fileutil import atomic_write_json, json_safe
+from engine.resources import DEMO_CLIP
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -71,18 +71,21 @@ def train_one(
     last_spi: dict[int, float] = {}
     t0 = time.perf_counter()
     total = math.nan
+    clip_seconds = 0.0
     for ev in iter_train(clip, project, cfg, start=start, duration=seconds, device=device,
                          seed=seed):
         if isinstance(ev, TrainStarted):
-            rates = ev.rates
+            rates, clip_seconds = ev.rates, ev.clip_seconds
             print(f"  training {ev.n_scales} scales ({', '.join(map(str, rates))} Hz) on "
                   f"{ev.device_name}, {ev.clip_seconds:.1f} s clip", file=sys.stderr)
         elif isinstance(ev, TrainProgress):
             last_spi[ev.scale] = ev.seconds_per_iteration
         elif isinstance(ev, ScaleFinished):
-            iters = cfg.iters_per_scale
+            iters = cfg.iterations_at(int(round(ev.rate * clip_seconds)))
+            n = int(round(ev.rate * clip_seconds))
             scales.append({
                 "scale": ev.scale, "rate": ev.rate, "seconds": ev.seconds, "iterations": iters,
+                "samples": n, "step_samples": cfg.step_samples(n),
                 "seconds_per_iteration": ev.seconds / iters,
                 "seconds_per_iteration_in_loop": last_spi.get(ev.scale),
             })
@@ -253,6 +256,13 @@ def compare(a_path: str, b_path: str, *, stream: Any = sys.stdout) -> int:
                     worse += 1
             band = f"[{lo:.4g}, {hi:.4g}]"
             print(f"{key:24s}{m:12.4g}{band:>26s}{v:12.4g}  {verdict}", file=stream)
+        if "train_seconds" in sa and "train_seconds" in sb and sb["train_seconds"]["mean"] > 0:
+            ratio = sa["train_seconds"]["mean"] / sb["train_seconds"]["mean"]
+            print(f"{'train time A/B':24s}{ratio:12.2f}x  (runs one after the other, not "
+                  "interleaved: a rough figure on a machine whose speed drifts; bench_ab.py "
+                  "gives the interleaved ratio)", file=stream)
+    if len(clips) > 1:
+        print(f"\n{len(clips)} clips compared.", file=stream)
     print("\n" + ("B stays within A's run-to-run spread on every quality metric."
                   if worse == 0 else f"{worse} quality metric(s) of B are worse than A's spread."),
           file=stream)

@@ -218,10 +218,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--duration", type=float, default=None, help="section length in seconds (default: as long as the preset allows)")
     t.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
     t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--iters", type=int, default=None, help="override iterations per scale")
+    t.add_argument("--iters", type=int, default=None,
+                   help="override iterations per scale (a scale that trains on windows uses "
+                   "iters_window instead when that is set)")
     t.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                    help="override any setting of the preset, e.g. --set amp=true --set "
-                   "compile=default (the fields: engine/config.py TrainConfig)")
+                   "compile=default, or --set window=0 for whole-scale (reference) training "
+                   "(the fields: engine/config.py TrainConfig)")
     t.add_argument("--resume", action="store_true", help="continue the project from its last finished scale")
     t.set_defaults(func=cmd_train)
 

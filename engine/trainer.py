@@ -215,7 +215,8 @@ def prepare_project(
     rates = choose_rates(clip.signal, cfg)
     reals = scale_signals(clip.signal, cfg.fs, rates)
     if device is not None:
-        check_fits(reals[-1].shape[-1], cfg.channels, cfg.n_layers, device)
+        # what one step holds: the windows at a scale that trains on windows
+        check_fits(cfg.step_samples(reals[-1].shape[-1]), cfg.channels, cfg.n_layers, device)
     amps = noise_amplitudes(energies(reals), cfg.noise_amp_factor)
     created_folder = not root.exists()
     check_writable_dir(root)
@@ -281,7 +282,8 @@ def iter_train(
             yield TrainFinished(root, 0.0, manifest.n_scales)
             return
         top = lengths_for(manifest.rates, float(manifest.source.get("duration") or 0.0))[-1]
-        check_fits(top, manifest.config.channels, manifest.config.n_layers, dev)
+        check_fits(manifest.config.step_samples(top), manifest.config.channels,
+                   manifest.config.n_layers, dev)
     else:
         if cfg is None or clip_path is None:
             raise ProjectError("A new training run needs a clip and a preset.")

@@ -5,7 +5,10 @@ clip, for each network shape the presets use, at two signal lengths, on the
 chosen device: t(L) = a + b * L seconds per iteration. A preset's estimate is then the sum over
 its scales (rates <= working rate, the section's length at each rate) of
 iterations * t(L), plus the coarser generators each step runs when the preset
-redraws its previous-scale inputs. It is an estimate (the energy test may drop
+redraws its previous-scale inputs. At a scale that trains on windows (TrainConfig.window),
+L is what one step pushes through the networks (the windows with their context,
+TrainConfig.step_samples), not the scale's length, and the iterations are the preset's
+schedule for such scales (TrainConfig.iterations_at). It is an estimate (the energy test may drop
 coarse scales; other programs share the machine) and the GUI says "about".
 
 Results are cached per device and torch version in the app settings (JSON).
@@ -145,14 +148,16 @@ def estimate_seconds(cfg: TrainConfig, section_seconds: float, fits: dict[str, A
         fit = fits.get(shape_key(c, cfg))
         if fit is None:
             return math.nan
-        step = Fit(float(fit["a"]), float(fit["b"])).seconds(int(round(rate * seconds)))
+        length = int(round(rate * seconds))
+        step = Fit(float(fit["a"]), float(fit["b"])).seconds(cfg.step_samples(length))
         redraw = 0.0
         if cfg.bank_size == 0:  # every step runs the coarser generators again
             redraw = GEN_FORWARD_SHARE * sum(step_costs)
         elif cfg.bank_refresh:
             redraw = GEN_FORWARD_SHARE * sum(step_costs) / cfg.bank_refresh
-        total += cfg.iters_per_scale * (step + redraw)
-        step_costs.append(step)
+        total += cfg.iterations_at(length) * (step + redraw)
+        # a redraw runs the coarser generators on their whole scales, windows or not
+        step_costs.append(Fit(float(fit["a"]), float(fit["b"])).seconds(length))
     return total
 
 
@@ -201,7 +206,9 @@ def bench_fits(bench_dir: Path, device_name: str) -> dict[str, Any] | None:
                 try:
                     spi = float(sc.get("seconds_per_iteration_in_loop")
                                 or sc["seconds_per_iteration"])
-                    samples = float(sc["rate"]) * seconds
+                    # what one step pushes through the networks: the windows when the
+                    # scale trained on windows, else the whole scale
+                    samples = float(cfg.step_samples(int(round(float(sc["rate"]) * seconds))))
                 except (KeyError, TypeError, ValueError):
                     continue
                 channels = cfg.channels_first if int(sc.get("scale", i)) == 0 else cfg.channels

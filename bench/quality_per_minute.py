@@ -1,0 +1,117 @@
+"""Quality per CPU minute: each quality metric against training minutes, from run_bench results.
+
+Reads quality-*.json files written by run_bench.py and writes, per file and clip, the mean
+training minutes and the mean of every quality metric (with their spread over the repeats) to
+JSON, and a PNG of timbre FD (lower is better) against training minutes: one colour per file,
+one marker per run, the file's mean per clip joined by a line across files of the same clip.
+
+    QT_QPA_PLATFORM=offscreen python bench/quality_per_minute.py \\
+        bench/results/quality-quick-cpu-ref-whole-4s-50it.json \\
+        bench/results/quality-quick-cpu-window8192x2-4s-50it.json \\
+        --out bench/results/quality-per-minute-quick-4s-50it
+
+The PNG is drawn with pyqtgraph (already a dependency of the app), offscreen.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from run_bench import QUALITY, flatten  # noqa: E402
+
+COLOURS = [(31, 119, 180), (214, 39, 40), (44, 160, 44), (148, 103, 189), (255, 127, 14)]
+
+
+def gather(paths: list[str]) -> list[dict[str, Any]]:
+    rows = []
+    for path in paths:
+        data = json.loads(Path(path).read_text())
+        by_clip: dict[str, list[dict[str, float]]] = {}
+        for run in data["runs"]:
+            by_clip.setdefault(Path(run["clip"]).name, []).append(flatten(run))
+        for clip, flat in by_clip.items():
+            row: dict[str, Any] = {"file": Path(path).name, "label": data.get("label"),
+                                   "preset": data.get("preset"), "clip": clip,
+                                   "device_name": data.get("device_name"), "runs": len(flat),
+                                   "train_minutes": [f["train_seconds"] / 60 for f in flat]}
+            for key in QUALITY:
+                vals = [f[key] for f in flat if key in f]
+                if vals:
+                    row[key] = vals
+            rows.append(row)
+    return rows
+
+
+def plot(rows: list[dict[str, Any]], png: Path, metric: str = "timbre_fd") -> None:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    import pyqtgraph as pg
+    from pyqtgraph.exporters import ImageExporter
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication([])
+    pg.setConfigOptions(background="w", foreground="k", antialias=True)
+    w = pg.PlotWidget()
+    w.resize(900, 600)
+    w.setLabel("bottom", "training minutes (2-core CPU, per run)")
+    w.setLabel("left", f"{metric} (lower is better)")
+    w.setTitle(f"{metric} against training time")
+    legend = w.addLegend(offset=(-10, 10))
+    files = list(dict.fromkeys(r["file"] for r in rows))
+    symbols = ["o", "s", "t", "d", "+", "x"]
+    clips = list(dict.fromkeys(r["clip"] for r in rows))
+    for i, f in enumerate(files):
+        colour = COLOURS[i % len(COLOURS)]
+        for j, clip in enumerate(clips):
+            for r in rows:
+                if r["file"] != f or r["clip"] != clip or metric not in r:
+                    continue
+                item = w.plot(r["train_minutes"], r[metric], pen=None, symbol=symbols[j % 6],
+                              symbolBrush=colour, symbolSize=9,
+                              name=f"{r['label']} / {clip}")
+                del item
+    for clip in clips:  # one line per clip through the files' means
+        pts = [(sum(r["train_minutes"]) / len(r["train_minutes"]), sum(r[metric]) / len(r[metric]))
+               for f in files for r in rows if r["file"] == f and r["clip"] == clip and metric in r]
+        if len(pts) > 1:
+            w.plot([p[0] for p in pts], [p[1] for p in pts], pen=pg.mkPen((120, 120, 120), width=1,
+                                                                         style=pg.QtCore.Qt.DashLine))
+    del legend
+    app.processEvents()
+    exporter = ImageExporter(w.plotItem)
+    exporter.parameters()["width"] = 900
+    exporter.export(str(png))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("results", nargs="+", help="quality-*.json files from run_bench.py")
+    ap.add_argument("--out", required=True, help="output path without extension (.json and .png)")
+    ap.add_argument("--metric", default="timbre_fd")
+    args = ap.parse_args(argv)
+    rows = gather(args.results)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    summary = []
+    for r in rows:
+        s = {k: r[k] for k in ("file", "label", "preset", "clip", "device_name", "runs")}
+        for key in ["train_minutes", *QUALITY]:
+            if key in r:
+                vals = r[key]
+                s[key] = {"mean": sum(vals) / len(vals), "min": min(vals), "max": max(vals),
+                          "values": vals}
+        summary.append(s)
+    out.with_suffix(".json").write_text(json.dumps({"metric_plotted": args.metric,
+                                                    "rows": summary}, indent=2) + "\n")
+    plot(rows, out.with_suffix(".png"), args.metric)
+    print(f"wrote {out.with_suffix('.json')} and {out.with_suffix('.png')}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
