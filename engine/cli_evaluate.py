@@ -92,9 +92,9 @@ def evaluate_project(
     baselines: bool = True, device: str | None = "auto",
 ) -> Any:
     """Render (or load) variations of a project and evaluate them; returns an EvaluationReport."""
+    from engine.analysis import evaluate, untrained_generator_output
     from engine.audio_io import load_clip
     from engine.generate import generate, load_model, reconstruct
-    from engine.analysis import evaluate, untrained_generator_output
 
     model = load_model(project, device)
     fs = model.fs
