@@ -2,8 +2,8 @@
 
 Two steps so a front end can ask before anything is replaced:
 
-    plan = plan_export(project_dir, records, options)    # names every target; lists conflicts
-    for result in export_variations(project_dir, plan, on_conflict="error"):  # writes
+    plan = plan_export(project, records, options)    # names every target; lists conflicts
+    for result in export_variations(project, plan, on_conflict="error"):  # writes
         ...
 
 Nothing is ever overwritten silently: with on_conflict="error" (the default) an
@@ -28,11 +28,13 @@ import soundfile as sf
 
 from engine import ENGINE_VERSION
 from engine.audio_io import integrated_loudness, match_loudness, resample, save_audio, trim_and_fade
-from engine.checkpoint import Manifest, load_clip_signal, read_manifest
 from engine.errors import ConfigError, OutputError
-from engine.fileutil import atomic_write_json, check_writable_dir, sha256_file
-from engine.generate import strength_word
-from engine.variations import VariationRecord, VariationStore
+from engine.fileutil import atomic_write_json, check_writable_dir
+from engine.project import Project, RenderRecipe
+from engine.project.section import SourceStatus
+from engine.variations import VariationRecord
+
+ProjectLike = Project | str | os.PathLike[str]
 
 FORMATS = ("wav", "flac")
 BIT_DEPTHS = {"16": "PCM_16", "24": "PCM_24", "float": "FLOAT"}
@@ -159,18 +161,15 @@ def safe_name(text: str) -> str:
     return name[:150] or "variation"
 
 
-def strength_slug(from_scale: int | None, strength: str) -> str:
-    word = strength_word(from_scale, strength)
-    return word.replace(" ", "-") if word else f"k{from_scale}"
-
-
-def render_name(pattern: str, rec: VariationRecord, *, clip: str, preset: str, index: int) -> str:
+def render_name(pattern: str, rec: VariationRecord, *, recipe: RenderRecipe, clip: str,
+                preset: str, index: int) -> str:
+    """A file name from the pattern; the strength and scale words come from the recipe."""
     check_pattern(pattern)
     values = {
         "clip": clip,
         "seed": rec.seed,
-        "strength": strength_slug(rec.from_scale, rec.strength),
-        "scale": rec.tag,
+        "strength": recipe.slug,
+        "scale": recipe.tag,
         "id": rec.id,
         "index": index,
         "rating": "unrated" if rec.rating is None else rec.rating,
@@ -183,30 +182,26 @@ def render_name(pattern: str, rec: VariationRecord, *, clip: str, preset: str, i
 # ---- plan ------------------------------------------------------------------------------------
 
 
-def _clip_name(manifest: Manifest) -> str:
-    src = manifest.source.get("path") or "clip"
-    return Path(str(src)).stem
-
-
 def plan_export(
-    project_dir: str | os.PathLike[str], records: Iterable[VariationRecord], options: ExportOptions
+    project: ProjectLike, records: Iterable[VariationRecord], options: ExportOptions
 ) -> ExportPlan:
     """Name every file the export will write and list those that already exist.
 
     Two variations that would get the same name within one export get -2, -3 ... appended.
     """
-    manifest = read_manifest(project_dir)
+    project = Project.coerce(project)
     recs = list(records)
     if not recs and not options.include_original:
         raise ConfigError("There is nothing to export: choose at least one variation.")
-    clip, ext = _clip_name(manifest), "." + options.fmt
+    clip, ext = project.section.stem, "." + options.fmt
     used: set[str] = set()
     items: list[ExportItem] = []
     named: list[tuple[VariationRecord | None, str, int]] = []
     if options.include_original:
         named.append((None, safe_name(f"{clip}_original-section"), 0))
-    named += [(rec, render_name(options.pattern, rec, clip=clip, preset=manifest.config.name,
-                                index=i), i) for i, rec in enumerate(recs, start=1)]
+    named += [(rec, render_name(options.pattern, rec, recipe=project.recipe_of(rec), clip=clip,
+                                preset=project.config.name, index=i), i)
+              for i, rec in enumerate(recs, start=1)]
     for rec, base, i in named:
         name, n = base, 2
         while name.lower() in used:
@@ -233,11 +228,9 @@ def _free_name(item: ExportItem, taken: set[Path]) -> ExportItem:
 # ---- export ----------------------------------------------------------------------------------
 
 
-def original_section(project_dir: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
+def original_section(project: ProjectLike) -> tuple[np.ndarray, int]:
     """The training section at the working rate and its original level (the loudness target)."""
-    manifest = read_manifest(project_dir)
-    clip, sr = load_clip_signal(project_dir)
-    return (clip * manifest.gain).astype(np.float32), sr
+    return Project.coerce(project).original()
 
 
 def render(
@@ -262,7 +255,7 @@ def render(
 
 
 def export_variations(
-    project_dir: str | os.PathLike[str],
+    project: ProjectLike,
     plan: ExportPlan,
     *,
     on_conflict: str = "error",
@@ -281,12 +274,11 @@ def export_variations(
     if existing and on_conflict == "error":
         raise ExportConflictError(existing)
     check_writable_dir(options.folder)
-    root = Path(project_dir)
-    manifest = read_manifest(root)
-    store = VariationStore(root)
-    original, fs = original_section(root)
+    project = Project.coerce(project)
+    store = project.store
+    original, fs = project.original()
     target_lufs = integrated_loudness(original, fs)
-    original_rate = int(manifest.source.get("sample_rate") or fs)
+    original_rate = project.section.sample_rate
     subtype = BIT_DEPTHS[options.bit_depth]
     taken: set[Path] = set()
     for item in plan.items:
@@ -300,7 +292,7 @@ def export_variations(
             item = _free_name(item, taken)
         taken.add(item.target)
         if item.record is None:
-            y, out_sr, origin = _original_for_export(root, manifest, options)
+            y, out_sr, origin = _original_for_export(project, options)
             lufs = integrated_loudness(y, out_sr)
             about = {"original_section": True, "taken_from": origin, "edges_trimmed_s": 0.0}
         else:
@@ -314,42 +306,41 @@ def export_variations(
                 "edges_trimmed_s": options.trim_ms / 1000.0,
                 "fade_s": options.fade_ms / 1000.0,
                 "variation": item.record.to_dict(),
+                "recipe": project.recipe_of(item.record).to_dict(),
             }
         seconds = y.shape[-1] / out_sr
         save_audio(item.target, y, out_sr, subtype=subtype)
         if item.sidecar is not None:
             atomic_write_json(item.sidecar, _sidecar(
-                item, manifest, root, options, out_sr, seconds, lufs, about))
+                item, project, options, out_sr, seconds, lufs, about))
         yield ExportResult(item.record, item.target, item.sidecar, out_sr, seconds, lufs)
 
 
-def _original_for_export(
-    root: Path, manifest: Manifest, options: ExportOptions
-) -> tuple[np.ndarray, int, str]:
+def _original_for_export(project: Project, options: ExportOptions) -> tuple[np.ndarray, int, str]:
     """The original section for a reference track: [C, T] at the export rate, and where it came
     from. The source file is used when it is still there, unchanged (same SHA-256); otherwise the
     project's own mono copy at the working rate stands in."""
-    src = manifest.source
-    fs = manifest.config.fs
-    path = Path(str(src.get("path") or ""))
+    src = project.section
+    fs = project.working_rate
     audio: np.ndarray | None = None
     sr = fs
     origin = "project copy (mono, working rate): the source file is missing or has changed"
     try:
-        if path.is_file() and src.get("sha256") and sha256_file(path) == src["sha256"]:
-            info = sf.info(str(path))
-            start = int(round(float(src.get("start", 0.0)) * info.samplerate))
-            stop = start + int(round(float(src["duration"]) * info.samplerate))
-            data, sr = sf.read(str(path), start=start, stop=stop, dtype="float32", always_2d=True)
+        if src.status() is SourceStatus.UNCHANGED:
+            info = sf.info(str(src.path))
+            start = int(round(src.start * info.samplerate))
+            stop = start + int(round(src.duration * info.samplerate))
+            data, sr = sf.read(str(src.path), start=start, stop=stop, dtype="float32",
+                               always_2d=True)
             if data.shape[0] > 0:
                 audio, origin = np.ascontiguousarray(data.T), "source file"
-    except (OSError, RuntimeError, ValueError, KeyError, sf.LibsndfileError):
+    except (OSError, RuntimeError, ValueError, sf.LibsndfileError):
         audio = None
     if audio is None:
-        clip, sr = original_section(root)
+        clip, sr = project.original()
         audio = clip[None, :]
     out_sr = sr
-    wanted = fs if options.rate == "working" else int(src.get("sample_rate") or sr)
+    wanted = fs if options.rate == "working" else src.sample_rate
     if wanted != sr:
         audio = np.asarray(resample(audio, sr, wanted), dtype=np.float32)
         out_sr = wanted
@@ -359,10 +350,11 @@ def _original_for_export(
 
 
 def _sidecar(
-    item: ExportItem, manifest: Manifest, root: Path, options: ExportOptions, sr: int,
+    item: ExportItem, project: Project, options: ExportOptions, sr: int,
     seconds: float, lufs: float, about: dict[str, Any],
 ) -> dict[str, Any]:
     """The JSON beside an exported file: the file, `about` (what it is), where it came from."""
+    manifest, root = project.manifest, project.root
     cfg = manifest.config
     return {
         "file": item.target.name,
@@ -400,18 +392,18 @@ DAW_FOLDER = "for-daw"  # inside the project: files dragged into a DAW may stay 
 DAW_PATTERN = "{clip}_{strength}_seed{seed}_{id}"
 
 
-def daw_ready_file(project_dir: str | os.PathLike[str], record: VariationRecord) -> Path:
+def daw_ready_file(project: ProjectLike, record: VariationRecord) -> Path:
     """A copy of a variation ready to drop into a DAW session, made with the export defaults
     (24-bit wav at the source file's rate, edges trimmed and faded, loudness matched) in the
     project's for-daw/ folder. Made once and reused; it stays where it is, since a DAW may keep
     referring to the file it was given."""
-    root = Path(project_dir)
-    options = ExportOptions(folder=root / DAW_FOLDER, rate="original", sidecar=False,
+    project = Project.coerce(project)
+    options = ExportOptions(folder=project.root / DAW_FOLDER, rate="original", sidecar=False,
                             pattern=DAW_PATTERN)
-    plan = plan_export(root, [record], options)
+    plan = plan_export(project, [record], options)
     target = plan.items[0].target
     if target.is_file() and target.stat().st_size > 0:
         return target
-    for _ in export_variations(root, plan, on_conflict="overwrite"):
+    for _ in export_variations(project, plan, on_conflict="overwrite"):
         pass
     return target

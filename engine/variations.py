@@ -31,6 +31,7 @@ from engine import ENGINE_VERSION
 from engine.audio_io import save_audio
 from engine.errors import ConfigError, ProjectError
 from engine.fileutil import atomic_write_json
+from engine.project.recipe import RenderRecipe
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +56,9 @@ class VariationRecord:
     created: float = field(default_factory=time.time)  # Unix time
     rating: int | None = None  # 0..MAX_RATING, None = not rated
     trimmed: bool = False  # edges trimmed before storing (the GUI stores them untrimmed)
-    verdict: str | None = None  # short objective verdict (engine.metrics.quick_verdict)
+    verdict: str | None = None  # short objective verdict (engine.analysis.quick_verdict)
     metrics: dict[str, float] = field(default_factory=dict)  # numbers behind the verdict
+    recipe: RenderRecipe | None = None  # how it was made (None: saved before recipes existed)
 
     @property
     def tag(self) -> str:
@@ -65,6 +67,14 @@ class VariationRecord:
     @property
     def label(self) -> str:
         return f"seed {self.seed} · {self.strength}"
+
+    def recipe_for(self, n_scales: int) -> RenderRecipe:
+        """Its recipe; for a record saved before recipes existed, the one its fields imply
+        for a model of `n_scales` scales (the project's trained scales)."""
+        if self.recipe is not None:
+            return self.recipe
+        return RenderRecipe.from_legacy(seed=self.seed, seconds=self.requested_seconds,
+                                        from_scale=self.from_scale, n_scales=n_scales)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -81,6 +91,7 @@ class VariationRecord:
             "trimmed": self.trimmed,
             "verdict": self.verdict,
             "metrics": {k: float(v) for k, v in self.metrics.items()},
+            **({"recipe": self.recipe.to_dict()} if self.recipe is not None else {}),
         }
 
     @classmethod
@@ -101,6 +112,7 @@ class VariationRecord:
             trimmed=bool(d.get("trimmed", False)),
             verdict=d.get("verdict"),
             metrics={str(k): float(v) for k, v in (d.get("metrics") or {}).items()},
+            recipe=RenderRecipe.from_dict(d["recipe"]) if d.get("recipe") else None,
         )
 
 
@@ -210,36 +222,33 @@ class VariationStore:
             data = data.mean(axis=1)
         return np.ascontiguousarray(data, dtype=np.float32), int(sr)
 
-    def find(
-        self, *, seed: int, from_scale: int | None, requested_seconds: float
-    ) -> VariationRecord | None:
-        """An existing variation made with exactly these settings, if any."""
+    def find(self, recipe: RenderRecipe) -> VariationRecord | None:
+        """An existing variation made with exactly this recipe, if any."""
         with self._lock:
             for r in self._records:
-                if (r.seed == seed and r.from_scale == from_scale
-                        and abs(r.requested_seconds - requested_seconds) < 1e-6):
+                if (r.seed == recipe.seed and r.from_scale == recipe.from_scale
+                        and abs(r.requested_seconds - recipe.seconds) < 1e-6
+                        and (r.recipe is None or r.recipe.mode == recipe.mode)):
                     return r
         return None
 
     # ---- writing ---------------------------------------------------------------------
 
     def add(
-        self, audio: np.ndarray, sample_rate: int, *, seed: int, from_scale: int | None,
-        strength: str, requested_seconds: float, trimmed: bool = False,
+        self, audio: np.ndarray, sample_rate: int, recipe: RenderRecipe, *, trimmed: bool = False,
         provenance: dict[str, Any] | None = None,
     ) -> VariationRecord:
-        """Save `audio` (float32 [T] at `sample_rate`) as a new variation; returns its record."""
+        """Save `audio` (float32 [T] at `sample_rate`), made by `recipe`, as a new variation."""
         x = np.asarray(audio, dtype=np.float32).reshape(-1)
         if x.size == 0:
             raise ConfigError("An empty variation cannot be saved.")
         with self._lock:
             vid = f"v{self._next_id:04d}"
-            tag = "free" if from_scale is None else f"k{from_scale}"
             rec = VariationRecord(
-                id=vid, file=f"{vid}_seed{seed}_{tag}.wav", seed=int(seed),
-                from_scale=None if from_scale is None else int(from_scale), strength=strength,
-                seconds=x.shape[-1] / sample_rate, requested_seconds=float(requested_seconds),
-                sample_rate=int(sample_rate), trimmed=trimmed,
+                id=vid, file=f"{vid}_seed{recipe.seed}_{recipe.tag}.wav", seed=recipe.seed,
+                from_scale=recipe.from_scale, strength=recipe.label,
+                seconds=x.shape[-1] / sample_rate, requested_seconds=recipe.seconds,
+                sample_rate=int(sample_rate), trimmed=trimmed, recipe=recipe,
             )
             self.folder.mkdir(parents=True, exist_ok=True)
             save_audio(self.folder / rec.file, x, sample_rate, subtype="FLOAT")
@@ -317,20 +326,7 @@ def _is_number(v: Any) -> bool:
 
 
 def provenance_for(project_dir: str | os.PathLike[str]) -> dict[str, Any]:
-    """Where a project's variations come from: preset, scales, source file and hash."""
-    from engine.checkpoint import read_manifest
+    """Where a project's variations come from (engine.project.Project.provenance)."""
+    from engine.project import Project
 
-    m = read_manifest(project_dir)
-    return {
-        "project": str(Path(project_dir).resolve()),
-        "preset": m.config.name,
-        "scales": m.scales_done,
-        "n_scales": m.n_scales,
-        "rates": list(m.rates),
-        "iterations_per_scale": m.config.iters_per_scale,
-        "training_seed": m.seed,
-        "source_path": m.source.get("path"),
-        "source_sha256": m.source.get("sha256"),
-        "source_start": m.source.get("start"),
-        "source_duration": m.source.get("duration"),
-    }
+    return Project.open(project_dir).provenance()

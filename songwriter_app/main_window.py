@@ -1324,7 +1324,7 @@ class MainWindow(QMainWindow):
             all_records=self.store.list(), working_rate=m.config.fs,
             original_rate=int(m.source.get("sample_rate") or m.config.fs),
             clip_name=Path(str(m.source.get("path", "clip"))).stem, preset=m.config.name,
-            folder=folder, target_lufs=target,
+            folder=folder, target_lufs=target, n_scales=m.scales_done,
         )
         if dlg.exec() != ExportDialog.DialogCode.Accepted or dlg.options is None:
             return

@@ -316,49 +316,31 @@ class VariationWorker(Worker):
         self.request, self.store, self.cache = request, store, cache
 
     def work(self) -> None:
-        from engine.generate import generate, strength_label
-        from engine.variations import provenance_for
+        from engine.generation import (
+            GenerationDone,
+            VariationReady,
+            VerdictReady,
+            generate_into_project,
+        )
+        from engine.project import Project, RenderRecipe
 
         r = self.request
-        model = self.cache.get(r.project_dir, r.device)
-        prov = provenance_for(r.project_dir)
-        verdict = _quick_verdict()
-        original = (model.clip * model.gain).astype(np.float32)
-        made = 0
-        for seed in r.seeds:
-            if self.cancel_token.cancelled:
-                self.cancelled.emit(made)
-                return
-            rec = self.store.find(seed=seed, from_scale=r.from_scale, requested_seconds=r.seconds)
-            existed = rec is not None
-            if rec is None:
-                audio = generate(model, seconds=r.seconds, seed=seed, from_scale=r.from_scale)
-                rec = self.store.add(
-                    audio, model.fs, seed=seed, from_scale=r.from_scale,
-                    strength=strength_label(r.from_scale, model.n_scales),
-                    requested_seconds=r.seconds, provenance=prov,
-                )
-                made += 1
-            else:
-                audio, _ = self.store.load_audio(rec)
-            self.variation_ready.emit({
-                "project": r.project_dir, "record": rec,
-                "audio": np.array(audio, dtype=np.float32, copy=True),
-                "mel": mel_of(audio, model.fs), "existed": existed,
-            })
-            if verdict is not None and rec.verdict is None:
-                self._verdict(verdict, original, audio, model.fs, rec.id)
-        self.finished.emit(made)
+        from engine.checkpoint import read_manifest
 
-    def _verdict(self, fn: Callable[..., Any], clip: np.ndarray, audio: np.ndarray, sr: int,
-                 vid: str) -> None:
-        try:
-            text, numbers = fn(clip, audio, sr)
-        except Exception:
-            log.exception("quick_verdict failed for %s", vid)
-            return
-        rec = self.store.set_verdict(vid, str(text), dict(numbers))
-        self.verdict_ready.emit({"project": self.request.project_dir, "record": rec})
+        project = Project(r.project_dir, read_manifest(r.project_dir), store=self.store)
+        n = project.scales_done
+        recipes = [RenderRecipe.of(seed, r.seconds, r.from_scale, n) for seed in r.seeds]
+        for ev in generate_into_project(project, recipes, device=r.device,
+                                        cancel=self.cancel_token):
+            if isinstance(ev, VariationReady):
+                self.variation_ready.emit({
+                    "project": r.project_dir, "record": ev.record, "audio": ev.audio,
+                    "mel": mel_of(ev.audio, ev.sample_rate), "existed": ev.existed,
+                })
+            elif isinstance(ev, VerdictReady):
+                self.verdict_ready.emit({"project": r.project_dir, "record": ev.record})
+            elif isinstance(ev, GenerationDone):
+                (self.cancelled if ev.cancelled else self.finished).emit(ev.made)
 
 
 class VerdictWorker(Worker):

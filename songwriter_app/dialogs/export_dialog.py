@@ -32,8 +32,10 @@ class ExportDialog(QDialog):
         self, parent: QWidget | None, *, selected: list[VariationRecord],
         all_records: list[VariationRecord], working_rate: int, original_rate: int,
         clip_name: str, preset: str, folder: Path, target_lufs: float | None = None,
+        n_scales: int = 0,
     ) -> None:
         super().__init__(parent)
+        self.n_scales = n_scales  # of the project: gives old records' recipes their words
         self.setWindowTitle("Export variations")
         self.selected, self.all_records = selected, all_records
         self.clip_name, self.preset_name = clip_name, preset
@@ -148,7 +150,8 @@ class ExportDialog(QDialog):
         recs = self.records()
         try:
             if recs:
-                name = render_name(self.pattern.text(), recs[0], clip=self.clip_name,
+                name = render_name(self.pattern.text(), recs[0],
+                                   recipe=recs[0].recipe_for(self.n_scales), clip=self.clip_name,
                                    preset=self.preset_name, index=1)
                 self.example.setText(f"e.g. {name}.{self.fmt.currentData()}")
             self.error.setText("")

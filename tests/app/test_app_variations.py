@@ -85,7 +85,7 @@ def test_generate_ab_loop_rate_and_same_seed(qtbot, window, tiny_project: Path,
     assert [r.seed for r in window.store.list()] == [8]
     assert not (tiny_project / "variations" / recs[0].file).exists()
     generate_and_wait(qtbot, window, count=2, seed=7, strength=n - 2)
-    again = window.store.find(seed=7, from_scale=n - 2, requested_seconds=recs[0].requested_seconds)
+    again = window.store.find(recs[0].recipe)
     assert again is not None and again.id != recs[0].id
     assert np.array_equal(window.store.load_audio(again.id)[0], first_audio)
     assert len(window.store.list()) == 2  # seed 8 was not made twice
@@ -175,13 +175,13 @@ def test_export_and_reopen_project(qtbot, window, make_window, dialogs, tiny_pro
 
 def test_verdicts_and_metric_sorting(qtbot, window, tiny_project: Path,
                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    import songwriter_app.workers as workers
+    import engine.analysis
 
     def fake_verdict(clip: np.ndarray, variation: np.ndarray, sr: int):
         score = float(np.sqrt(np.mean(variation**2)))
         return f"novel: rms {score:.3f}", {"rms": score, "longest_copy_s": 0.1}
 
-    monkeypatch.setattr(workers, "_quick_verdict", lambda: fake_verdict)
+    monkeypatch.setattr(engine.analysis, "quick_verdict", fake_verdict)
     open_project_and_wait(qtbot, window, tiny_project)
     generate_and_wait(qtbot, window, count=3, seed=20, strength=0)
     vp = window.var_panel

@@ -19,6 +19,7 @@ from engine.export import (
     plan_export,
     render_name,
 )
+from engine.project import Project, RenderRecipe
 from engine.variations import VariationStore
 
 
@@ -40,10 +41,9 @@ def _noise(seconds: float, sr: int, level: float, seed: int) -> np.ndarray:
 @pytest.fixture()
 def store(project: Path) -> VariationStore:
     s = VariationStore(project)
-    s.add(_noise(2.0, 4000, 0.05, 1), 4000, seed=11, from_scale=1,
-          strength="close to the original", requested_seconds=2.0)
-    s.add(_noise(2.5, 4000, 0.2, 2), 4000, seed=12, from_scale=None,
-          strength="free (new structure)", requested_seconds=2.5)
+    n = Project.open(project).scales_done
+    s.add(_noise(2.0, 4000, 0.05, 1), 4000, RenderRecipe.variation(11, 2.0, 1, n))
+    s.add(_noise(2.5, 4000, 0.2, 2), 4000, RenderRecipe.free(12, 2.5, n))
     return s
 
 
@@ -55,7 +55,7 @@ def test_wav_24_working_rate_trimmed_and_matched(project: Path, store: Variation
     assert plan.conflicts == []
     results = list(export_variations(project, plan))
     assert [r.path.name for r in results] == [
-        "demo-war-of-freedom-10s_close_seed11.wav", "demo-war-of-freedom-10s_free_seed12.wav"]
+        "demo-war-of-freedom-10s_very-close_seed11.wav", "demo-war-of-freedom-10s_free_seed12.wav"]
     original, fs = original_section(project)
     target = integrated_loudness(original, fs)
     for r in results:
@@ -104,7 +104,7 @@ def test_never_overwrites_without_being_told(project: Path, store: VariationStor
     out = tmp_path / "out"
     opts = ExportOptions(folder=out)
     list(export_variations(project, plan_export(project, store.list(), opts)))
-    first = (out / "demo-war-of-freedom-10s_close_seed11.wav").read_bytes()
+    first = (out / "demo-war-of-freedom-10s_very-close_seed11.wav").read_bytes()
     plan = plan_export(project, store.list(), opts)
     assert len(plan.conflicts) == 4  # two wavs and two sidecars
     with pytest.raises(ExportConflictError) as err:
@@ -116,8 +116,8 @@ def test_never_overwrites_without_being_told(project: Path, store: VariationStor
     assert all(r.skipped for r in skipped)
     both = list(export_variations(project, plan, on_conflict="keep-both"))
     assert [r.path.name for r in both] == [
-        "demo-war-of-freedom-10s_close_seed11 (2).wav", "demo-war-of-freedom-10s_free_seed12 (2).wav"]
-    assert (out / "demo-war-of-freedom-10s_close_seed11 (2).json").is_file()
+        "demo-war-of-freedom-10s_very-close_seed11 (2).wav", "demo-war-of-freedom-10s_free_seed12 (2).wav"]
+    assert (out / "demo-war-of-freedom-10s_very-close_seed11 (2).json").is_file()
     over = list(export_variations(project, plan, on_conflict="overwrite"))
     assert over[0].path.read_bytes() == first  # same render, replaced in place
     assert len(list(out.glob("*.wav"))) == 4
@@ -138,14 +138,14 @@ def test_nothing_to_export(project: Path, tmp_path: Path) -> None:
 
 def test_unsafe_pattern_characters(store: VariationStore) -> None:
     rec = store.list()[0]
-    name = render_name("../{clip}/x:{seed}", rec, clip="a/b", preset="tiny", index=1)
+    name = render_name("../{clip}/x:{seed}", rec, recipe=rec.recipe_for(4), clip="a/b",
+                       preset="tiny", index=1)
     assert "/" not in name and ":" not in name and name
 
 
 def test_silent_variation_not_boosted(project: Path, tmp_path: Path) -> None:
     s = VariationStore(project)
-    s.add(np.zeros(8000, np.float32), 4000, seed=1, from_scale=0, strength="far",
-          requested_seconds=2.0)
+    s.add(np.zeros(8000, np.float32), 4000, RenderRecipe.variation(1, 2.0, 0, 4))
     (r,) = export_variations(project, plan_export(project, s.list(), ExportOptions(folder=tmp_path)))
     y, _ = sf.read(str(r.path))
     assert np.max(np.abs(y)) == 0.0

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from engine.errors import ConfigError, ProjectError
+from engine.project import RenderRecipe as R
 from engine.variations import INDEX, VariationStore, provenance_for
 
 
@@ -31,10 +32,8 @@ def _tone(seconds: float = 1.0, sr: int = 4000, f: float = 220.0) -> np.ndarray:
 def test_add_list_and_read_back(project: Path) -> None:
     store = VariationStore(project)
     assert store.list() == []
-    a = store.add(_tone(), 4000, seed=3, from_scale=1, strength="close to the original",
-                  requested_seconds=1.0, provenance=provenance_for(project))
-    b = store.add(_tone(2.0), 4000, seed=4, from_scale=None, strength="free (new structure)",
-                  requested_seconds=2.0)
+    a = store.add(_tone(), 4000, R.of(3, 1.0, 1, 4), provenance=provenance_for(project))
+    b = store.add(_tone(2.0), 4000, R.of(4, 2.0, None, 4))
     assert [r.id for r in store.list()] == ["v0001", "v0002"]
     assert a.file == "v0001_seed3_k1.wav" and b.tag == "free"
     assert b.seconds == pytest.approx(2.0)
@@ -47,14 +46,15 @@ def test_add_list_and_read_back(project: Path) -> None:
     # a second instance (a reopened project) sees the same
     again = VariationStore(project)
     assert [r.to_dict() for r in again.list()] == [r.to_dict() for r in store.list()]
-    assert again.find(seed=4, from_scale=None, requested_seconds=2.0).id == "v0002"
-    assert again.find(seed=4, from_scale=0, requested_seconds=2.0) is None
+    assert again.find(R.of(4, 2.0, None, 4)).id == "v0002"
+    assert again.find(R.of(4, 2.0, 0, 4)) is None
+    assert a.recipe == R.of(3, 1.0, 1, 4) and a.strength == "loosely like the original"
 
 
 def test_rate_and_delete_persist(project: Path) -> None:
     store = VariationStore(project)
-    a = store.add(_tone(), 4000, seed=1, from_scale=0, strength="far", requested_seconds=1.0)
-    store.add(_tone(), 4000, seed=2, from_scale=0, strength="far", requested_seconds=1.0)
+    a = store.add(_tone(), 4000, R.of(1, 1.0, 0, 4))
+    store.add(_tone(), 4000, R.of(2, 1.0, 0, 4))
     store.rate(a.id, 7)
     assert VariationStore(project).get(a.id).rating == 7
     store.rate(a.id, None)
@@ -68,7 +68,7 @@ def test_rate_and_delete_persist(project: Path) -> None:
     assert not (project / "variations" / a.file).with_suffix(".json").exists()
     assert [r.seed for r in VariationStore(project).list()] == [2]
     # ids are never reused after a delete
-    c = store.add(_tone(), 4000, seed=9, from_scale=0, strength="far", requested_seconds=1.0)
+    c = store.add(_tone(), 4000, R.of(9, 1.0, 0, 4))
     assert c.id == "v0003"
     with pytest.raises(ProjectError):
         store.get("v0001")
@@ -76,7 +76,7 @@ def test_rate_and_delete_persist(project: Path) -> None:
 
 def test_verdict_saved(project: Path) -> None:
     store = VariationStore(project)
-    a = store.add(_tone(), 4000, seed=1, from_scale=0, strength="far", requested_seconds=1.0)
+    a = store.add(_tone(), 4000, R.of(1, 1.0, 0, 4))
     store.set_verdict(a.id, "novel", {"longest_copy_s": 0.3, "bad": float("nan"), "x": "y"})
     rec = VariationStore(project).get(a.id)
     assert rec.verdict == "novel" and rec.metrics == {"longest_copy_s": 0.3}
@@ -84,8 +84,8 @@ def test_verdict_saved(project: Path) -> None:
 
 def test_damaged_index_is_rebuilt_from_sidecars(project: Path) -> None:
     store = VariationStore(project)
-    store.add(_tone(), 4000, seed=1, from_scale=0, strength="far", requested_seconds=1.0)
-    b = store.add(_tone(), 4000, seed=2, from_scale=1, strength="close", requested_seconds=1.0)
+    store.add(_tone(), 4000, R.of(1, 1.0, 0, 4))
+    b = store.add(_tone(), 4000, R.of(2, 1.0, 1, 4))
     store.rate(b.id, 9)
     (project / "variations" / INDEX).write_text("{ not json")
     again = VariationStore(project)
@@ -95,7 +95,7 @@ def test_damaged_index_is_rebuilt_from_sidecars(project: Path) -> None:
 
 def test_missing_audio_is_dropped(project: Path) -> None:
     store = VariationStore(project)
-    a = store.add(_tone(), 4000, seed=1, from_scale=0, strength="far", requested_seconds=1.0)
+    a = store.add(_tone(), 4000, R.of(1, 1.0, 0, 4))
     (project / "variations" / a.file).unlink()
     assert VariationStore(project).list() == []
 
@@ -114,19 +114,17 @@ def test_no_project_folder(tmp_path: Path) -> None:
 
 def test_empty_audio_refused(project: Path) -> None:
     with pytest.raises(ConfigError):
-        VariationStore(project).add(np.zeros(0, np.float32), 4000, seed=1, from_scale=None,
-                                    strength="free", requested_seconds=1.0)
+        VariationStore(project).add(np.zeros(0, np.float32), 4000, R.of(1, 1.0, None, 4))
 
 
 @pytest.mark.slow
 def test_same_seed_regenerates_same_audio(tiny_project: Path) -> None:
-    from engine.generate import generate, load_model, strength_label
+    from engine.generate import generate, load_model
 
     model = load_model(tiny_project, "cpu")
     store = VariationStore(tiny_project)
     y = generate(model, seconds=2.0, seed=5, from_scale=1)
-    rec = store.add(y, model.fs, seed=5, from_scale=1,
-                    strength=strength_label(1, model.n_scales), requested_seconds=2.0)
+    rec = store.add(y, model.fs, R.of(5, 2.0, 1, 4))
     stored, sr = store.load_audio(rec.id)
     again = generate(load_model(tiny_project, "cpu"), seconds=2.0, seed=5, from_scale=1)
     assert sr == model.fs

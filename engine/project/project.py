@@ -1,0 +1,147 @@
+"""`Project`: one open project folder, loaded once.
+
+Generation, verdicts, export and the study builder take a `Project` instead of a path,
+so the manifest is read once per open (and again only on `reload()`), the source
+section is a typed record, and the trained model is loaded once and shared.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from engine.checkpoint import Manifest, is_project, load_clip_signal, read_manifest
+from engine.config import TrainConfig
+from engine.errors import ProjectError
+from engine.project.section import SourceSection
+
+if TYPE_CHECKING:
+    from engine.generate import TrainedModel
+    from engine.project.recipe import RenderRecipe
+    from engine.variations import VariationRecord, VariationStore
+
+
+class Project:
+    """A trained (or partly trained) project folder and what was made from it."""
+
+    def __init__(self, root: str | os.PathLike[str], manifest: Manifest,
+                 store: VariationStore | None = None) -> None:
+        self.root = Path(root)
+        self.manifest = manifest
+        self._lock = threading.RLock()
+        self._store = store  # None: opened on first use
+        self._model: TrainedModel | None = None
+        self._model_key: tuple[str, int, float] | None = None
+
+    @classmethod
+    def open(cls, root: str | os.PathLike[str]) -> Project:
+        """ProjectError (with a clear message) when `root` is not a readable project."""
+        return cls(root, read_manifest(root))
+
+    @classmethod
+    def coerce(cls, project: Project | str | os.PathLike[str]) -> Project:
+        """`project` itself, or the project opened from a folder path (for scripts and tests)."""
+        return project if isinstance(project, Project) else cls.open(project)
+
+    @staticmethod
+    def is_project(path: str | os.PathLike[str]) -> bool:
+        return is_project(path)
+
+    def reload(self) -> Project:
+        """Read the manifest again (after training added scales); the store re-reads too."""
+        with self._lock:
+            self.manifest = read_manifest(self.root)
+            if self._store is not None:
+                self._store.reload()
+        return self
+
+    # ---- what the manifest says ----
+
+    @property
+    def config(self) -> TrainConfig:
+        return self.manifest.config
+
+    @property
+    def n_scales(self) -> int:
+        return self.manifest.n_scales
+
+    @property
+    def scales_done(self) -> int:
+        return self.manifest.scales_done
+
+    @property
+    def complete(self) -> bool:
+        return self.manifest.complete
+
+    @property
+    def trained(self) -> bool:
+        """At least one scale is finished: it can render."""
+        return self.manifest.scales_done >= 1
+
+    @property
+    def working_rate(self) -> int:
+        return self.manifest.config.fs
+
+    @property
+    def section(self) -> SourceSection:
+        return SourceSection.from_manifest(self.manifest.source, default_rate=self.working_rate,
+                                           default_duration=self.config.max_seconds)
+
+    @property
+    def name(self) -> str:
+        return self.root.name
+
+    # ---- what is in the folder ----
+
+    @property
+    def store(self) -> VariationStore:
+        """The project's variations (one shared, thread-safe store)."""
+        with self._lock:
+            if self._store is None:
+                from engine.variations import VariationStore
+
+                self._store = VariationStore(self.root)
+            return self._store
+
+    def model(self, device: str | None = None) -> TrainedModel:
+        """The trained model, loaded once and kept until the manifest changes."""
+        from engine.generate import load_model
+
+        with self._lock:
+            key = (str(device), self.manifest.scales_done, self.manifest.updated)
+            if self._model is None or self._model_key != key:
+                if not self.trained:
+                    raise ProjectError(f"{self.root.name} has no trained scale yet.")
+                self._model = load_model(self.root, device)
+                self._model_key = key
+            return self._model
+
+    def original(self) -> tuple[np.ndarray, int]:
+        """The training section at the working rate and its original level [T]."""
+        clip, sr = load_clip_signal(self.root)
+        return (clip * self.manifest.gain).astype(np.float32), sr
+
+    def recipe_of(self, record: VariationRecord) -> RenderRecipe:
+        """The recipe a stored variation was made with (old records: from their fields)."""
+        return record.recipe_for(self.scales_done)
+
+    def provenance(self) -> dict[str, Any]:
+        """Where this project's renders come from: preset, scales, source file and hash."""
+        m, src = self.manifest, self.section
+        return {
+            "project": str(self.root.resolve()),
+            "preset": m.config.name,
+            "scales": m.scales_done,
+            "n_scales": m.n_scales,
+            "rates": list(m.rates),
+            "iterations_per_scale": m.config.iters_per_scale,
+            "training_seed": m.seed,
+            "source_path": str(src.path) if str(src.path) not in ("", ".") else None,
+            "source_sha256": src.sha256 or None,
+            "source_start": src.start,
+            "source_duration": src.duration,
+        }
