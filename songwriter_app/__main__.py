@@ -146,8 +146,9 @@ def _quit_when_open(app: QApplication, window: MainWindow) -> None:
     started = time.monotonic()
 
     def poll() -> None:
-        if window.clip is not None:
-            print(f"opened {window.clip['path']} in {window.windowTitle()!r}", flush=True)
+        clip = window.projects.clip
+        if clip is not None:
+            print(f"opened {clip.path} in {window.windowTitle()!r}", flush=True)
             window.close()
             app.exit(0)
         elif time.monotonic() - started > 120:

@@ -210,7 +210,16 @@ def installed_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never"}
     env.pop("VIRTUAL_ENV", None)
     run = dict(capture_output=True, text=True, timeout=600, env=env)
-    r = subprocess.run([uv, "build", "--wheel", "--out-dir", str(root / "dist"), str(REPO)],
+    # build from a clean copy of the tracked files: a checkout's stale build/ folder must not
+    # leak removed modules into the wheel
+    src = root / "src"
+    files = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True,
+                           check=True).stdout.decode().split("\0")
+    for name in filter(None, files):
+        if (REPO / name).is_file():
+            (src / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, src / name)
+    r = subprocess.run([uv, "build", "--wheel", "--out-dir", str(root / "dist"), str(src)],
                        **run)
     assert r.returncode == 0, r.stderr
     (wheel,) = (root / "dist").glob("songwriter_assistant-*.whl")

@@ -12,7 +12,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -51,6 +51,7 @@ from engine.study import (
     validate_questions,
 )
 from engine.study.build import BuildFinished, BuildProgress, iter_build_study
+from songwriter_app.jobs import JobRunner, JobSlot
 from songwriter_app.playback import make_player
 
 log = logging.getLogger(__name__)
@@ -79,39 +80,6 @@ def parse_strengths(text: str) -> list[int | None]:
             raise StudyError(f"Strength {part!r}: write 'free' or a scale number (0 = most "
                              "different).") from None
     return out or [None]
-
-
-class _Cancel:
-    cancelled = False
-
-
-class _BuildWorker(QObject):
-    progressed = Signal(int, int, str)
-    built = Signal(object, object)  # Study, warnings tuple
-    errored = Signal(str)
-    done = Signal()
-
-    def __init__(self, spec: StudySpec, out: Path) -> None:
-        super().__init__()
-        self.spec = spec
-        self.out = out
-        self.token = _Cancel()
-
-    @Slot()
-    def run(self) -> None:
-        try:
-            for ev in iter_build_study(self.spec, self.out, cancel=self.token):
-                if isinstance(ev, BuildProgress):
-                    self.progressed.emit(ev.done, ev.total, ev.message)
-                elif isinstance(ev, BuildFinished):
-                    self.built.emit(ev.study, ev.warnings)
-        except EngineError as exc:
-            self.errored.emit(str(exc))
-        except Exception as exc:  # a bug: say so rather than die silently in a thread
-            log.exception("building the study failed")
-            self.errored.emit(f"An unexpected error happened: {exc!r}")
-        finally:
-            self.done.emit()
 
 
 class QuestionsDialog(QDialog):
@@ -183,8 +151,8 @@ class StudyBuilderDialog(QDialog):
         self.questions = default_questions()
         self.finals = default_final_questions()
         self._project_paths: list[Path] = []
-        self._thread: QThread | None = None
-        self._worker: _BuildWorker | None = None
+        self._runner = JobRunner(self)
+        self._build = JobSlot(self._runner, "study-build", self)
         self.study: Study | None = None
         self._player = player
 
@@ -422,7 +390,7 @@ class StudyBuilderDialog(QDialog):
 
     # --- building
     def start_build(self) -> None:
-        if self._thread is not None:
+        if self._build.busy:
             return
         try:
             if not self._project_paths:
@@ -438,17 +406,15 @@ class StudyBuilderDialog(QDialog):
         self.progress.setRange(0, 0)
         self.build_button.setEnabled(False)
         self.cancel_button.setText("Cancel")
-        thread = QThread(self)
-        worker = _BuildWorker(spec, Path(self.out.text().strip()))
-        worker.moveToThread(thread)
-        thread.started.connect(worker.run)
-        worker.progressed.connect(self._progressed)
-        worker.built.connect(self._built)
-        worker.errored.connect(self._errored)
-        worker.done.connect(thread.quit)
-        thread.finished.connect(self._thread_finished)
-        self._thread, self._worker = thread, worker
-        thread.start()
+        self._build.start(iter_build_study, spec, Path(self.out.text().strip()), pass_cancel=True,
+                          on_item=self._on_event, on_error=lambda e: self._errored(e.message),
+                          on_done=self._build_finished)
+
+    def _on_event(self, ev: object) -> None:
+        if isinstance(ev, BuildProgress):
+            self._progressed(ev.done, ev.total, ev.message)
+        elif isinstance(ev, BuildFinished):
+            self._built(ev.study, ev.warnings)
 
     def _progressed(self, done: int, total: int, message: str) -> None:
         self.progress.setRange(0, max(1, total))
@@ -473,20 +439,17 @@ class StudyBuilderDialog(QDialog):
     def _errored(self, message: str) -> None:
         self.status.setText(message)
 
-    def _thread_finished(self) -> None:
+    def _build_finished(self) -> None:
         self.progress.setVisible(False)
         self.build_button.setEnabled(self.study is None)
         self.cancel_button.setText("Close")
-        if self._thread is not None:
-            self._thread.deleteLater()
-        self._thread, self._worker = None, None
 
     def is_building(self) -> bool:
-        return self._thread is not None
+        return self._build.busy
 
     def _cancel_or_close(self) -> None:
-        if self._worker is not None:
-            self._worker.token.cancelled = True
+        if self._build.busy:
+            self._build.request_cancel()
             self.status.setText("Cancelling...")
         else:
             self.close()
@@ -515,11 +478,7 @@ class StudyBuilderDialog(QDialog):
 
     def done(self, result: int) -> None:
         """Closing cancels a running build and waits for it (never terminates the thread)."""
-        if self._worker is not None:
-            self._worker.token.cancelled = True
-        if self._thread is not None:
-            self._thread.quit()
-            self._thread.wait(30000)
+        self._runner.close(30.0)
         self._stop_preview()
         super().done(result)
 

@@ -8,6 +8,7 @@ Visualiser's aligned panes.
 from __future__ import annotations
 
 import numpy as np
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from songwriter_app.views.plots import WAVE_PEN_B, MelPlot, WaveformPlot, mel_levels
@@ -21,8 +22,13 @@ class CompareView(QWidget):
         self.wave_b = WaveformPlot(pen=WAVE_PEN_B, y_label="variation")
         self.mel_a = MelPlot()
         self.mel_b = MelPlot()
-        self.mel_a.setLabel("left", "original Hz")
-        self.mel_b.setLabel("left", "variation Hz")
+        self.mel_a.setLabel("left", "original")
+        self.mel_b.setLabel("left", "variation")
+        # shown instead of the variation's two plots while no variation is selected
+        self.placeholder = QLabel("Select a variation in the list to compare it with the "
+                                  "original here.")
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.placeholder.setStyleSheet("color: #999;")
         self.plots = [self.wave_a, self.wave_b, self.mel_a, self.mel_b]
         for p in self.plots[1:]:
             p.setXLink(self.wave_a)
@@ -32,8 +38,12 @@ class CompareView(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(0)
         lay.addWidget(self.caption)
-        for p, stretch in zip(self.plots, (2, 2, 3, 3), strict=True):
-            lay.addWidget(p, stretch)
+        lay.addWidget(self.wave_a, 2)
+        lay.addWidget(self.wave_b, 2)
+        lay.addWidget(self.mel_a, 3)
+        lay.addWidget(self.mel_b, 3)
+        lay.addWidget(self.placeholder, 5)
+        self._show_variation_plots(False)
         self.levels: tuple[float, float] | None = None
         self.sr = 0
         self.frame_seconds = 0.0
@@ -54,7 +64,9 @@ class CompareView(QWidget):
         if audio is None or mel is None:
             self.wave_b.set_audio(None, max(self.sr, 1))
             self.mel_b.set_mel(None, self.frame_seconds, max(self.sr, 1))
+            self._show_variation_plots(False)
             return
+        self._show_variation_plots(True)
         self.wave_b.set_audio(audio, self.sr)
         self.mel_b.set_mel(mel, self.frame_seconds, self.sr, levels=self.levels)
         # same amplitude scale for both waveforms
@@ -63,6 +75,17 @@ class CompareView(QWidget):
         self.wave_a.setYRange(-lim, lim, padding=0)
         self.wave_b.setYRange(-lim, lim, padding=0)
         self._fit()
+
+    def _show_variation_plots(self, on: bool) -> None:
+        self.wave_b.setVisible(on)
+        self.mel_b.setVisible(on)
+        self.placeholder.setVisible(not on)
+        # the lowest visible plot carries the time axis
+        self.mel_a.getPlotItem().showAxis("bottom", not on)
+
+    @property
+    def showing_variation(self) -> bool:
+        return not self.placeholder.isVisibleTo(self)
 
     def _fit(self) -> None:
         longest = max(self.wave_a.duration, self.wave_b.duration)

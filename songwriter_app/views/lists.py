@@ -20,7 +20,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.generate import strength_word
 from engine.variations import VariationRecord
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -92,8 +91,9 @@ class PreviewList(QTreeWidget):
 # ---- variations -------------------------------------------------------------------------------
 
 
-COLUMNS = ["#", "Seed", "Strength", "Length", "Rating", "Verdict", "Metric"]
-COL_ID, COL_SEED, COL_STRENGTH, COL_LENGTH, COL_RATING, COL_VERDICT, COL_METRIC = range(7)
+# the verdict is last: it takes the width that is left, elided, with the whole text on hover
+COLUMNS = ["#", "Seed", "Strength", "Length", "Rating", "Measure", "Verdict"]
+COL_ID, COL_SEED, COL_STRENGTH, COL_LENGTH, COL_RATING, COL_METRIC, COL_VERDICT = range(7)
 
 
 class VariationList(QTreeWidget):
@@ -113,12 +113,14 @@ class VariationList(QTreeWidget):
         self.setSortingEnabled(True)
         self.sortByColumn(COL_ID, Qt.SortOrder.AscendingOrder)
         hdr = self.header()
-        hdr.setStretchLastSection(False)
-        for c in range(len(COLUMNS)):
+        hdr.setStretchLastSection(True)
+        for c in range(len(COLUMNS) - 1):
             hdr.setSectionResizeMode(c, QHeaderView.ResizeMode.ResizeToContents)
         hdr.setSectionResizeMode(COL_VERDICT, QHeaderView.ResizeMode.Stretch)
         hdr.setMinimumSectionSize(40)
+        self.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.metric_key: str | None = None
+        self.scales_done = 0  # of the open project: gives old records' recipes their words
         self._items: dict[str, SortItem] = {}
         self.currentItemChanged.connect(self._on_current)
         self.itemDoubleClicked.connect(lambda *_: self.activated_play.emit())
@@ -144,7 +146,9 @@ class VariationList(QTreeWidget):
 
     # ---- content -------------------------------------------------------------------------
 
-    def set_records(self, records: list[VariationRecord]) -> None:
+    def set_records(self, records: list[VariationRecord], scales_done: int | None = None) -> None:
+        if scales_done is not None:
+            self.scales_done = scales_done
         current = self.current_id()
         self.setSortingEnabled(False)
         self.clear()
@@ -212,7 +216,10 @@ class VariationList(QTreeWidget):
 
     def set_metric(self, key: str | None) -> None:
         self.metric_key = key
-        self.headerItem().setText(COL_METRIC, key or "Metric")
+        from engine.analysis.words import metric_help, metric_label
+
+        self.headerItem().setText(COL_METRIC, metric_label(key) if key else "Measure")
+        self.headerItem().setToolTip(COL_METRIC, metric_help(key) if key else "")
         for vid, item in self._items.items():
             rec = item.data(0, Qt.ItemDataRole.UserRole)
             self._fill_metric(item, rec)
@@ -234,7 +241,7 @@ class VariationList(QTreeWidget):
         item.setData(COL_ID, SORT_ROLE, num)
         item.setText(COL_SEED, str(rec.seed))
         item.setData(COL_SEED, SORT_ROLE, rec.seed)
-        item.setText(COL_STRENGTH, short_strength(rec))
+        item.setText(COL_STRENGTH, rec.recipe_for(self.scales_done).word)
         item.setData(COL_STRENGTH, SORT_ROLE, -1 if rec.from_scale is None else rec.from_scale)
         item.setToolTip(COL_STRENGTH, rec.strength + (
             "" if rec.from_scale is None
@@ -247,8 +254,10 @@ class VariationList(QTreeWidget):
         item.setToolTip(COL_ID, f"{rec.id} · made {created}")
         if rec.verdict:
             item.setText(COL_VERDICT, rec.verdict)
-            tip = "\n".join(f"{k}: {_fmt(v)}" for k, v in rec.metrics.items())
-            item.setToolTip(COL_VERDICT, tip or rec.verdict)
+            from engine.analysis.words import metric_label
+
+            tip = "\n".join(f"{metric_label(k)}: {_fmt(v)}" for k, v in rec.metrics.items())
+            item.setToolTip(COL_VERDICT, rec.verdict + ("\n\n" + tip if tip else ""))
         else:
             item.setText(COL_VERDICT, "…")
             item.setToolTip(COL_VERDICT, "No objective verdict yet (engine.analysis).")
@@ -275,11 +284,6 @@ class VariationList(QTreeWidget):
             self.activated_play.emit()
             return
         super().keyPressEvent(event)
-
-
-def short_strength(rec: VariationRecord) -> str:
-    """'far', 'loose', 'close', 'very close' or 'free' (the full label is the tooltip)."""
-    return strength_word(rec.from_scale, rec.strength) or rec.strength
 
 
 def _fmt(v: float) -> str:

@@ -66,23 +66,23 @@ class Dialogs:
 
 def open_and_wait(qtbot, window: Any, path: Path) -> None:
     assert window.open_path(path)
-    qtbot.waitUntil(lambda: window.clip is not None and window._pending_clip is None,
+    qtbot.waitUntil(lambda: window.projects.clip is not None and not window.projects.loading,
                     timeout=60_000)
 
 
 def train_and_wait(qtbot, window: Any, *, resume: bool = False) -> None:
     if resume:
-        window.resume_training()
+        window.training.resume_training()
     else:
-        window.start_training()
-    assert window.train_worker is not None
-    qtbot.waitUntil(lambda: window.train_worker is None, timeout=TRAIN_TIMEOUT_MS)
+        window.training.start_training()
+    assert window.training.busy
+    qtbot.waitUntil(lambda: not window.training.busy, timeout=TRAIN_TIMEOUT_MS)
 
 
 def open_project_and_wait(qtbot, window: Any, project: Path) -> None:
     assert window.open_path(project)
-    qtbot.waitUntil(lambda: window.original is not None and window.clip is not None
-                    and window._pending_clip is None, timeout=60_000)
+    qtbot.waitUntil(lambda: window.projects.original is not None and window.projects.clip is not None
+                    and not window.projects.loading, timeout=60_000)
 
 
 def generate_and_wait(qtbot, window: Any, *, count: int, seed: int, strength: int | None) -> None:
@@ -94,6 +94,6 @@ def generate_and_wait(qtbot, window: Any, *, count: int, seed: int, strength: in
     else:
         vp.free.setChecked(False)
         vp.strength.setValue(strength)
-    window.generate_variations()
-    assert window.variation_worker is not None
-    qtbot.waitUntil(lambda: window.variation_worker is None, timeout=120_000)
+    window.variations.generate()
+    assert window.variations.busy
+    qtbot.waitUntil(lambda: not window.variations.busy, timeout=120_000)

@@ -39,6 +39,7 @@ def make_window(qtbot, tmp_path: Path, dialogs: Dialogs, fake_player: FakePlayer
     from songwriter_app.settings import AppSettings
 
     monkeypatch.setenv("SONGWRITER_PROJECTS_DIR", str(tmp_path / "projects"))
+    monkeypatch.setenv("SONGWRITER_TEST_PRESETS", "1")  # the tests train `tiny`
     windows: list[MainWindow] = []
 
     def make(player: Any = None, **kwargs: Any) -> MainWindow:
@@ -52,7 +53,8 @@ def make_window(qtbot, tmp_path: Path, dialogs: Dialogs, fake_player: FakePlayer
             device="cpu",
             **kwargs,
         )
-        w.preset_overrides = {"tiny": dict(FAST_TINY)}
+        w.training.preset_overrides = {"tiny": dict(FAST_TINY)}
+        w.train_panel.set_preset("tiny")  # the app's default is quick (CPU); tests train tiny
         qtbot.addWidget(w)
         windows.append(w)
         return w

@@ -45,9 +45,9 @@ def test_click_sets_play_position(qtbot, window, demo_clip: Path, fake_player) -
     window.clip_view.position_clicked.emit(4.5)
     assert fake_player.position == pytest.approx(4.5, abs=1e-3)
     assert window.clip_view.wave.playhead.value() == pytest.approx(4.5, abs=1e-3)
-    window.toggle_play()
+    window.act_play.trigger()
     assert fake_player.is_playing and ("play", None) in fake_player.calls
-    window.toggle_play()
+    window.act_play.trigger()
     assert not fake_player.is_playing
 
 
@@ -62,11 +62,11 @@ def test_bad_file_refused_and_state_kept(qtbot, window, dialogs, demo_clip: Path
     bad = tmp_path / name
     bad.write_bytes(content)
     window.open_path(bad)
-    qtbot.waitUntil(lambda: len(dialogs.errors) == 1 and window._pending_clip is None,
+    qtbot.waitUntil(lambda: len(dialogs.errors) == 1 and not window.projects.loading,
                     timeout=30_000)
     title, message, _ = dialogs.errors[0]
     assert name in message
-    assert Path(window.clip["path"]) == demo_clip  # the open clip stays
+    assert Path(window.projects.clip.path) == demo_clip  # the open clip stays
     assert window.clip_view.duration == pytest.approx(10.0, abs=0.01)
 
 
@@ -76,7 +76,7 @@ def test_silent_file_refused(qtbot, window, dialogs, tmp_path: Path) -> None:
     window.open_path(silent)
     qtbot.waitUntil(lambda: len(dialogs.errors) == 1, timeout=30_000)
     assert "silent" in dialogs.errors[0][1]
-    assert window.clip is None and not window.train_panel.train_btn.isEnabled()
+    assert window.projects.clip is None and not window.train_panel.train_btn.isEnabled()
 
 
 def test_folder_that_is_not_a_project_refused(window, dialogs, tmp_path: Path) -> None:
@@ -95,13 +95,13 @@ def _drop(window, path: Path) -> None:
 def test_drop_a_clip_and_a_bad_file(qtbot, window, dialogs, second_clip: Path,
                                     tmp_path: Path) -> None:
     _drop(window, second_clip)
-    qtbot.waitUntil(lambda: window.clip is not None, timeout=30_000)
-    assert Path(window.clip["path"]) == second_clip
+    qtbot.waitUntil(lambda: window.projects.clip is not None, timeout=30_000)
+    assert Path(window.projects.clip.path) == second_clip
     bad = tmp_path / "cover.png"
     bad.write_bytes(b"\x89PNG")
     _drop(window, bad)
     assert dialogs.errors and "not a supported audio file" in dialogs.errors[0][1]
-    assert Path(window.clip["path"]) == second_clip
+    assert Path(window.projects.clip.path) == second_clip
 
 
 def test_cli_arguments() -> None:
@@ -128,10 +128,10 @@ def _run_main(qtbot, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, argv: list
     def fake_exec(_self=None) -> int:
         (win,) = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow)
                   and w.isVisible()]
-        qtbot.waitUntil(lambda: win.clip is not None and win._pending_clip is None,
+        qtbot.waitUntil(lambda: win.projects.clip is not None and not win.projects.loading,
                         timeout=60_000)
-        seen["clip"] = Path(win.clip["path"])
-        seen["project"] = win.project_dir
+        seen["clip"] = Path(win.projects.clip.path)
+        seen["project"] = win.projects.project.root if win.projects.project else None
         win.close()
         return 0
 

@@ -22,9 +22,9 @@ def test_a_legacy_project_opens_lists_its_variations_and_generates(
     open_project_and_wait(qtbot, window, project)  # its source file is gone: the section shows
     vp = window.var_panel
     assert vp.list.topLevelItemCount() == 3
-    recs = window.store.list()
+    recs = window.projects.project.store.list()
     assert [r.seed for r in recs] == [11, 12, 13] and recs[0].rating == 4
     qtbot.waitUntil(lambda: window.train_panel.previews.topLevelItemCount() == 4, timeout=30_000)
     window.tabs.setCurrentIndex(1)
     generate_and_wait(qtbot, window, count=1, seed=40, strength=None)
-    assert [r.seed for r in window.store.list()] == [11, 12, 13, 40]
+    assert [r.seed for r in window.projects.project.store.list()] == [11, 12, 13, 40]

@@ -97,25 +97,6 @@ def test_default_projects_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
     assert default_projects_dir().parts[-2:] == ("SongwriterAssistant", "projects")
 
 
-def test_worker_errors_become_signals(qtbot) -> None:
-    from engine.errors import AudioError
-    from songwriter_app.workers import CallWorker, JobRunner, describe_error
-
-    runner = JobRunner()
-
-    def boom():
-        raise AudioError("That file is broken.")
-
-    w = CallWorker(boom)
-    with qtbot.waitSignal(w.errored, timeout=10_000) as sig:
-        runner.start(w)
-    assert sig.args == ["Cannot do that", "That file is broken.", "engine"]
-    assert runner.close(10)
-    assert runner.start(CallWorker(lambda: 1)) is None  # closed: nothing new starts
-    assert describe_error(ValueError("x"))[2] == "bug"
-    assert describe_error(MemoryError())[2] == "device"
-
-
 def test_warm_up_runs(tmp_path: Path) -> None:
     from songwriter_app.warmup import warm_up_engine
 
@@ -155,3 +136,22 @@ def test_bench_figures_give_fits(tmp_path: Path) -> None:
     assert fit["a"] == pytest.approx(0.05, rel=1e-3) and fit["b"] == pytest.approx(2e-6, rel=1e-3)
     assert estimate_seconds(cfg, 10.0, got["fits"]) > 0
     assert "quick.json" in got["source"]
+
+
+def test_first_start_offers_the_device_preset_and_no_test_preset(
+    qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_player
+) -> None:
+    """A first-time user sees quick (CPU) or standard (GPU) selected, and no `tiny`."""
+    from songwriter_app.controllers.training import default_preset
+    from songwriter_app.main_window import MainWindow
+    from songwriter_app.settings import AppSettings
+
+    monkeypatch.delenv("SONGWRITER_TEST_PRESETS", raising=False)
+    w = MainWindow(player=fake_player, settings=AppSettings(tmp_path / "s.ini"),
+                   projects_dir=tmp_path / "p", device="cpu", auto_probe=False, warm_up=False,
+                   install_study=False)
+    qtbot.addWidget(w)
+    assert w.train_panel.preset_name() == "quick"
+    assert w.train_panel.preset_names() == ["quick", "standard", "hifi"]
+    assert default_preset("NVIDIA H200") == "standard" and default_preset("CPU (2 threads)") == "quick"
+    w.shutdown(10)

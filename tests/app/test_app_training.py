@@ -20,17 +20,17 @@ def test_train_tiny_shows_progress_losses_and_previews(qtbot, window, demo_clip:
     window.train_panel.set_preset("tiny")
     window.clip_view.set_section(1.0, 3.0)
     progressed: list = []
-    window.start_training()
-    window.train_worker.progressed.connect(progressed.append)
+    window.training.progressed.connect(progressed.append)
+    window.training.start_training()
     assert not window.train_panel.train_btn.isEnabled()
     assert window.train_panel.cancel_btn.isEnabled()
     assert not window.clip_view.region.movable
-    qtbot.waitUntil(lambda: window.train_worker is None, timeout=300_000)
+    qtbot.waitUntil(lambda: not window.training.busy, timeout=300_000)
 
-    m = read_manifest(window.project_dir)
+    m = read_manifest(window.projects.project.root)
     assert m.complete and m.config.name == "tiny"
-    assert window.project_dir.parent == tmp_path / "projects"
-    assert window.project_dir.name.startswith("demo-war-of-freedom-10s-")
+    assert window.projects.project.root.parent == tmp_path / "projects"
+    assert window.projects.project.root.name.startswith("demo-war-of-freedom-10s-")
     assert m.source["start"] == pytest.approx(1.0) and m.source["duration"] == pytest.approx(3.0)
     # progress arrived (throttled) and drew losses
     assert progressed and progressed[-1].iteration == progressed[-1].iterations
@@ -38,49 +38,52 @@ def test_train_tiny_shows_progress_losses_and_previews(qtbot, window, demo_clip:
     assert window.train_panel.loss_plot.n_points >= m.n_scales
     assert window.train_panel.progress.value() == 1000
     # one preview per scale, coarse to fine, playable
-    assert sorted(window.previews) == list(range(m.n_scales))
-    rates = [window.previews[s]["rate"] for s in range(m.n_scales)]
+    assert sorted(window.training.previews) == list(range(m.n_scales))
+    rates = [window.training.previews[s].rate for s in range(m.n_scales)]
     assert rates == sorted(rates)
     assert window.train_panel.previews.topLevelItemCount() == m.n_scales
-    for p in window.previews.values():
-        assert p["sample"].dtype == np.float32 and p["sample"].size > 0
-        assert np.all(np.isfinite(p["reconstruction"]))
-    window.play_preview(m.n_scales - 1, "reconstruction")
+    for p in window.training.previews.values():
+        assert p.sample.dtype == np.float32 and p.sample.size > 0
+        assert np.all(np.isfinite(p.reconstruction))
+    window.playback.play_preview(m.n_scales - 1, "reconstruction")
     audio, sr = fake_player.loaded[-1]
-    assert sr == m.config.fs and audio.shape[0] == window.previews[m.n_scales - 1][
-        "reconstruction"].shape[0]
+    assert sr == m.config.fs and audio.shape[0] == window.training.previews[
+        m.n_scales - 1].reconstruction.shape[0]
     assert fake_player.is_playing
     # the variations tab is ready
     assert window.tabs.isTabEnabled(1) and window.tabs.currentIndex() == 1
-    qtbot.waitUntil(lambda: window.original is not None, timeout=30_000)
+    qtbot.waitUntil(lambda: window.projects.original is not None, timeout=30_000)
     assert window.var_panel.generate_btn.isEnabled()
-    assert window.last_train_stall_ms is not None
-    assert str(window.project_dir) in window.settings.recent_projects()
+    assert window.training.last_stall_ms is not None
+    assert str(window.projects.project.root) in window.settings.recent_projects()
 
 
 def test_cancel_mid_training_then_resume(qtbot, window, demo_clip: Path) -> None:
     open_and_wait(qtbot, window, demo_clip)
     window.train_panel.set_preset("tiny")
-    window.start_training()
-    worker = window.train_worker
+    window.training.start_training()
     finished_scales: list = []
-    worker.scale_finished.connect(lambda ev: finished_scales.append(ev.scale))
-    worker.scale_finished.connect(lambda ev: window.cancel_training())  # after the first scale
-    qtbot.waitUntil(lambda: window.train_worker is None, timeout=300_000)
-    m = read_manifest(window.project_dir)
+    window.training.scale_finished.connect(lambda ev: finished_scales.append(ev.scale))
+    def cancel_once(_ev) -> None:  # cancel after the first scale
+        window.training.cancel_training()
+        window.training.scale_finished.disconnect(cancel_once)
+
+    window.training.scale_finished.connect(cancel_once)
+    qtbot.waitUntil(lambda: not window.training.busy, timeout=300_000)
+    m = read_manifest(window.projects.project.root)
     assert 1 <= m.scales_done < m.n_scales
     assert window.train_panel.resume_btn.isEnabled()
     assert "Resume" in window.train_panel.status.text()
     # a partly trained project can already make free variations
     assert window.tabs.isTabEnabled(1)
-    project = window.project_dir
+    project = window.projects.project.root
     train_and_wait(qtbot, window, resume=True)
-    assert window.project_dir == project
+    assert window.projects.project.root == project
     m = read_manifest(project)
     assert m.complete
     assert not window.train_panel.resume_btn.isEnabled()
     # previews of the resumed scales were added after the first run's
-    assert sorted(window.previews) == list(range(m.n_scales))
+    assert sorted(window.training.previews) == list(range(m.n_scales))
 
 
 def test_training_error_is_shown_and_app_stays_usable(qtbot, window, dialogs,
@@ -93,8 +96,8 @@ def test_training_error_is_shown_and_app_stays_usable(qtbot, window, dialogs,
     open_and_wait(qtbot, window, clip)
     window.train_panel.set_preset("tiny")
     window.clip_view.set_section(2.0, 3.0)
-    window.start_training()
-    qtbot.waitUntil(lambda: window.train_worker is None, timeout=60_000)
+    window.training.start_training()
+    qtbot.waitUntil(lambda: not window.training.busy, timeout=60_000)
     assert len(dialogs.errors) == 1
     title, message, kind = dialogs.errors[0]
     assert "silent" in message and kind == "engine"
@@ -115,8 +118,8 @@ def test_device_error_suggests_a_smaller_preset(qtbot, window, dialogs, demo_cli
 
     monkeypatch.setattr(engine.trainer, "iter_train", oom)
     open_and_wait(qtbot, window, demo_clip)
-    window.start_training()
-    qtbot.waitUntil(lambda: window.train_worker is None, timeout=60_000)
+    window.training.start_training()
+    qtbot.waitUntil(lambda: not window.training.busy, timeout=60_000)
     title, message, kind = dialogs.errors[0]
     assert kind == "device" and "smaller preset" in message
     assert window.train_panel.train_btn.isEnabled()
@@ -126,11 +129,11 @@ def test_closing_during_training_cancels_and_leaves_a_resumable_project(
         qtbot, window, demo_clip: Path) -> None:
     open_and_wait(qtbot, window, demo_clip)
     window.train_panel.set_preset("tiny")
-    window.start_training()
-    thread_worker = window.train_worker
-    qtbot.waitUntil(lambda: window.project_dir is not None and is_project(window.project_dir),
+    window.training.start_training()
+    thread_worker = window.training.job
+    qtbot.waitUntil(lambda: window.projects.project is not None and is_project(window.projects.project.root),
                     timeout=120_000)
-    project = window.project_dir
+    project = window.projects.project.root
     window.close()  # cancels and joins the training thread
     assert window.jobs.running() == []
     assert thread_worker.cancel_token.cancelled

@@ -45,6 +45,7 @@ def main() -> int:
     from songwriter_app.main_window import MainWindow
     from songwriter_app.settings import AppSettings
 
+    os.environ.setdefault("SONGWRITER_TEST_PRESETS", "1")  # lists `tiny` for the quick runs
     app = QApplication.instance() or QApplication([sys.argv[0]])
     errors: list[str] = []
     messages.show_error = lambda _p, title, msg, kind="engine": errors.append(f"{title}: {msg}")
@@ -52,7 +53,7 @@ def main() -> int:
     w = MainWindow(settings=AppSettings(tmp / "settings.ini"), projects_dir=tmp / "projects",
                    device="cpu", auto_probe=args.probe, install_study=True)
     if args.iters:
-        w.preset_overrides = {args.preset: {"iters_per_scale": args.iters}}
+        w.training.preset_overrides = {args.preset: {"iters_per_scale": args.iters}}
     w.resize(1440, 920)
     w.show()
     deadline = time.monotonic() + args.timeout
@@ -71,30 +72,32 @@ def main() -> int:
             time.sleep(0.01)
 
     w.open_path(DEMO_CLIP)
-    wait(lambda: w.clip is not None and w._pending_clip is None, "the demo clip")
+    wait(lambda: w.projects.clip is not None and not w.projects.loading, "the demo clip")
     w.train_panel.set_preset(args.preset)
-    w.clip_view.set_section(2.0, w.current_config().max_seconds)
-    wait(lambda: w.warmed_up, "the engine warm-up")
+    assert w.train_panel.preset_name() == args.preset, f"preset {args.preset} is not listed"
+    w.clip_view.set_section(2.0, w.training.current_config().max_seconds)
+    wait(lambda: w.training.warmed_up, "the engine warm-up")
     if args.probe:
-        wait(lambda: w.probe_result is not None, "the cost probe")
+        wait(lambda: w.training.probe_result is not None, "the cost probe")
     settle()
     w.grab().save(str(args.out / "start.png"))
 
-    w.start_training()
+    w.training.start_training()
     t0 = time.monotonic()
     cancelled = False
-    while w.train_worker is not None:
+    while w.training.busy:
         if time.monotonic() > deadline:
             raise SystemExit("timed out waiting for training")
         if args.stop_after is not None and not cancelled and time.monotonic() - t0 > args.stop_after:
-            w.cancel_training()
+            w.training.cancel_training()
             cancelled = True
         app.processEvents()
         time.sleep(0.01)
-    stall = w.last_train_stall_ms
-    stalls = list(w.stall.stalls)
-    trained = {"preset": args.preset, "scales_done": w.manifest.scales_done if w.manifest else 0,
-               "n_scales": w.manifest.n_scales if w.manifest else 0,
+    stall = w.training.last_stall_ms
+    stalls = list(w.training.stall.stalls)
+    project = w.projects.project
+    trained = {"preset": args.preset, "scales_done": project.scales_done if project else 0,
+               "n_scales": project.n_scales if project else 0,
                "seconds": round(time.monotonic() - t0, 1)}
     w.tabs.setCurrentIndex(0)
     settle()
@@ -106,22 +109,23 @@ def main() -> int:
         w.close()
         return 1 if errors else 0
     w.tabs.setCurrentIndex(1)
-    wait(lambda: w.original is not None, "the original section")
+    wait(lambda: w.projects.original is not None, "the original section")
     vp = w.var_panel
     vp.count.setValue(4)
     vp.seed.setValue(1)
     vp.strength.setValue(max(0, vp.strength.maximum() // 2))
-    w.generate_variations()
-    wait(lambda: w.variation_worker is None, "variations")
-    vp.list.select_id(w.store.list()[1].id)
-    w.rate_variation(w.store.list()[1].id, 4)
+    w.variations.generate()
+    wait(lambda: not w.variations.busy, "variations")
+    vp.list.select_id(w.projects.project.store.list()[1].id)
+    w.variations.rate(w.projects.project.store.list()[1].id, 4)
     wait(lambda: vp.compare.mel_b.image.image is not None, "the compare view")
     settle(1.0)
     w.grab().save(str(args.out / "after-generating.png"))
     print(json.dumps({"worst_stall_ms": stall, "stalls": stalls, "errors": errors,
                       "trained": trained,
-                      "project": str(w.project_dir), "device": w.device_name,
-                      "audio": w.player.available, "audio_reason": w.player.reason}))
+                      "project": str(project.root if project else None),
+                      "device": w.device_name,
+                      "audio": w.playback.player.available, "audio_reason": w.playback.player.reason}))
     w.close()
     return 1 if errors else 0
 
