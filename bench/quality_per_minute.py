@@ -6,9 +6,9 @@ JSON, and a PNG of timbre FD (lower is better) against training minutes: one col
 one marker per run, the file's mean per clip joined by a line across files of the same clip.
 
     QT_QPA_PLATFORM=offscreen python bench/quality_per_minute.py \\
-        bench/results/quality-quick-cpu-ref-whole-4s-50it.json \\
-        bench/results/quality-quick-cpu-window8192x2-4s-50it.json \\
-        --out bench/results/quality-per-minute-quick-4s-50it
+        bench/results/quality-quick-cpu-ref-whole-3s-40it.json \\
+        bench/results/quality-quick-cpu-window8192x2-3s-40it.json \\
+        --out bench/results/quality-per-minute-quick-3s-40it
 
 The PNG is drawn with pyqtgraph (already a dependency of the app), offscreen.
 """
@@ -28,7 +28,9 @@ from run_bench import QUALITY, flatten  # noqa: E402
 COLOURS = [(31, 119, 180), (214, 39, 40), (44, 160, 44), (148, 103, 189), (255, 127, 14)]
 
 
-def gather(paths: list[str]) -> list[dict[str, Any]]:
+def gather(paths: list[str], clock: str = "cpu") -> list[dict[str, Any]]:
+    """Per file and clip: training minutes (CPU time of the process when the file has it and
+    clock is "cpu", else wall time) and every quality metric, one value per run."""
     rows = []
     for path in paths:
         data = json.loads(Path(path).read_text())
@@ -39,7 +41,11 @@ def gather(paths: list[str]) -> list[dict[str, Any]]:
             row: dict[str, Any] = {"file": Path(path).name, "label": data.get("label"),
                                    "preset": data.get("preset"), "clip": clip,
                                    "device_name": data.get("device_name"), "runs": len(flat),
-                                   "train_minutes": [f["train_seconds"] / 60 for f in flat]}
+                                   "clock": clock if all("train_cpu_seconds" in f for f in flat)
+                                   else "wall",
+                                   "train_minutes": []}
+            key = "train_cpu_seconds" if row["clock"] == "cpu" else "train_seconds"
+            row["train_minutes"] = [f[key] / 60 for f in flat]
             for key in QUALITY:
                 vals = [f[key] for f in flat if key in f]
                 if vals:
@@ -58,7 +64,8 @@ def plot(rows: list[dict[str, Any]], png: Path, metric: str = "timbre_fd") -> No
     pg.setConfigOptions(background="w", foreground="k", antialias=True)
     w = pg.PlotWidget()
     w.resize(900, 600)
-    w.setLabel("bottom", "training minutes (2-core CPU, per run)")
+    clocks = sorted({r["clock"] for r in rows})
+    w.setLabel("bottom", f"training minutes per run ({' / '.join(clocks)} time, 2-core VM CPU)")
     w.setLabel("left", f"{metric} (lower is better)")
     w.setTitle(f"{metric} against training time")
     legend = w.addLegend(offset=(-10, 10))
@@ -93,13 +100,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("results", nargs="+", help="quality-*.json files from run_bench.py")
     ap.add_argument("--out", required=True, help="output path without extension (.json and .png)")
     ap.add_argument("--metric", default="timbre_fd")
+    ap.add_argument("--clock", choices=("cpu", "wall"), default="cpu",
+                    help="CPU time of the training process (default, where recorded) or wall time")
     args = ap.parse_args(argv)
-    rows = gather(args.results)
+    rows = gather(args.results, args.clock)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     summary = []
     for r in rows:
-        s = {k: r[k] for k in ("file", "label", "preset", "clip", "device_name", "runs")}
+        s = {k: r[k] for k in ("file", "label", "preset", "clip", "device_name", "runs", "clock")}
         for key in ["train_minutes", *QUALITY]:
             if key in r:
                 vals = r[key]

@@ -48,7 +48,8 @@ QUALITY = {
     "longest_copy_s": -1, "diversity_std_ratio": +1, "diversity_pairwise_db": +1,
     "rec_snr_db": +1, "rec_lsd_db": -1, "rec_mrstft": -1,
 }
-COST = {"train_seconds": -1, "peak_memory_bytes": -1, "generate_seconds": -1}
+COST = {"train_seconds": -1, "train_cpu_seconds": -1, "peak_memory_bytes": -1,
+        "generate_seconds": -1}
 
 
 def peak_rss_bytes() -> int:
@@ -70,6 +71,7 @@ def train_one(
     rates: tuple[int, ...] = ()
     last_spi: dict[int, float] = {}
     t0 = time.perf_counter()
+    cpu0 = time.process_time()
     total = math.nan
     clip_seconds = 0.0
     for ev in iter_train(clip, project, cfg, start=start, duration=seconds, device=device,
@@ -94,9 +96,13 @@ def train_one(
         elif isinstance(ev, TrainFinished):
             total = ev.elapsed
     wall = time.perf_counter() - t0
+    # CPU seconds of this process (all its threads): on a shared machine wall time depends on
+    # the neighbours, CPU time much less
+    cpu = time.process_time() - cpu0
     peak_gpu = torch.cuda.max_memory_allocated(device) if device.type == "cuda" else None
     return {
-        "rates": list(rates), "total_seconds": total, "wall_seconds": wall, "scales": scales,
+        "rates": list(rates), "total_seconds": total, "wall_seconds": wall,
+        "cpu_seconds": cpu, "threads": torch.get_num_threads(), "scales": scales,
         "peak_gpu_memory_bytes": peak_gpu, "peak_rss_bytes": peak_rss_bytes(),
     }
 
@@ -116,6 +122,8 @@ def flatten(run: dict[str, Any]) -> dict[str, float]:
         out["rec_mrstft"] = float(rec["mrstft"])
     tr = run["train"]
     out["train_seconds"] = float(tr["total_seconds"])
+    if "cpu_seconds" in tr:
+        out["train_cpu_seconds"] = float(tr["cpu_seconds"])
     out["generate_seconds"] = float(run["generate_and_evaluate_seconds"])
     peak = tr["peak_gpu_memory_bytes"] if tr["peak_gpu_memory_bytes"] is not None else tr[
         "peak_rss_bytes"]
