@@ -24,7 +24,7 @@ import torch
 
 from engine.config import get_preset, parse_overrides
 from engine.device import device_label, resolve_device, synchronize
-from engine.trainer import ScaleStep, configure_backends, lone_scale_step
+from engine.training.loop import ScaleStep, configure_backends, lone_scale_step
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -30,7 +30,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 CHILD = r"""
 import json, resource, sys, torch
 from engine.config import get_preset
-from engine.trainer import lone_scale_step
+from engine.training.loop import lone_scale_step
 n, ch, preset, amp = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4] == "1"
 torch.set_num_threads(2)
 step = lone_scale_step(get_preset(preset, amp=amp), 0.1 * torch.randn(1, 1, n), channels=ch)

@@ -23,14 +23,14 @@ from pathlib import Path
 
 import torch
 
-from engine.audio_io import load_clip
+from engine.audio.io import load_clip
 from engine.config import get_preset, parse_overrides
 from engine.device import device_label, resolve_device, synchronize
-from engine.generate import Pyramid
-from engine.models import ScaleDiscriminator, ScaleGenerator
-from engine.pyramid import choose_rates, energies, noise_amplitudes, scale_signals
+from engine.generation.render import Pyramid
+from engine.model.networks import ScaleDiscriminator, ScaleGenerator
+from engine.model.pyramid import choose_rates, energies, noise_amplitudes, scale_signals
 from engine.resources import DEMO_CLIP
-from engine.trainer import ScaleStep, configure_backends
+from engine.training.loop import ScaleStep, configure_backends
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

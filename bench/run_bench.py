@@ -1,6 +1,6 @@
 """Quality and speed bench: train a preset on clips, render variations, measure everything.
 
-One run = train a project on one clip with a fixed seed (engine.trainer.iter_train),
+One run = train a project on one clip with a fixed seed (engine.training.loop.iter_train),
 render --count variations, evaluate them against the clip and its baselines
 (engine.metrics via `songwriter-cli evaluate`'s code). Recorded per run: total and
 per-scale training seconds, seconds per iteration per scale, peak memory (CUDA:
@@ -63,7 +63,13 @@ def train_one(
     seconds: float | None,
 ) -> dict[str, Any]:
     """Train one project; returns timings per scale and the peak memory of the run."""
-    from engine.trainer import ScaleFinished, TrainFinished, TrainProgress, TrainStarted, iter_train
+    from engine.training.loop import (
+        ScaleFinished,
+        TrainFinished,
+        TrainProgress,
+        TrainStarted,
+        iter_train,
+    )
 
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
@@ -158,7 +164,7 @@ def safe_label(text: str) -> str:
 
 
 def bench(args: argparse.Namespace, preset: str) -> Path:
-    from engine.cli_evaluate import evaluate_project
+    from engine.cli.evaluate import evaluate_project
 
     overrides = parse_overrides(args.set)
     cfg = get_preset(preset, **overrides)

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.audio_io import SUPPORTED_EXTENSIONS
+from engine.audio.io import SUPPORTED_EXTENSIONS
 from engine.errors import EngineError
 from engine.project import Project
 from songwriter_app.controllers.export import ExportController

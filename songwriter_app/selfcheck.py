@@ -37,7 +37,7 @@ def _torchaudio() -> str:
     # The pair that breaks: a torchaudio build loads only with the torch it was built for.
     import torch
 
-    from engine import dsp
+    from engine.audio import dsp
 
     y = dsp.resample(torch.zeros(1, 160), 16000, 8000)
     fb = dsp.mel_filterbank(n_freqs=65, sample_rate=16000, n_mels=8)

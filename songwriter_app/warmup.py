@@ -27,10 +27,10 @@ def warm_up_engine(device: str | None = None, cancel: Any = None) -> float:
     import numpy.ma  # noqa: F401  (numpy imports it lazily, under the import lock)
     import soundfile as sf
 
+    from engine.audio.features import log_mel
     from engine.config import get_preset
-    from engine.features import log_mel
-    from engine.generate import generate, load_model
-    from engine.trainer import iter_train
+    from engine.generation.render import generate, load_model
+    from engine.training.loop import iter_train
 
     t0 = time.perf_counter()
     folder = Path(tempfile.mkdtemp(prefix="songwriter-warmup-"))

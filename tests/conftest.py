@@ -37,7 +37,7 @@ def second_clip(demo_clip: Path) -> Path:
 @pytest.fixture(scope="session")
 def _tiny_project_master(tmp_path_factory: pytest.TempPathFactory, demo_clip: Path) -> Path:
     from engine.config import get_preset
-    from engine.trainer import iter_train
+    from engine.training.loop import iter_train
 
     root = tmp_path_factory.mktemp("tiny") / "project"
     for _ in iter_train(demo_clip, root, get_preset("tiny"), seed=0, device="cpu"):

@@ -48,7 +48,7 @@ def test_a_legacy_project_generates_the_same_audio_again(legacy: Path, tmp_path:
 
 
 def test_legacy_variations_keep_their_strengths_ratings_and_verdicts(legacy: Path) -> None:
-    from engine.variations import VariationStore
+    from engine.project.variations import VariationStore
 
     store = VariationStore(legacy / "project")
     recs = store.list()

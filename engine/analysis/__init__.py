@@ -1,7 +1,7 @@
 """Analysis: objective quality measures for generated variations (docs: metrics.md).
 
 No pretrained embedding is available offline, so every measure is built from
-weight-free signal features (log-mel frames from engine.features). A number
+weight-free signal features (log-mel frames from engine.audio.features). A number
 means something only next to its baselines, computed on the same clip:
 
 - real vs real: the clip's two interleaved halves (odd against even 2 s blocks), and

@@ -19,7 +19,7 @@ import torch
 from engine.analysis.features import EPS, FeatureKind, _as_mono, _rms, match_rms
 from engine.analysis.measures import VariationMetrics, evaluate_variation
 from engine.analysis.reference import Reference, prepare_reference
-from engine.audio_io import resample
+from engine.audio.io import resample
 
 
 def cut_and_paste(
@@ -109,8 +109,8 @@ def untrained_generator_output(
     Uses the manifest's rates, channels and noise amplitudes; the weights are seeded.
     Shows what training buys. Returned at the working rate (manifest.config.fs).
     """
-    from engine.generate import Pyramid, lengths_for
-    from engine.models import ScaleGenerator
+    from engine.generation.render import Pyramid, lengths_for
+    from engine.model.networks import ScaleGenerator
 
     cfg = manifest.config
     dev = torch.device(device)

@@ -1,6 +1,6 @@
 """Frame features shared by every measure: log-mel in dB, MFCC timbre features, Gaussian fits.
 
-All weight-free (no pretrained embedding is available offline), built on engine.features.LogMel.
+All weight-free (no pretrained embedding is available offline), built on engine.audio.features.LogMel.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from typing import Literal
 import numpy as np
 import torch
 
-from engine import dsp
-from engine.features import LogMel
+from engine.audio import dsp
+from engine.audio.features import LogMel
 
 FeatureKind = Literal["mfcc", "logmel"]
 

@@ -29,7 +29,7 @@ from engine.analysis.features import (
     timbre_features,
 )
 from engine.analysis.reference import Reference, _floored, _ltas, _patches
-from engine.audio_io import resample
+from engine.audio.io import resample
 from engine.errors import AudioError
 
 COPY_THRESHOLD = 0.9  # cosine similarity of centred log-mel patches that counts as "the same"

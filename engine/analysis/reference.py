@@ -23,7 +23,7 @@ from engine.analysis.features import (
     logmel_db,
     timbre_features,
 )
-from engine.audio_io import resample
+from engine.audio.io import resample
 from engine.errors import AudioError
 
 DYNAMIC_RANGE_DB = 80.0  # log-mel values are floored at the clip's maximum minus this

@@ -10,7 +10,7 @@ import numpy as np
 
 from engine.jobs import is_cancelled
 from engine.project import Project, RenderRecipe
-from engine.variations import VariationRecord
+from engine.project.variations import VariationRecord
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ def generate_into_project(
 ) -> Iterator[VariationReady | VerdictReady | GenerationDone]:
     """Render each recipe into `project.store` (reusing a variation already made with the same
     recipe), yielding VariationReady, then its VerdictReady, and GenerationDone last."""
-    from engine.generate import generate
+    from engine.generation.render import generate
 
     model = project.model(device)
     provenance = project.provenance()

@@ -14,15 +14,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from engine.checkpoint import Manifest, is_project, load_clip_signal, read_manifest
 from engine.config import TrainConfig
 from engine.errors import ProjectError
+from engine.project.checkpoint import Manifest, is_project, load_clip_signal, read_manifest
 from engine.project.section import SourceSection
 
 if TYPE_CHECKING:
-    from engine.generate import TrainedModel
+    from engine.generation.render import TrainedModel
     from engine.project.recipe import RenderRecipe
-    from engine.variations import VariationRecord, VariationStore
+    from engine.project.variations import VariationRecord, VariationStore
 
 
 class Project:
@@ -102,14 +102,14 @@ class Project:
         """The project's variations (one shared, thread-safe store)."""
         with self._lock:
             if self._store is None:
-                from engine.variations import VariationStore
+                from engine.project.variations import VariationStore
 
                 self._store = VariationStore(self.root)
             return self._store
 
     def model(self, device: str | None = None) -> TrainedModel:
         """The trained model, loaded once and kept until the manifest changes."""
-        from engine.generate import load_model
+        from engine.generation.render import load_model
 
         with self._lock:
             key = (str(device), self.manifest.scales_done, self.manifest.updated)

@@ -1,7 +1,7 @@
 """Building a study: collect stimuli, loudness-match them, blind them and write the folder.
 
 The only module of engine.study that renders or resamples audio, and so the only one that
-imports torch (through engine.audio_io, engine.checkpoint and engine.generate); the rater's
+imports torch (through engine.audio.io, engine.project.checkpoint and engine.generation.render); the rater's
 path (questions, folder, session, results, stats) stays light.
 
 `iter_build_study` collects generated variations (existing wav files with JSON sidecars, or new
@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from engine import ENGINE_VERSION
-from engine.audio_io import (
+from engine.audio.io import (
     integrated_loudness,
     match_loudness,
     peak,
@@ -37,9 +37,9 @@ from engine.audio_io import (
     to_mono,
     trim_and_fade,
 )
-from engine.checkpoint import load_clip_signal, read_manifest
 from engine.fileutil import atomic_write_json, check_writable_dir, sha256_file
-from engine.generate import generate, load_model, strength_label
+from engine.generation.render import generate, load_model, strength_label
+from engine.project.checkpoint import load_clip_signal, read_manifest
 from engine.study.folder import Study, condition_of
 from engine.study.layout import (
     GENERATED,

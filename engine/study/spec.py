@@ -93,7 +93,7 @@ def read_sidecar(wav: str | os.PathLike[str]) -> dict[str, Any]:
 def flatten_sidecar(data: dict[str, Any]) -> dict[str, Any]:
     """One flat dict from a sidecar: nested sections ("provenance", "variation"...) merged in.
 
-    engine.generate writes flat sidecars; the project variation store nests the record under
+    engine.generation.render writes flat sidecars; the project variation store nests the record under
     "variation" and the model facts under "provenance". Top-level plain values win, then the
     variation record, then the provenance.
     """

@@ -9,7 +9,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QWidget
 
 from engine.errors import EngineError
-from engine.variations import VariationRecord
+from engine.project.variations import VariationRecord
 from songwriter_app.controllers.project import ProjectController
 from songwriter_app.dialogs import messages
 from songwriter_app.dialogs.export_dialog import ExportDialog
@@ -56,7 +56,7 @@ class ExportController(QObject):
         if len(project.store) == 0:
             self.status.emit("There are no variations to export yet.", 8000)
             return
-        from engine.audio_io import integrated_loudness
+        from engine.audio.io import integrated_loudness
 
         original = self.projects.original
         target = (integrated_loudness(original.audio, original.sample_rate)

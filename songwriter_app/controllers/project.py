@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from engine.audio_io import SUPPORTED_EXTENSIONS
+from engine.audio.io import SUPPORTED_EXTENSIONS
 from engine.errors import AudioError, EngineError
 from engine.project import Project
 from engine.project.section import SourceStatus
@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 
 def mel_of(audio: np.ndarray, sr: int) -> np.ndarray:
-    from engine.features import log_mel
+    from engine.audio.features import log_mel
 
     return np.ascontiguousarray(log_mel(audio, sr), dtype=np.float32)
 
@@ -32,8 +32,8 @@ def mel_of(audio: np.ndarray, sr: int) -> np.ndarray:
 
 def load_clip(path: Path) -> ClipAudio:
     """Read an audio file for the clip view: audio [C, T] and a mono mel for display."""
-    from engine.audio_io import read_audio, to_mono
-    from engine.features import mel_frame_seconds
+    from engine.audio.features import mel_frame_seconds
+    from engine.audio.io import read_audio, to_mono
 
     audio, sr = read_audio(path)
     mono = to_mono(audio)
@@ -44,7 +44,7 @@ def load_clip(path: Path) -> ClipAudio:
 
 def load_section(project: Project) -> SectionAudio:
     """The training section at the working rate and original level, with its mel."""
-    from engine.features import mel_frame_seconds
+    from engine.audio.features import mel_frame_seconds
 
     audio, sr = project.original()
     return SectionAudio(project.root, audio, sr, mel_of(audio, sr), mel_frame_seconds(sr))
@@ -60,8 +60,8 @@ def section_as_clip(project: Project) -> ClipAudio:
 def load_saved_previews(project: Project) -> tuple[list[PreviewAudio], list[dict[str, Any]]]:
     """A reopened project's coarse-to-fine previews (kept in its folder, or rendered and kept
     for projects trained before previews were saved) and its loss points."""
-    from engine.checkpoint import load_losses
-    from engine.generate import project_previews
+    from engine.generation.render import project_previews
+    from engine.project.checkpoint import load_losses
 
     n = project.n_scales
     previews = [PreviewAudio(s, n, p["rate"], p["sample"], p["reconstruction"], p["sr"],

@@ -61,7 +61,7 @@ def fmt_time(seconds: float) -> str:
 def run_training(project_dir: Path, clip_path: Path | None, preset: TrainConfig | None, *,
                  start: float, duration: float | None, device: str | None, resume: bool,
                  cancel: Any = None) -> Any:
-    from engine.trainer import iter_train
+    from engine.training.loop import iter_train
 
     return iter_train(None if resume else clip_path, project_dir, None if resume else preset,
                       start=start, duration=duration, device=device, resume=resume,
@@ -72,7 +72,7 @@ def _copy_event(ev: Any) -> Any:
     """Numpy copies of a finished scale's previews: nothing shared crosses threads."""
     from dataclasses import replace
 
-    from engine.trainer import ScaleFinished
+    from engine.training.loop import ScaleFinished
 
     if isinstance(ev, ScaleFinished):
         return replace(ev, preview=np.array(ev.preview, dtype=np.float32, copy=True),
@@ -81,14 +81,14 @@ def _copy_event(ev: Any) -> Any:
 
 
 def _is_progress(ev: Any) -> bool:
-    from engine.trainer import TrainProgress
+    from engine.training.loop import TrainProgress
 
     return isinstance(ev, TrainProgress) and ev.iteration != ev.iterations
 
 
 def run_probe(device: str | None, cancel: Any = None) -> dict[str, Any] | None:
     from engine.device import resolve_device
-    from songwriter_app.estimates import probe
+    from engine.training.cost import probe
 
     try:
         return probe(resolve_device(device), cancel)
@@ -244,7 +244,7 @@ class TrainingController(QObject):
                 if self.probe_result.get("torch") == torch.__version__:
                     self._update_cost()
                     return
-        from songwriter_app.estimates import bench_fits, shapes_needed, stored_bench_dir
+        from engine.training.cost import bench_fits, shapes_needed, stored_bench_dir
 
         bench_dir = stored_bench_dir()
         self._bench = bench_fits(bench_dir, self.device_name) if bench_dir else None
@@ -282,7 +282,7 @@ class TrainingController(QObject):
         self._update_cost()
 
     def _update_cost(self) -> None:
-        from songwriter_app.estimates import estimate_seconds, format_duration
+        from engine.training.cost import estimate_seconds, format_duration
 
         if self.probe_result is None:
             return
@@ -349,7 +349,7 @@ class TrainingController(QObject):
         return True
 
     def _on_event(self, ev: Any) -> None:
-        from engine.trainer import (
+        from engine.training.loop import (
             ScaleFinished,
             TrainCancelled,
             TrainFinished,

@@ -14,7 +14,7 @@ from PySide6.QtCore import QObject, Signal
 
 from engine.errors import EngineError
 from engine.project import Project, RenderRecipe
-from engine.variations import VariationRecord
+from engine.project.variations import VariationRecord
 from songwriter_app.controllers.project import ProjectController, mel_of
 from songwriter_app.dialogs import messages
 from songwriter_app.jobs import JobRunner, JobSlot

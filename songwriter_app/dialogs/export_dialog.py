@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 
 from engine.errors import ConfigError
 from engine.export import DEFAULT_PATTERN, PATTERN_FIELDS, ExportOptions, render_name
-from engine.variations import VariationRecord
+from engine.project.variations import VariationRecord
 
 
 class ExportDialog(QDialog):

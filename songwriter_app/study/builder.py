@@ -37,8 +37,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.checkpoint import read_manifest
 from engine.errors import EngineError
+from engine.project.checkpoint import read_manifest
 from engine.study import (
     GenerateSpec,
     ProjectSelection,

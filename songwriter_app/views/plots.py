@@ -46,7 +46,7 @@ def _hz_to_mel_slaney(f: float) -> float:
 
 
 def mel_ticks(sr: int, n_mels: int) -> list[tuple[float, str]]:
-    """Axis ticks in Hz for mel bands 0..n_mels (slaney scale, as engine.features uses)."""
+    """Axis ticks in Hz for mel bands 0..n_mels (slaney scale, as engine.audio.features uses)."""
     top = _hz_to_mel_slaney(sr / 2)
     out: list[tuple[float, str]] = []
     min_gap = 0.09 * n_mels  # keep labels apart on a short plot

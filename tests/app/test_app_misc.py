@@ -25,7 +25,7 @@ def test_stall_monitor_sees_a_blocked_event_loop(qtbot) -> None:
 
 
 def test_estimates_grow_with_the_preset() -> None:
-    from songwriter_app.estimates import estimate_seconds, format_duration, shape_key, shapes_needed
+    from engine.training.cost import estimate_seconds, format_duration, shape_key, shapes_needed
 
     fits = {key: {"a": 0.01, "b": 1e-6 * c} for key, (c, _, _) in shapes_needed().items()}
     secs = {name: estimate_seconds(cfg, 10.0, fits) for name, cfg in PRESETS.items()}
@@ -65,7 +65,7 @@ def test_probe_measures_every_shape(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_real_probe_step_runs() -> None:
     import torch
 
-    from songwriter_app.estimates import _time_steps
+    from engine.training.cost import _time_steps
 
     assert _time_steps(4, 3, 9, 512, torch.device("cpu")) > 0
 
@@ -121,7 +121,7 @@ def test_pyside_void_calls_keep_none_alive(qapp) -> None:
 def test_bench_figures_give_fits(tmp_path: Path) -> None:
     import json
 
-    from songwriter_app.estimates import bench_fits, estimate_seconds
+    from engine.training.cost import bench_fits, estimate_seconds
 
     cfg = PRESETS["quick"]
     scales = [{"scale": i, "rate": r, "seconds_per_iteration_in_loop": 0.05 + 2e-6 * r * 4.0}

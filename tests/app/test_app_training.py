@@ -9,7 +9,7 @@ import pytest
 import soundfile as sf
 from app_helpers import open_and_wait, train_and_wait
 
-from engine.checkpoint import is_project, read_manifest
+from engine.project.checkpoint import is_project, read_manifest
 
 pytestmark = pytest.mark.slow
 
@@ -108,7 +108,7 @@ def test_training_error_is_shown_and_app_stays_usable(qtbot, window, dialogs,
 
 def test_device_error_suggests_a_smaller_preset(qtbot, window, dialogs, demo_clip: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    import engine.trainer
+    import engine.training.loop
     from engine.device import OOM_ADVICE
     from engine.errors import DeviceError
 
@@ -116,7 +116,7 @@ def test_device_error_suggests_a_smaller_preset(qtbot, window, dialogs, demo_cli
         raise DeviceError(OOM_ADVICE)
         yield  # pragma: no cover
 
-    monkeypatch.setattr(engine.trainer, "iter_train", oom)
+    monkeypatch.setattr(engine.training.loop, "iter_train", oom)
     open_and_wait(qtbot, window, demo_clip)
     window.training.start_training()
     qtbot.waitUntil(lambda: not window.training.busy, timeout=60_000)
@@ -140,7 +140,7 @@ def test_closing_during_training_cancels_and_leaves_a_resumable_project(
     m = read_manifest(project)
     assert m.scales_done < m.n_scales or m.complete
     if not m.complete:
-        from engine.trainer import iter_train
+        from engine.training.loop import iter_train
 
         events = list(iter_train(None, project, None, resume=True, device="cpu"))
         assert type(events[-1]).__name__ == "TrainFinished"

@@ -11,7 +11,7 @@ import soundfile as sf
 from app_helpers import generate_and_wait, open_project_and_wait
 from PySide6.QtCore import Qt
 
-from engine.variations import VariationStore
+from engine.project.variations import VariationStore
 from songwriter_app.views.lists import COL_METRIC, COL_VERDICT
 
 pytestmark = pytest.mark.slow
@@ -166,7 +166,7 @@ def test_export_and_reopen_project(qtbot, window, make_window, dialogs, tiny_pro
 
     assert other.playback._audio_for(PlaySource.preview(n - 1, "reconstruction")) is not None
     # and the loss curves of the run, one stretch per scale
-    from engine.checkpoint import load_losses
+    from engine.project.checkpoint import load_losses
 
     assert other.train_panel.loss_plot.n_points == len(load_losses(tiny_project)) > 0
     xs, _ = other.train_panel.loss_plot.curves["rec"].getData()

@@ -174,7 +174,7 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory, demo_clip: Path) -> Recor
     import torch
 
     from engine.config import get_preset
-    from engine.trainer import iter_train
+    from engine.training.loop import iter_train
 
     root = tmp_path_factory.mktemp("tiny-run") / "project"
     before = torch.get_num_threads()

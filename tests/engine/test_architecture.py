@@ -41,7 +41,7 @@ def test_importing_every_engine_module_loads_no_gui_or_audio_device_library(subp
     # the probe really covered the engine
     expected = {f"engine.{m.name}" for m in pkgutil.iter_modules(engine.__path__)}
     assert expected <= set(result["modules"])
-    assert {"engine.trainer", "engine.generate", "engine.cli", "engine.models"} <= set(
+    assert {"engine.training.loop", "engine.generation.render", "engine.cli", "engine.model.networks"} <= set(
         result["modules"]
     )
     assert "torch" in result["loaded"]  # sanity: the imports happened in that process

@@ -1,0 +1,2 @@
+"""Audio file -> section: reading and writing (io), the DSP routines taken from torchaudio
+(dsp, the only torchaudio importer), and spectral features (features)."""

@@ -1,0 +1,280 @@
+"""songwriter-cli: train, generate and inspect from the terminal (the same API the app uses)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TextIO
+
+from engine import ENGINE_VERSION
+from engine.errors import EngineError
+
+# Sub-commands added by other modules: each registers itself on the sub-parser collection
+# and sets `func` to a handler taking the parsed args and returning an exit code.
+EXTRA_COMMANDS: list[str] = ["engine.cli.evaluate", "engine.cli.study"]
+
+
+def _fmt_time(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "--:--"
+    seconds = max(0, int(round(seconds)))
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
+
+
+class ProgressBar:
+    """One self-rewriting line on a terminal; plain lines every few seconds otherwise."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.last_plain = 0.0
+
+    def update(self, text: str, fraction: float) -> None:
+        if self.tty:
+            width = shutil.get_terminal_size((100, 20)).columns
+            bar_w = 20
+            filled = int(round(bar_w * min(max(fraction, 0.0), 1.0)))
+            line = f"[{'#' * filled}{'.' * (bar_w - filled)}] {text}"
+            self.stream.write("\r" + line[: width - 1].ljust(width - 1))
+            self.stream.flush()
+        elif time.monotonic() - self.last_plain > 5.0:
+            self.last_plain = time.monotonic()
+            self.stream.write(text + "\n")
+            self.stream.flush()
+
+    def line(self, text: str) -> None:
+        if self.tty:
+            width = shutil.get_terminal_size((100, 20)).columns
+            self.stream.write("\r" + " " * (width - 1) + "\r")
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from engine.config import get_preset, parse_overrides
+    from engine.training.loop import (
+        CancelToken,
+        ScaleFinished,
+        TrainCancelled,
+        TrainFinished,
+        TrainProgress,
+        TrainStarted,
+        iter_train,
+    )
+
+    if args.resume and args.set:
+        raise EngineError("A project's settings are fixed when it is created; --set cannot "
+                          "change them on --resume.")
+    overrides = parse_overrides(args.set)
+    if args.iters is not None:
+        overrides["iters_per_scale"] = args.iters
+    cfg = None if args.resume else get_preset(args.preset, **overrides)
+    if not args.resume and args.clip is None:
+        raise EngineError("train needs a CLIP (or --resume with an existing --project).")
+    bar = ProgressBar(sys.stderr)
+    token = CancelToken()
+    events = iter_train(
+        args.clip, args.project, cfg, start=args.start, duration=args.duration,
+        device=args.device, seed=args.seed, resume=args.resume, cancel=token,
+    )
+    try:
+        for ev in events:
+            if isinstance(ev, TrainStarted):
+                rates = ", ".join(f"{r}" for r in ev.rates)
+                what = "Resuming" if ev.first_scale else "Training"
+                bar.line(
+                    f"{what} preset '{ev.config.name}' on {ev.device_name}: {ev.clip_seconds:.1f} s "
+                    f"clip, {ev.n_scales} scales ({rates} Hz), {ev.config.iters_per_scale} "
+                    f"iterations each; starting at scale {ev.first_scale + 1}."
+                )
+            elif isinstance(ev, TrainProgress):
+                done = (ev.scale + ev.iteration / ev.iterations) / ev.n_scales
+                losses = " ".join(
+                    f"{k}={ev.losses[k]:+.3f}" for k in ("d/total", "g/adv", "rec", "gp") if k in ev.losses
+                )
+                bar.update(
+                    f"scale {ev.scale + 1}/{ev.n_scales} ({ev.rate} Hz) it {ev.iteration}/"
+                    f"{ev.iterations} {losses} {ev.seconds_per_iteration:.2f} s/it "
+                    f"elapsed {_fmt_time(ev.elapsed)} left ~{_fmt_time(ev.eta_seconds)}",
+                    done,
+                )
+            elif isinstance(ev, ScaleFinished):
+                bar.line(
+                    f"scale {ev.scale + 1}/{ev.n_scales} ({ev.rate} Hz) finished in "
+                    f"{_fmt_time(ev.seconds)}; saved."
+                )
+            elif isinstance(ev, TrainFinished):
+                bar.line(f"Done in {_fmt_time(ev.elapsed)}. Project: {ev.project_dir}")
+            elif isinstance(ev, TrainCancelled):
+                bar.line(
+                    f"Cancelled after {ev.scales_done} of {ev.n_scales} scales; resume with "
+                    f"songwriter-cli train --project {ev.project_dir} --resume"
+                )
+                return 130
+    except KeyboardInterrupt:
+        token.cancel()
+        events.close()
+        bar.line(
+            f"Interrupted. Finished scales are saved; resume with "
+            f"songwriter-cli train --project {args.project} --resume"
+        )
+        return 130
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from engine.fileutil import check_writable_dir
+    from engine.generation.render import check_request, iter_variations, load_model
+
+    model = load_model(args.project, args.device)
+    from_scale = args.from_scale
+    check_request(model, count=args.count, seconds=args.seconds, from_scale=from_scale)
+    out = check_writable_dir(args.out)
+    for v in iter_variations(
+        model, count=args.count, seconds=args.seconds, seed=args.seed, from_scale=from_scale,
+        trim=not args.no_trim, out_dir=out, subtype=args.bits,
+    ):
+        print(f"{v.path}  seed {v.seed}  {v.audio.shape[-1] / v.sample_rate:.2f} s")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from engine.project.checkpoint import read_manifest
+
+    m = read_manifest(args.project)
+    cfg = m.config
+    info = {
+        "project": str(Path(args.project).resolve()),
+        "preset": cfg.name,
+        "format_version": m.format_version,
+        "engine_version": m.engine_version,
+        "source": m.source,
+        "working_rate": cfg.fs,
+        "scales": [
+            {
+                "scale": i,
+                "rate": r,
+                "channels": m.channels_at(i),
+                "noise_amp": m.noise_amps[i],
+                "done": i < m.scales_done,
+                "iterations": m.iterations_done[i] if i < len(m.iterations_done) else 0,
+                "seconds": m.seconds_per_scale[i] if i < len(m.seconds_per_scale) else None,
+            }
+            for i, r in enumerate(m.rates)
+        ],
+        "scales_done": m.scales_done,
+        "n_scales": m.n_scales,
+        "time_spent_s": sum(m.seconds_per_scale),
+        "device": m.device_name or m.device,
+    }
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    src = m.source
+    print(f"Project   {info['project']}")
+    print(f"Source    {src.get('path')}  ({src.get('start', 0):.1f} s + {src.get('duration', 0):.1f} s)")
+    print(f"Preset    {cfg.name}: {cfg.fs} Hz, {cfg.channels_first}/{cfg.channels} channels, "
+          f"{cfg.iters_per_scale} iterations per scale")
+    print(f"Device    {info['device']}")
+    print(f"Progress  {m.scales_done} of {m.n_scales} scales, "
+          f"{sum(m.iterations_done)} iterations, {_fmt_time(info['time_spent_s'])} spent")
+    for s in info["scales"]:
+        state = f"done {_fmt_time(s['seconds'] or 0)}" if s["done"] else "to do"
+        print(f"  scale {s['scale'] + 1:2d}  {s['rate']:6d} Hz  {s['channels']:3d} ch  "
+              f"noise {s['noise_amp']:.4f}  {state}")
+    if not m.complete:
+        left = m.n_scales - m.scales_done
+        print(f"Remaining {left} scale(s): songwriter-cli train --project {args.project} --resume")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from engine.config import PRESETS
+
+    p = argparse.ArgumentParser(
+        prog="songwriter-cli",
+        description="Train a multiscale single-sample GAN on one section of a song and render "
+        "variations of it.",
+    )
+    p.add_argument("--version", action="version", version=f"songwriter-cli {ENGINE_VERSION}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    preset_help = "; ".join(f"{name}: {cfg.summary}" for name, cfg in PRESETS.items())
+    t = sub.add_parser("train", help="train on a clip (or resume a project)",
+                       description="Train on one clip. Presets -- " + preset_help)
+    t.add_argument("clip", nargs="?", help="audio file (wav, flac, ogg, mp3, aiff)")
+    t.add_argument("--project", required=True, help="project folder to create (or resume)")
+    t.add_argument("--preset", default="quick", help="tiny, quick, standard or hifi (default quick)")
+    t.add_argument("--start", type=float, default=0.0, help="section start in seconds")
+    t.add_argument("--duration", type=float, default=None, help="section length in seconds (default: as long as the preset allows)")
+    t.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--iters", type=int, default=None,
+                   help="override iterations per scale (a scale that trains on windows uses "
+                   "iters_window instead when that is set)")
+    t.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                   help="override any setting of the preset, e.g. --set amp=true --set "
+                   "compile=default, or --set window=0 for whole-scale (reference) training "
+                   "(the fields: engine/config.py TrainConfig)")
+    t.add_argument("--resume", action="store_true", help="continue the project from its last finished scale")
+    t.set_defaults(func=cmd_train)
+
+    g = sub.add_parser("generate", help="render variations from a trained project")
+    g.add_argument("--project", required=True)
+    g.add_argument("--count", type=int, default=4)
+    g.add_argument("--seconds", type=float, default=10.0)
+    g.add_argument("--seed", type=int, default=0, help="first seed; variation i uses seed+i")
+    g.add_argument("--from-scale", type=int, default=None,
+                   help="keep the real signal up to this scale (0 = coarsest = most different); "
+                   "default: unconditional")
+    g.add_argument("--out", required=True, help="output folder")
+    g.add_argument("--bits", default="float", choices=["16", "24", "float"], help="sample format (default float)")
+    g.add_argument("--no-trim", action="store_true", help="keep the 200 ms edges")
+    g.add_argument("--device", default="auto")
+    g.set_defaults(func=cmd_generate)
+
+    i = sub.add_parser("info", help="describe a project")
+    i.add_argument("--project", required=True)
+    i.add_argument("--json", action="store_true")
+    i.set_defaults(func=cmd_info)
+
+    import importlib
+
+    for mod_name in EXTRA_COMMANDS:
+        try:
+            mod = importlib.import_module(mod_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == mod_name:
+                continue
+            raise
+        mod.register(sub)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return int(func(args) or 0)
+    except EngineError as exc:
+        print(f"songwriter-cli: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("songwriter-cli: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        os._exit(0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

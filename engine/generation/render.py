@@ -1,0 +1,352 @@
+"""Generation from a trained pyramid: unconditional, variations, reconstruction.
+
+`Pyramid` holds the frozen generators of the finished scales; it is used by
+the trainer (for the previous-scale inputs) and by everything that renders
+audio from a project.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from engine import ENGINE_VERSION
+from engine.audio.io import resample, save_audio, trim_and_fade
+from engine.device import resolve_device
+from engine.errors import ConfigError, EngineError, ProjectError
+from engine.fileutil import atomic_write_json, check_writable_dir
+from engine.model.networks import ScaleGenerator
+from engine.model.pyramid import scale_signals, upsample
+from engine.project.checkpoint import (
+    Manifest,
+    load_clip_signal,
+    load_previews,
+    load_scale,
+    load_z_rec,
+    preview_item,
+    read_manifest,
+    save_previews,
+)
+
+TRIM_SECONDS = 0.2
+MAX_SECONDS = 600.0  # longest unconditional render
+
+
+def lengths_for(rates: list[int], seconds: float) -> list[int]:
+    return [max(1, int(round(r * seconds))) for r in rates]
+
+
+def seeded_noise(n: int, generator: torch.Generator, device: torch.device) -> torch.Tensor:
+    """N(0,1) noise [1, 1, n] drawn on the CPU so a seed gives the same audio on every device."""
+    return torch.randn((1, 1, n), generator=generator).to(device)
+
+
+class Pyramid:
+    """Frozen generators of scales 0..k-1 with their rates and noise amplitudes."""
+
+    def __init__(
+        self, generators: list[ScaleGenerator], rates: list[int], amps: list[float],
+        device: torch.device,
+    ) -> None:
+        self.generators = [g.to(device).eval().requires_grad_(False) for g in generators]
+        self.rates = rates
+        self.amps = amps
+        self.device = device
+
+    def __len__(self) -> int:
+        return len(self.generators)
+
+    def append(self, g: ScaleGenerator) -> None:
+        self.generators.append(g.to(self.device).eval().requires_grad_(False))
+
+    @torch.no_grad()
+    def run(
+        self, lengths: list[int], noise: list[torch.Tensor | None], *, upto: int | None = None,
+        start: int = 0, start_signal: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Run scales start..upto-1; returns the output of scale upto-1, [1, 1, lengths[upto-1]].
+
+        `noise[s]` is the unscaled N(0,1) noise of scale s (None = zeros). With
+        `start_signal` (the real or given signal at scale `start`), that scale is not
+        generated: it is taken as given and only the scales above it run.
+        """
+        upto = len(self.generators) if upto is None else upto
+        x: torch.Tensor | None = None
+        first = start
+        if start_signal is not None:
+            x = start_signal.to(self.device).reshape(1, 1, -1)
+            first = start + 1
+        for s in range(first, upto):
+            n = lengths[s]
+            prev = (
+                torch.zeros((1, 1, n), device=self.device)
+                if x is None
+                else upsample(x, self.rates[s - 1], self.rates[s], n)
+            )
+            z = noise[s]
+            z = torch.zeros_like(prev) if z is None else z.to(self.device) * self.amps[s]
+            x = self.generators[s](z, prev)
+        assert x is not None, "empty pyramid"
+        return x
+
+    def random_noise(
+        self, lengths: list[int], generator: torch.Generator, *, upto: int | None = None
+    ) -> list[torch.Tensor | None]:
+        upto = len(self.generators) if upto is None else upto
+        return [seeded_noise(lengths[s], generator, self.device) for s in range(upto)]
+
+    def prev_input(self, scale: int, lengths: list[int], noise: list[torch.Tensor | None]) -> torch.Tensor:
+        """The upsampled output of scales 0..scale-1 at scale `scale`'s rate."""
+        out = self.run(lengths, noise, upto=scale)
+        return upsample(out, self.rates[scale - 1], self.rates[scale], lengths[scale])
+
+
+@dataclass
+class TrainedModel:
+    """A project loaded for generation."""
+
+    project_dir: Path
+    manifest: Manifest
+    pyramid: Pyramid
+    clip: np.ndarray  # [T] the training section at the working rate, peak 1
+    reals: list[np.ndarray]  # real signal at each scale
+    z_rec: torch.Tensor  # [1, 1, T0]
+
+    @property
+    def fs(self) -> int:
+        return self.manifest.config.fs
+
+    @property
+    def n_scales(self) -> int:
+        return len(self.pyramid)
+
+    @property
+    def clip_seconds(self) -> float:
+        return self.clip.shape[-1] / self.fs
+
+    @property
+    def gain(self) -> float:
+        return self.manifest.gain
+
+
+def load_model(
+    project_dir: str | os.PathLike[str], device: str | torch.device | None = None
+) -> TrainedModel:
+    """Load the finished scales of a project. A partly trained project generates at its top scale."""
+    root = Path(project_dir)
+    manifest = read_manifest(root)
+    if manifest.scales_done < 1:
+        raise ProjectError(f"The project at {root} has no finished scale yet; train it first.")
+    dev = device if isinstance(device, torch.device) else resolve_device(device)
+    gens = [load_scale(root, manifest, s, with_discriminator=False)[0] for s in range(manifest.scales_done)]
+    clip, sr = load_clip_signal(root)
+    rates = manifest.rates[: manifest.scales_done]
+    reals = scale_signals(clip, sr, rates)
+    return TrainedModel(
+        project_dir=root,
+        manifest=manifest,
+        pyramid=Pyramid(gens, rates, manifest.noise_amps[: manifest.scales_done], dev),
+        clip=clip,
+        reals=reals,
+        z_rec=load_z_rec(root),
+    )
+
+
+def _finish(model: TrainedModel, x: torch.Tensor, trim: bool) -> np.ndarray:
+    """[1, 1, T] at the top finished scale -> float32 [T] at the working rate, original level."""
+    y = x.reshape(-1).float().cpu().numpy()
+    top = model.pyramid.rates[-1]
+    if top != model.fs:
+        y = np.asarray(resample(y, top, model.fs), dtype=np.float32)
+    y = y * model.gain
+    return trim_and_fade(y, model.fs, trim_s=TRIM_SECONDS) if trim else y.astype(np.float32)
+
+
+def generate(
+    model: TrainedModel, *, seconds: float, seed: int, from_scale: int | None = None,
+    trim: bool = False,
+) -> np.ndarray:
+    """One piece of audio at the working rate with the clip's original loudness.
+
+    from_scale=None: unconditional, any length. from_scale=k: a variation that keeps
+    the real signal at scale k (0 = coarsest = most different) and generates the
+    scales above it; its length is at most the clip's.
+    """
+    check_request(model, count=1, seconds=seconds, from_scale=from_scale)
+    g = torch.Generator().manual_seed(int(seed))
+    pyr = model.pyramid
+    if from_scale is None:
+        lengths = lengths_for(pyr.rates, seconds)
+        return _finish(model, pyr.run(lengths, pyr.random_noise(lengths, g)), trim)
+    seconds = min(seconds, model.clip_seconds)
+    lengths = lengths_for(pyr.rates, seconds)
+    real = torch.from_numpy(model.reals[from_scale][: lengths[from_scale]])
+    noise = pyr.random_noise(lengths, g)
+    out = pyr.run(lengths, noise, start=from_scale, start_signal=real)
+    return _finish(model, out, trim)
+
+
+def check_request(model: TrainedModel, *, count: int, seconds: float, from_scale: int | None) -> None:
+    """ConfigError for a request that cannot be rendered (checked before anything is written)."""
+    if count < 1:
+        raise ConfigError("The number of variations must be at least 1.")
+    if not seconds > 0 or not math.isfinite(seconds):
+        raise ConfigError("The length must be more than 0 seconds.")
+    if seconds > MAX_SECONDS:
+        raise ConfigError(f"The length is limited to {MAX_SECONDS:.0f} seconds.")
+    if from_scale is not None and not 0 <= from_scale < model.n_scales - 1:
+        if model.n_scales < 2:
+            raise ConfigError("This project has one scale only: variations must be unconditional.")
+        raise ConfigError(
+            f"--from-scale (the variation strength) must be between 0 and {model.n_scales - 2} "
+            "for this project."
+        )
+
+
+def reconstruct(model: TrainedModel, *, trim: bool = False) -> np.ndarray:
+    """Run the pyramid on the fixed noise z* (zeros above the coarsest scale)."""
+    lengths = [r.shape[-1] for r in model.reals]
+    noise: list[torch.Tensor | None] = [model.z_rec] + [None] * (model.n_scales - 1)
+    return _finish(model, model.pyramid.run(lengths, noise), trim)
+
+
+def render_scale_previews(
+    pyramid: Pyramid, lengths: list[int], z_rec: torch.Tensor, manifest: Manifest, scale: int,
+    clip_seconds: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The coarse-to-fine previews of a finished scale: a seeded random sample (at most
+    preview_seconds) and the reconstruction, both from scales 0..scale, at the working rate and
+    the original level. The same seed every time, so a re-rendered preview matches training's."""
+    cfg = manifest.config
+    rate = manifest.rates[scale]
+    seconds = min(cfg.preview_seconds, clip_seconds)
+    g = torch.Generator().manual_seed(manifest.seed + 101 * scale)
+    plen = lengths_for(manifest.rates, seconds)
+    sample = pyramid.run(plen, pyramid.random_noise(plen, g, upto=scale + 1), upto=scale + 1)
+    rec = pyramid.run(lengths, [z_rec] + [None] * scale, upto=scale + 1)
+
+    def to_fs(x: torch.Tensor) -> np.ndarray:
+        y = x.reshape(-1).float().cpu().numpy()
+        y = np.asarray(resample(y, rate, cfg.fs), dtype=np.float32)
+        return (y * manifest.gain).astype(np.float32)
+
+    return to_fs(sample), to_fs(rec)
+
+
+def project_previews(
+    project_dir: str | os.PathLike[str], device: str | torch.device | None = "cpu"
+) -> dict[int, dict[str, Any]]:
+    """Every finished scale's previews ({scale: {"sample", "reconstruction", "sr", "rate",
+    "seconds"}}): the saved ones, and for scales without them (projects trained before previews
+    were kept) rendered from the model and saved, when the folder is writable."""
+    root = Path(project_dir)
+    manifest = read_manifest(root)
+    out = load_previews(root, manifest)
+    missing = [s for s in range(manifest.scales_done) if s not in out]
+    if not missing:
+        return out
+    model = load_model(root, device)
+    lengths = [x.shape[-1] for x in model.reals]
+    for s in missing:
+        sample, rec = render_scale_previews(
+            model.pyramid, lengths, model.z_rec, manifest, s, model.clip_seconds
+        )
+        with contextlib.suppress(OSError, EngineError):
+            save_previews(root, s, sample, rec, manifest.config.fs)
+        out[s] = preview_item(manifest, s, sample, rec, manifest.config.fs)
+    return dict(sorted(out.items()))
+
+
+def strength_label(from_scale: int | None, n_scales: int) -> str:
+    """A musician's word for a variation's strength."""
+    if from_scale is None:
+        return "free (new structure)"
+    frac = from_scale / max(1, n_scales - 2)
+    if frac <= 0.2:
+        return "far from the original"
+    if frac <= 0.5:
+        return "loosely like the original"
+    if frac <= 0.8:
+        return "close to the original"
+    return "very close to the original"
+
+
+def strength_word(from_scale: int | None, strength: str) -> str | None:
+    """The short word of a strength label: "free", "far", "loose", "close", "very close";
+    None for a label strength_label() did not make."""
+    if from_scale is None:
+        return "free"
+    s = strength.lower()
+    for word in ("very close", "close", "loose", "far"):
+        if word in s:
+            return word
+    return None
+
+
+@dataclass(frozen=True)
+class Variation:
+    """A rendered variation: audio at the working rate and where it came from."""
+
+    audio: np.ndarray  # [T] float32, original loudness, edges trimmed if asked
+    sample_rate: int
+    seed: int
+    from_scale: int | None
+    seconds: float
+    index: int
+    path: Path | None = None  # where it was written, if it was
+
+
+def variation_sidecar(model: TrainedModel, v: Variation, *, trimmed: bool) -> dict:
+    m = model.manifest
+    return {
+        "seed": v.seed,
+        "from_scale": v.from_scale,
+        "from_scale_rate": None if v.from_scale is None else m.rates[v.from_scale],
+        "strength": strength_label(v.from_scale, model.n_scales),
+        "seconds": round(v.audio.shape[-1] / v.sample_rate, 4),
+        "requested_seconds": v.seconds,
+        "sample_rate": v.sample_rate,
+        "edges_trimmed_s": TRIM_SECONDS if trimmed else 0.0,
+        "preset": m.config.name,
+        "project": str(model.project_dir.resolve()),
+        "scales": model.n_scales,
+        "iterations_per_scale": m.config.iters_per_scale,
+        "source_sha256": m.source.get("sha256"),
+        "engine_version": ENGINE_VERSION,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
+def iter_variations(
+    model: TrainedModel, *, count: int, seconds: float, seed: int, from_scale: int | None = None,
+    trim: bool = True, out_dir: str | os.PathLike[str] | None = None, stem: str = "variation",
+    subtype: str = "FLOAT", cancel: object | None = None,
+) -> Iterator[Variation]:
+    """Render `count` variations with seeds seed, seed+1, ...; write each (wav + JSON) if out_dir.
+
+    Yields each as soon as it is made; stops early when `cancel.cancelled` is true.
+    """
+    check_request(model, count=count, seconds=seconds, from_scale=from_scale)
+    folder = check_writable_dir(out_dir) if out_dir is not None else None
+    for i in range(count):
+        if cancel is not None and getattr(cancel, "cancelled", False):
+            return
+        s = seed + i
+        audio = generate(model, seconds=seconds, seed=s, from_scale=from_scale, trim=trim)
+        v = Variation(audio, model.fs, s, from_scale, seconds, i)
+        if folder is not None:
+            tag = "free" if from_scale is None else f"k{from_scale}"
+            path = folder / f"{stem}_seed{s}_{tag}.wav"
+            save_audio(path, audio, model.fs, subtype=subtype)
+            atomic_write_json(path.with_suffix(".json"), variation_sidecar(model, v, trimmed=trim))
+            v = Variation(audio, model.fs, s, from_scale, seconds, i, path)
+        yield v

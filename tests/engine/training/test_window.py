@@ -1,0 +1,163 @@
+"""Window training (issue 11): long scales train on batches of random windows whose generator
+inputs carry their real neighbourhood. These tests check that the windows stay inside the scale,
+that a window's generator output is exactly the matching slice of the whole-signal output (so the
+context is real, not zero padding), that the reference path is untouched when windows are off,
+and that a windowed run trains, resumes identically, saves and generates."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from engine.config import get_preset
+from engine.errors import ConfigError
+from engine.generation.render import generate, load_model
+from engine.model.networks import ScaleGenerator
+from engine.project.checkpoint import read_manifest
+from engine.training.loop import (
+    CancelToken,
+    ScaleFinished,
+    TrainCancelled,
+    TrainFinished,
+    TrainProgress,
+    _windows,
+    iter_train,
+    lone_scale_step,
+)
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+# tiny at 1 s: scales of 500, 1000, 2000 and 4000 samples; only the 4 kHz scale is windowed
+WINDOWED = {"window": 2048, "window_batch": 2, "window_above": 3000}
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture()
+def one_scale(demo_clip: Path) -> torch.Tensor:
+    """1 s of the demo clip at tiny's 4 kHz as [1, 1, T]."""
+    from engine.audio.io import load_clip
+
+    clip = load_clip(demo_clip, 4000, duration=1.0, max_seconds=3.0)
+    return torch.from_numpy(clip.signal).reshape(1, 1, -1)
+
+
+def test_config_decides_which_scales_use_windows_and_refuses_short_windows() -> None:
+    cfg = get_preset("tiny", **WINDOWED)
+    assert [cfg.uses_windows(n) for n in (500, 2000, 3000, 4000)] == [False, False, False, True]
+    assert cfg.step_samples(2000) == 2000
+    assert cfg.step_samples(4000) == 2 * (2048 + 2 * cfg.window_margin)
+    # default threshold: longer than the batch of windows
+    auto = get_preset("tiny", window=2048, window_batch=2)
+    assert not auto.uses_windows(4096) and auto.uses_windows(4097)
+    sched = get_preset("tiny", iters_window=3, **WINDOWED)
+    assert (sched.iterations_at(2000), sched.iterations_at(4000)) == (8, 3)
+    assert get_preset("tiny").iterations_at(10**6) == 8 and not get_preset("tiny").uses_windows(10**6)
+    # the spectral loss's 2048-point FFT must fit a window; D must score inside it
+    with pytest.raises(ConfigError, match="window"):
+        get_preset("tiny", window=1024)
+    assert get_preset("tiny", window=1024, mode="speech").window == 1024
+    with pytest.raises(ConfigError, match="window"):
+        get_preset("tiny", window=200, mode="speech")  # below tiny's receptive field + 64
+    with pytest.raises(ConfigError):
+        get_preset("tiny", window_batch=0)
+
+
+@pytest.mark.parametrize("start", [0, 3, 900, 2700, 2997])
+def test_a_window_of_the_generator_is_the_slice_of_the_whole_output(start: int) -> None:
+    """With its real neighbourhood (and zeros only beyond the true ends, marked by `valid`), a
+    window's output equals the same samples of G run on the whole signal, at the ends too."""
+    torch.manual_seed(0)
+    g = ScaleGenerator(channels=8, n_layers=5, kernel=9).eval()
+    n, w = 3300, 300
+    noise, prev = torch.randn(1, 1, n), torch.randn(1, 1, n)
+    whole = g(noise, prev)[..., start : start + w]
+    m = g.window_margin
+    assert m == get_preset("tiny").window_margin
+    z, p, v = (_windows(F.pad(x, (m, m)), [start], w + 2 * m)
+               for x in (noise, prev, torch.ones_like(noise)))
+    torch.testing.assert_close(g(z, p, margin=m, valid=v), whole, atol=1e-5, rtol=0)
+    # the context matters: zero padding instead of the neighbours changes the output
+    zero_ctx = g(F.pad(noise[..., start : start + w], (m, m)), F.pad(prev[..., start : start + w],
+                 (m, m)), margin=m)
+    assert (zero_ctx - whole).abs().max() > 1e-3
+    with pytest.raises(ValueError):
+        g(z[..., 2:-2], p[..., 2:-2], margin=m - 2)
+
+
+def test_windows_are_drawn_inside_the_scale_and_reproducibly(one_scale: torch.Tensor) -> None:
+    cfg = get_preset("tiny", **WINDOWED)
+    n = one_scale.shape[-1]
+    torch.manual_seed(0)
+    step = lone_scale_step(cfg, one_scale, seed=5)
+    assert step.windowed and step.margin == cfg.window_margin
+    starts = [st for _ in range(200) for st in step.window_starts()]
+    assert min(starts) >= 0 and max(starts) + cfg.window <= n
+    assert max(starts) - min(starts) > 0.8 * (n - cfg.window)  # they spread over the scale
+    torch.manual_seed(0)
+    again = lone_scale_step(cfg, one_scale, seed=5)
+    assert [st for _ in range(200) for st in again.window_starts()] == starts
+    # a step on windows: finite losses, the real windows are slices of the real signal
+    real, noise, prev, rec_noise, rec_prev, valid = step._window_inputs(0)
+    assert real.shape == (2, 1, cfg.window) and noise.shape == (2, 1, cfg.window + 2 * step.margin)
+    # zeros stand only for what lies beyond the clip's true ends, and the noise is zero there
+    assert valid.shape == noise.shape and set(valid.unique().tolist()) <= {0.0, 1.0}
+    assert bool((noise[valid == 0] == 0).all()) and bool((prev[valid == 0] == 0).all())
+    terms = step.step(0)
+    assert all(math.isfinite(float(v.detach())) for v in terms.values())
+
+
+def test_windows_off_or_below_the_threshold_is_the_reference_step(one_scale: torch.Tensor) -> None:
+    """A scale below the threshold trains exactly as with windows off (same weights)."""
+    states = []
+    for cfg in (get_preset("tiny"), get_preset("tiny", window=2048, window_above=10**6)):
+        torch.manual_seed(0)
+        step = lone_scale_step(cfg, one_scale, seed=1)
+        assert not step.windowed
+        for it in range(3):
+            step.step(it)
+        states.append({k: v.clone() for k, v in step.g.state_dict().items()})
+    for k in states[0]:
+        torch.testing.assert_close(states[0][k], states[1][k], rtol=0, atol=0)
+
+
+def test_windowed_run_trains_saves_generates_and_resumes_identically(
+    tmp_path: Path, demo_clip: Path
+) -> None:
+    cfg = get_preset("tiny", iters_per_scale=4, iters_window=3, bank_size=2, bank_refresh=2,
+                     **WINDOWED)
+    whole = tmp_path / "whole"
+    events = list(iter_train(demo_clip, whole, cfg, duration=1.0, seed=4, device="cpu"))
+    assert isinstance(events[-1], TrainFinished)
+    progress = [e for e in events if isinstance(e, TrainProgress)]
+    assert {e.iterations for e in progress if e.scale == 3} == {3}  # the schedule
+    assert {e.iterations for e in progress if e.scale == 2} == {4}
+    assert all(math.isfinite(v) for e in progress for v in e.losses.values())
+    m = read_manifest(whole)
+    assert m.complete and m.iterations_done == [4, 4, 4, 3]
+    assert m.config.window == 2048  # the manifest keeps the window settings
+    out = generate(load_model(whole, "cpu"), seconds=1.5, seed=3)
+    assert out.shape == (6000,) and np.isfinite(out).all() and np.sqrt(np.mean(out**2)) > 1e-3
+
+    # cancel inside the windowed scale, resume: the same weights as the uninterrupted run
+    root = tmp_path / "p"
+    token = CancelToken()
+    first = []
+    for e in iter_train(demo_clip, root, cfg, duration=1.0, seed=4, device="cpu", cancel=token):
+        first.append(e)
+        if isinstance(e, TrainProgress) and e.scale == 3:
+            token.cancel()
+    assert isinstance(first[-1], TrainCancelled) and first[-1].scales_done == 3
+    second = list(iter_train(None, root, None, resume=True, device="cpu"))
+    assert [e.scale for e in second if isinstance(e, ScaleFinished)] == [3]
+    for s in range(4):
+        name = f"{s:03d}.safetensors"
+        assert _sha(root / "scales" / name) == _sha(whole / "scales" / name), name
