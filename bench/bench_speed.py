@@ -26,9 +26,9 @@ import torch
 from engine.audio.io import load_clip
 from engine.config import get_preset, parse_overrides
 from engine.device import device_label, resolve_device, synchronize
-from engine.generation.render import Pyramid
 from engine.model.networks import ScaleDiscriminator, ScaleGenerator
 from engine.model.pyramid import choose_rates, energies, noise_amplitudes, scale_signals
+from engine.model.stack import Pyramid
 from engine.resources import DEMO_CLIP
 from engine.training.loop import ScaleStep, configure_backends
 

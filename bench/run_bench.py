@@ -2,7 +2,7 @@
 
 One run = train a project on one clip with a fixed seed (engine.training.loop.iter_train),
 render --count variations, evaluate them against the clip and its baselines
-(engine.metrics via `songwriter-cli evaluate`'s code). Recorded per run: total and
+(engine.analysis via `songwriter-cli evaluate`'s code). Recorded per run: total and
 per-scale training seconds, seconds per iteration per scale, peak memory (CUDA:
 torch.cuda.max_memory_allocated; CPU: peak RSS), the device name and every metric.
 --repeat R trains R times with seeds seed..seed+R-1 to measure run-to-run spread.

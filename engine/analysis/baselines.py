@@ -109,8 +109,8 @@ def untrained_generator_output(
     Uses the manifest's rates, channels and noise amplitudes; the weights are seeded.
     Shows what training buys. Returned at the working rate (manifest.config.fs).
     """
-    from engine.generation.render import Pyramid, lengths_for
     from engine.model.networks import ScaleGenerator
+    from engine.model.stack import Pyramid, lengths_for
 
     cfg = manifest.config
     dev = torch.device(device)

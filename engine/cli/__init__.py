@@ -4,30 +4,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import shutil
 import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from engine import ENGINE_VERSION
-from engine.errors import EngineError
+from engine.errors import ConfigError, EngineError
+from engine.training.cost import clock_time
 
 # Sub-commands added by other modules: each registers itself on the sub-parser collection
 # and sets `func` to a handler taking the parsed args and returning an exit code.
-EXTRA_COMMANDS: list[str] = ["engine.cli.evaluate", "engine.cli.study"]
-
-
-def _fmt_time(seconds: float) -> str:
-    if not math.isfinite(seconds):
-        return "--:--"
-    seconds = max(0, int(round(seconds)))
-    h, rem = divmod(seconds, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
+EXTRA_COMMANDS: list[str] = ["engine.cli.evaluate", "engine.cli.study", "engine.cli.estimate"]
 
 
 class ProgressBar:
@@ -104,16 +95,16 @@ def cmd_train(args: argparse.Namespace) -> int:
                 bar.update(
                     f"scale {ev.scale + 1}/{ev.n_scales} ({ev.rate} Hz) it {ev.iteration}/"
                     f"{ev.iterations} {losses} {ev.seconds_per_iteration:.2f} s/it "
-                    f"elapsed {_fmt_time(ev.elapsed)} left ~{_fmt_time(ev.eta_seconds)}",
+                    f"elapsed {clock_time(ev.elapsed)} left ~{clock_time(ev.eta_seconds)}",
                     done,
                 )
             elif isinstance(ev, ScaleFinished):
                 bar.line(
                     f"scale {ev.scale + 1}/{ev.n_scales} ({ev.rate} Hz) finished in "
-                    f"{_fmt_time(ev.seconds)}; saved."
+                    f"{clock_time(ev.seconds)}; saved."
                 )
             elif isinstance(ev, TrainFinished):
-                bar.line(f"Done in {_fmt_time(ev.elapsed)}. Project: {ev.project_dir}")
+                bar.line(f"Done in {clock_time(ev.elapsed)}. Project: {ev.project_dir}")
             elif isinstance(ev, TrainCancelled):
                 bar.line(
                     f"Cancelled after {ev.scales_done} of {ev.n_scales} scales; resume with "
@@ -133,17 +124,42 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_generate(args: argparse.Namespace) -> int:
     from engine.fileutil import check_writable_dir
-    from engine.generation.render import check_request, iter_variations, load_model
+    from engine.generation.render import check_request, iter_variations, project_model
+    from engine.project import Project
 
-    model = load_model(args.project, args.device)
+    if (args.out is None) == (not args.into_project):
+        raise ConfigError("Say where the renders go: --out FOLDER, or --into-project.")
+    project = Project.open(args.project)
+    device = None if args.device == "auto" else args.device
+    model = project_model(project, device)
     from_scale = args.from_scale
     check_request(model, count=args.count, seconds=args.seconds, from_scale=from_scale)
+    if args.into_project:
+        return _generate_into_project(project, args, device)
     out = check_writable_dir(args.out)
     for v in iter_variations(
         model, count=args.count, seconds=args.seconds, seed=args.seed, from_scale=from_scale,
         trim=not args.no_trim, out_dir=out, subtype=args.bits,
     ):
         print(f"{v.path}  seed {v.seed}  {v.audio.shape[-1] / v.sample_rate:.2f} s")
+    return 0
+
+
+def _generate_into_project(project: Any, args: argparse.Namespace, device: str | None) -> int:
+    """The app's use case: renders by recipe into the project's variation list, with verdicts."""
+    from engine.analysis import quick_verdict
+    from engine.generation import VariationReady, VerdictReady, generate_into_project
+    from engine.project import RenderRecipe
+
+    recipes = [RenderRecipe.of(s, args.seconds, args.from_scale, project.scales_done)
+               for s in range(args.seed, args.seed + args.count)]
+    for ev in generate_into_project(project, recipes, device=device, verdict=quick_verdict):
+        if isinstance(ev, VariationReady):
+            r = ev.record
+            note = "  (already there)" if ev.existed else ""
+            print(f"{r.id}  {project.store.path(r)}  seed {r.seed}  {r.strength}{note}")
+        elif isinstance(ev, VerdictReady):
+            print(f"{ev.record.id}  verdict: {ev.record.verdict}")
     return 0
 
 
@@ -186,9 +202,9 @@ def cmd_info(args: argparse.Namespace) -> int:
           f"{cfg.iters_per_scale} iterations per scale")
     print(f"Device    {info['device']}")
     print(f"Progress  {m.scales_done} of {m.n_scales} scales, "
-          f"{sum(m.iterations_done)} iterations, {_fmt_time(info['time_spent_s'])} spent")
+          f"{sum(m.iterations_done)} iterations, {clock_time(info['time_spent_s'])} spent")
     for s in info["scales"]:
-        state = f"done {_fmt_time(s['seconds'] or 0)}" if s["done"] else "to do"
+        state = f"done {clock_time(s['seconds'] or 0)}" if s["done"] else "to do"
         print(f"  scale {s['scale'] + 1:2d}  {s['rate']:6d} Hz  {s['channels']:3d} ch  "
               f"noise {s['noise_amp']:.4f}  {state}")
     if not m.complete:
@@ -236,7 +252,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--from-scale", type=int, default=None,
                    help="keep the real signal up to this scale (0 = coarsest = most different); "
                    "default: unconditional")
-    g.add_argument("--out", required=True, help="output folder")
+    g.add_argument("--out", default=None, help="output folder (wav + JSON sidecar per render)")
+    g.add_argument("--into-project", action="store_true",
+                   help="add the renders to the project's variation list instead (as the app "
+                   "does: untrimmed float wavs, recipes, verdicts)")
     g.add_argument("--bits", default="float", choices=["16", "24", "float"], help="sample format (default float)")
     g.add_argument("--no-trim", action="store_true", help="keep the 200 ms edges")
     g.add_argument("--device", default="auto")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,12 +38,15 @@ class GenerationDone:
     cancelled: bool  # stopped early by the cancel token
 
 
-def _verdict(project: Project, original: np.ndarray, audio: np.ndarray, sr: int,
-             record: VariationRecord) -> VariationRecord | None:
-    from engine.analysis import quick_verdict
+# (original, variation, rate) -> (one line of words, the numbers behind it); the caller passes
+# engine.analysis.quick_verdict (generation sits below analysis and does not import it)
+VerdictFn = Callable[[np.ndarray, np.ndarray, int], tuple[str, dict[str, float]]]
 
+
+def _verdict(project: Project, verdict: VerdictFn, original: np.ndarray, audio: np.ndarray,
+             sr: int, record: VariationRecord) -> VariationRecord | None:
     try:
-        text, numbers = quick_verdict(original, audio, sr)
+        text, numbers = verdict(original, audio, sr)
     except Exception:  # a verdict is a courtesy: the variation is kept without one
         log.exception("quick_verdict failed for %s", record.id)
         return None
@@ -52,13 +55,14 @@ def _verdict(project: Project, original: np.ndarray, audio: np.ndarray, sr: int,
 
 def generate_into_project(
     project: Project, recipes: Sequence[RenderRecipe], *, device: str | None = None,
-    cancel: object | None = None, verdicts: bool = True,
+    cancel: object | None = None, verdict: VerdictFn | None = None,
 ) -> Iterator[VariationReady | VerdictReady | GenerationDone]:
     """Render each recipe into `project.store` (reusing a variation already made with the same
-    recipe), yielding VariationReady, then its VerdictReady, and GenerationDone last."""
-    from engine.generation.render import generate
+    recipe), yielding VariationReady, then (with a `verdict` function) its VerdictReady, and
+    GenerationDone last."""
+    from engine.generation.render import generate, project_model
 
-    model = project.model(device)
+    model = project_model(project, device)
     provenance = project.provenance()
     original = (model.clip * model.gain).astype(np.float32)
     store = project.store
@@ -77,15 +81,16 @@ def generate_into_project(
         else:
             audio, _ = store.load_audio(rec)
         yield VariationReady(rec, np.array(audio, dtype=np.float32, copy=True), model.fs, existed)
-        if verdicts and rec.verdict is None:
-            updated = _verdict(project, original, audio, model.fs, rec)
+        if verdict is not None and rec.verdict is None:
+            updated = _verdict(project, verdict, original, audio, model.fs, rec)
             if updated is not None:
                 yield VerdictReady(updated)
     yield GenerationDone(made, cancelled=False)
 
 
 def fill_verdicts(
-    project: Project, ids: Sequence[str] | None = None, *, cancel: object | None = None
+    project: Project, verdict: VerdictFn, ids: Sequence[str] | None = None, *,
+    cancel: object | None = None,
 ) -> Iterator[VerdictReady | GenerationDone]:
     """Give every stored variation without a verdict (or those in `ids`) its verdict."""
     store = project.store
@@ -98,7 +103,7 @@ def fill_verdicts(
                 yield GenerationDone(done, cancelled=True)
                 return
             audio, sr = store.load_audio(rec)
-            updated = _verdict(project, original, audio, sr, rec)
+            updated = _verdict(project, verdict, original, audio, sr, rec)
             if updated is not None:
                 done += 1
                 yield VerdictReady(updated)

@@ -1,8 +1,7 @@
-"""Generation from a trained pyramid: unconditional, variations, reconstruction.
+"""Generation from a trained project: unconditional, variations, reconstruction.
 
-`Pyramid` holds the frozen generators of the finished scales; it is used by
-the trainer (for the previous-scale inputs) and by everything that renders
-audio from a project.
+The frozen generators themselves (`Pyramid`) live in engine.model.stack, shared with
+training; this module loads a project into a `TrainedModel` and renders from it.
 """
 
 from __future__ import annotations
@@ -24,8 +23,8 @@ from engine.audio.io import resample, save_audio, trim_and_fade
 from engine.device import resolve_device
 from engine.errors import ConfigError, EngineError, ProjectError
 from engine.fileutil import atomic_write_json, check_writable_dir
-from engine.model.networks import ScaleGenerator
-from engine.model.pyramid import scale_signals, upsample
+from engine.model.pyramid import scale_signals
+from engine.model.stack import Pyramid, lengths_for, render_scale_previews
 from engine.project.checkpoint import (
     Manifest,
     load_clip_signal,
@@ -39,75 +38,6 @@ from engine.project.checkpoint import (
 
 TRIM_SECONDS = 0.2
 MAX_SECONDS = 600.0  # longest unconditional render
-
-
-def lengths_for(rates: list[int], seconds: float) -> list[int]:
-    return [max(1, int(round(r * seconds))) for r in rates]
-
-
-def seeded_noise(n: int, generator: torch.Generator, device: torch.device) -> torch.Tensor:
-    """N(0,1) noise [1, 1, n] drawn on the CPU so a seed gives the same audio on every device."""
-    return torch.randn((1, 1, n), generator=generator).to(device)
-
-
-class Pyramid:
-    """Frozen generators of scales 0..k-1 with their rates and noise amplitudes."""
-
-    def __init__(
-        self, generators: list[ScaleGenerator], rates: list[int], amps: list[float],
-        device: torch.device,
-    ) -> None:
-        self.generators = [g.to(device).eval().requires_grad_(False) for g in generators]
-        self.rates = rates
-        self.amps = amps
-        self.device = device
-
-    def __len__(self) -> int:
-        return len(self.generators)
-
-    def append(self, g: ScaleGenerator) -> None:
-        self.generators.append(g.to(self.device).eval().requires_grad_(False))
-
-    @torch.no_grad()
-    def run(
-        self, lengths: list[int], noise: list[torch.Tensor | None], *, upto: int | None = None,
-        start: int = 0, start_signal: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """Run scales start..upto-1; returns the output of scale upto-1, [1, 1, lengths[upto-1]].
-
-        `noise[s]` is the unscaled N(0,1) noise of scale s (None = zeros). With
-        `start_signal` (the real or given signal at scale `start`), that scale is not
-        generated: it is taken as given and only the scales above it run.
-        """
-        upto = len(self.generators) if upto is None else upto
-        x: torch.Tensor | None = None
-        first = start
-        if start_signal is not None:
-            x = start_signal.to(self.device).reshape(1, 1, -1)
-            first = start + 1
-        for s in range(first, upto):
-            n = lengths[s]
-            prev = (
-                torch.zeros((1, 1, n), device=self.device)
-                if x is None
-                else upsample(x, self.rates[s - 1], self.rates[s], n)
-            )
-            z = noise[s]
-            z = torch.zeros_like(prev) if z is None else z.to(self.device) * self.amps[s]
-            x = self.generators[s](z, prev)
-        assert x is not None, "empty pyramid"
-        return x
-
-    def random_noise(
-        self, lengths: list[int], generator: torch.Generator, *, upto: int | None = None
-    ) -> list[torch.Tensor | None]:
-        upto = len(self.generators) if upto is None else upto
-        return [seeded_noise(lengths[s], generator, self.device) for s in range(upto)]
-
-    def prev_input(self, scale: int, lengths: list[int], noise: list[torch.Tensor | None]) -> torch.Tensor:
-        """The upsampled output of scales 0..scale-1 at scale `scale`'s rate."""
-        out = self.run(lengths, noise, upto=scale)
-        return upsample(out, self.rates[scale - 1], self.rates[scale], lengths[scale])
 
 
 @dataclass
@@ -159,6 +89,14 @@ def load_model(
         reals=reals,
         z_rec=load_z_rec(root),
     )
+
+
+def project_model(project: Any, device: str | torch.device | None = None) -> TrainedModel:
+    """The trained model of an open `engine.project.Project`, loaded once per manifest state
+    and shared by the threads that render from it."""
+    if not project.trained:
+        raise ProjectError(f"{project.name} has no trained scale yet.")
+    return project.cached(("model", str(device)), lambda: load_model(project.root, device))
 
 
 def _finish(model: TrainedModel, x: torch.Tensor, trim: bool) -> np.ndarray:
@@ -217,29 +155,6 @@ def reconstruct(model: TrainedModel, *, trim: bool = False) -> np.ndarray:
     lengths = [r.shape[-1] for r in model.reals]
     noise: list[torch.Tensor | None] = [model.z_rec] + [None] * (model.n_scales - 1)
     return _finish(model, model.pyramid.run(lengths, noise), trim)
-
-
-def render_scale_previews(
-    pyramid: Pyramid, lengths: list[int], z_rec: torch.Tensor, manifest: Manifest, scale: int,
-    clip_seconds: float,
-) -> tuple[np.ndarray, np.ndarray]:
-    """The coarse-to-fine previews of a finished scale: a seeded random sample (at most
-    preview_seconds) and the reconstruction, both from scales 0..scale, at the working rate and
-    the original level. The same seed every time, so a re-rendered preview matches training's."""
-    cfg = manifest.config
-    rate = manifest.rates[scale]
-    seconds = min(cfg.preview_seconds, clip_seconds)
-    g = torch.Generator().manual_seed(manifest.seed + 101 * scale)
-    plen = lengths_for(manifest.rates, seconds)
-    sample = pyramid.run(plen, pyramid.random_noise(plen, g, upto=scale + 1), upto=scale + 1)
-    rec = pyramid.run(lengths, [z_rec] + [None] * scale, upto=scale + 1)
-
-    def to_fs(x: torch.Tensor) -> np.ndarray:
-        y = x.reshape(-1).float().cpu().numpy()
-        y = np.asarray(resample(y, rate, cfg.fs), dtype=np.float32)
-        return (y * manifest.gain).astype(np.float32)
-
-    return to_fs(sample), to_fs(rec)
 
 
 def project_previews(

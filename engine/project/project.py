@@ -2,25 +2,24 @@
 
 Generation, verdicts, export and the study builder take a `Project` instead of a path,
 so the manifest is read once per open (and again only on `reload()`), the source
-section is a typed record, and the trained model is loaded once and shared.
+section is a typed record, and the trained model is loaded once and shared (`cached`).
 """
 
 from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from engine.config import TrainConfig
-from engine.errors import ProjectError
 from engine.project.checkpoint import Manifest, is_project, load_clip_signal, read_manifest
 from engine.project.section import SourceSection
 
 if TYPE_CHECKING:
-    from engine.generation.render import TrainedModel
     from engine.project.recipe import RenderRecipe
     from engine.project.variations import VariationRecord, VariationStore
 
@@ -34,8 +33,7 @@ class Project:
         self.manifest = manifest
         self._lock = threading.RLock()
         self._store = store  # None: opened on first use
-        self._model: TrainedModel | None = None
-        self._model_key: tuple[str, int, float] | None = None
+        self._cache: dict[object, Any] = {}
 
     @classmethod
     def open(cls, root: str | os.PathLike[str]) -> Project:
@@ -107,18 +105,15 @@ class Project:
                 self._store = VariationStore(self.root)
             return self._store
 
-    def model(self, device: str | None = None) -> TrainedModel:
-        """The trained model, loaded once and kept until the manifest changes."""
-        from engine.generation.render import load_model
-
+    def cached(self, key: object, make: Callable[[], Any]) -> Any:
+        """A value made once per manifest state (the trained model: engine.generation's
+        `project_model`), shared by the threads that use this project."""
         with self._lock:
-            key = (str(device), self.manifest.scales_done, self.manifest.updated)
-            if self._model is None or self._model_key != key:
-                if not self.trained:
-                    raise ProjectError(f"{self.root.name} has no trained scale yet.")
-                self._model = load_model(self.root, device)
-                self._model_key = key
-            return self._model
+            full = (key, self.manifest.scales_done, self.manifest.updated)
+            if full not in self._cache:
+                self._cache.clear()
+                self._cache[full] = make()
+            return self._cache[full]
 
     def original(self) -> tuple[np.ndarray, int]:
         """The training section at the working rate and its original level [T]."""

@@ -232,6 +232,16 @@ def bench_fits(bench_dir: Path, device_name: str) -> dict[str, Any] | None:
     return {"device_name": device_name, "fits": fits, "source": "bench: " + ", ".join(sources)}
 
 
+def clock_time(seconds: float) -> str:
+    """A running time as a clock: "4:05", "1:02:03"; "--:--" when unknown."""
+    if not math.isfinite(seconds):
+        return "--:--"
+    s = max(0, int(round(seconds)))
+    h, rem = divmod(s, 3600)
+    m, sec = divmod(rem, 60)
+    return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
+
+
 def format_duration(seconds: float) -> str:
     if not math.isfinite(seconds):
         return "unknown"

@@ -4,6 +4,10 @@ It never prints. Front ends iterate it: the CLI draws a progress bar, the GUI
 wraps it in a worker thread, tests read the events. A cancel token is checked
 every iteration; after a cancel, Ctrl-C or a kill, the project holds every
 finished scale and `iter_train(..., resume=True)` continues from the next one.
+
+About 530 lines, on purpose: the scale loop and `ScaleStep` (one G/D step, whole-scale or on
+random windows, with the input bank and the per-term backward) share the scale's state and
+are read together; the events are in engine.training.events, the losses in .losses.
 """
 
 from __future__ import annotations
@@ -11,14 +15,12 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -34,9 +36,10 @@ from engine.device import (
 )
 from engine.errors import DeviceError, ProjectError
 from engine.fileutil import check_writable_dir
-from engine.generation.render import Pyramid, lengths_for, render_scale_previews
+from engine.jobs import CancelToken
 from engine.model.networks import ScaleDiscriminator, ScaleGenerator, same_shapes
 from engine.model.pyramid import choose_rates, energies, noise_amplitudes, scale_signals, upsample
+from engine.model.stack import Pyramid, lengths_for, render_scale_previews
 from engine.project.checkpoint import (
     LossLog,
     Manifest,
@@ -52,82 +55,17 @@ from engine.project.checkpoint import (
     save_z_rec,
     write_manifest,
 )
+from engine.training.events import (  # noqa: F401  (the loop's events, importable from here too)
+    ScaleFinished,
+    TrainCancelled,
+    TrainEvent,
+    TrainFinished,
+    TrainProgress,
+    TrainStarted,
+)
 from engine.training.losses import gradient_penalty, mse_loss, mss_loss
 
 MAX_EVENTS_PER_SECOND = 20.0
-
-
-class CancelToken:
-    """Set from any thread; the trainer stops at its next iteration."""
-
-    def __init__(self) -> None:
-        self._event = threading.Event()
-
-    def cancel(self) -> None:
-        self._event.set()
-
-    @property
-    def cancelled(self) -> bool:
-        return self._event.is_set()
-
-
-# ---- events -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TrainStarted:
-    project_dir: Path
-    rates: tuple[int, ...]
-    first_scale: int  # 0, or the scale a resume starts at
-    device: str  # "cpu" / "cuda:0"
-    device_name: str  # "NVIDIA H200" / "CPU (2 threads)"
-    config: TrainConfig
-    clip_seconds: float
-
-    @property
-    def n_scales(self) -> int:
-        return len(self.rates)
-
-
-@dataclass(frozen=True)
-class TrainProgress:
-    scale: int
-    n_scales: int
-    rate: int
-    iteration: int  # 1-based, within the scale
-    iterations: int
-    losses: dict[str, float]  # "d/real", "d/fake", "gp", "d/total", "g/adv", "rec", "g/total"
-    elapsed: float  # seconds since this run started
-    seconds_per_iteration: float  # measured at this scale
-    eta_seconds: float  # estimated time left for the whole run
-
-
-@dataclass(frozen=True)
-class ScaleFinished:
-    scale: int
-    n_scales: int
-    rate: int
-    preview: np.ndarray  # a random sample from scales 0..scale, at sample_rate, original level
-    reconstruction: np.ndarray  # the reconstruction at this scale, same rate
-    sample_rate: int  # the working rate (previews are resampled up to it for playback)
-    seconds: float  # time this scale took
-
-
-@dataclass(frozen=True)
-class TrainFinished:
-    project_dir: Path
-    elapsed: float
-    n_scales: int
-
-
-@dataclass(frozen=True)
-class TrainCancelled:
-    project_dir: Path
-    scales_done: int
-    n_scales: int
-
-
-TrainEvent = TrainStarted | TrainProgress | ScaleFinished | TrainFinished | TrainCancelled
 
 
 # ---- helpers ------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from PySide6.QtCore import QObject, Signal
 from engine.config import PRESETS, TrainConfig, get_preset
 from engine.errors import EngineError
 from engine.project import Project
+from engine.training.cost import clock_time
 from songwriter_app.controllers.project import ProjectController
 from songwriter_app.jobs import JobRunner, JobSlot
 from songwriter_app.jobs.errors import JobError
@@ -47,15 +48,6 @@ def default_preset(device_label: str) -> str:
     """The best preset for the device: standard on a CUDA GPU, quick on a CPU."""
     return "quick" if device_label.startswith("CPU") or "cpu" in device_label.lower() \
         else "standard"
-
-
-def fmt_time(seconds: float) -> str:
-    if not math.isfinite(seconds):
-        return "--:--"
-    s = max(0, int(round(seconds)))
-    h, rem = divmod(s, 3600)
-    m, sec = divmod(rem, 60)
-    return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
 
 
 def run_training(project_dir: Path, clip_path: Path | None, preset: TrainConfig | None, *,
@@ -192,7 +184,7 @@ class TrainingController(QObject):
         if m.complete:
             self.panel.show_state(
                 f"Trained: {m.n_scales} scales, {m.config.name} preset, "
-                f"{fmt_time(sum(m.seconds_per_scale))} on {m.device_name or m.device}.", 1.0)
+                f"{clock_time(sum(m.seconds_per_scale))} on {m.device_name or m.device}.", 1.0)
         else:
             self.panel.show_state(f"{m.scales_done} of {m.n_scales} scales trained. Resume "
                                   "continues.", m.scales_done / max(1, m.n_scales))
@@ -377,7 +369,7 @@ class TrainingController(QObject):
             self.scale_finished.emit(ev)
         elif isinstance(ev, TrainFinished):
             worst = self._finish_stall_measure()
-            self.status.emit(f"Training finished in {fmt_time(time.monotonic() - self._t0)} "
+            self.status.emit(f"Training finished in {clock_time(time.monotonic() - self._t0)} "
                              f"(window stayed responsive: worst stall {worst:.0f} ms). Generate "
                              "variations now.", 0)
             self.projects.refresh()
@@ -397,7 +389,7 @@ class TrainingController(QObject):
             frac = (ev.scale + ev.iteration / ev.iterations) / ev.n_scales
         self.panel.show_state(f"Scale {ev.scale + 1} of {ev.n_scales} · {ev.rate} Hz · "
                               f"iteration {ev.iteration}/{ev.iterations} · "
-                              f"{fmt_time(ev.eta_seconds)} left", min(max(frac, 0.0), 1.0))
+                              f"{clock_time(ev.eta_seconds)} left", min(max(frac, 0.0), 1.0))
         self.panel.add_loss_point(ev.scale, ev.iteration, ev.iterations, ev.losses)
 
     def refresh_plot(self) -> str | None:

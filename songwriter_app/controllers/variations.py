@@ -116,9 +116,10 @@ class VariationsController(QObject):
         self._update_strength()
         missing = [r.id for r in records if r.verdict is None]
         if missing and project.trained and not self._verdicts.busy and not self.busy:
+            from engine.analysis import quick_verdict
             from engine.generation import fill_verdicts
 
-            self._verdicts.start(fill_verdicts, project, missing, pass_cancel=True,
+            self._verdicts.start(fill_verdicts, project, quick_verdict, missing, pass_cancel=True,
                                  on_item=self._on_generation_event,
                                  on_error=self._on_quiet_error)
 
@@ -143,6 +144,7 @@ class VariationsController(QObject):
                 for s in range(seed, seed + count)]
 
     def generate(self) -> bool:
+        from engine.analysis import quick_verdict
         from engine.generation import generate_into_project
 
         project = self.project
@@ -152,7 +154,8 @@ class VariationsController(QObject):
         self._verdicts.cancel()  # generation gives its own verdicts; the rest come after
         self._generated = 0
         worker = self._generate.start(
-            generate_into_project, project, recipes, device=self.device, pass_cancel=True,
+            generate_into_project, project, recipes, device=self.device, verdict=quick_verdict,
+            pass_cancel=True,
             prepare=_with_mel, on_item=self._on_generation_item, on_error=self._on_error)
         if worker is None:
             return False

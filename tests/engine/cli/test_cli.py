@@ -270,3 +270,23 @@ def test_the_installed_entry_point_runs(subprocess_env, cli_project: Path) -> No
     )
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["scales_done"] == 4
+
+
+def test_generate_into_the_project_uses_the_apps_store_recipes_and_verdicts(
+    tiny_project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from engine.project import Project
+
+    assert main(["generate", "--project", str(tiny_project), "--count", "2", "--seconds", "1",
+                 "--seed", "30", "--into-project", "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    recs = Project.open(tiny_project).store.list()
+    assert [r.seed for r in recs] == [30, 31]
+    assert all(r.recipe is not None and r.recipe.mode == "free" and r.verdict for r in recs)
+    assert "v0001" in out and "verdict:" in out
+    # the same request again adds nothing; neither --out nor --into-project is refused
+    assert main(["generate", "--project", str(tiny_project), "--count", "1", "--seconds", "1",
+                 "--seed", "30", "--into-project", "--device", "cpu"]) == 0
+    assert "already there" in capsys.readouterr().out
+    assert len(Project.open(tiny_project).store) == 2
+    assert main(["generate", "--project", str(tiny_project)]) == 2

@@ -19,7 +19,7 @@ from engine.generation.render import (
     reconstruct,
     strength_label,
 )
-from engine.training.loop import CancelToken
+from engine.jobs import CancelToken
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -237,7 +237,7 @@ def test_manifest_and_config_round_trip_through_json(tmp_path: Path) -> None:
     assert TrainConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
     m = Manifest(
         config=cfg,
-        rates=[320, 8000],
+        rates=[320, cfg.fs],
         noise_amps=[1.0, 0.01],
         source={"sha256": "ab", "gain": 0.5},
         scales_done=1,
@@ -250,7 +250,7 @@ def test_manifest_and_config_round_trip_through_json(tmp_path: Path) -> None:
     assert json.loads(json.dumps(back.to_dict())) == json.loads(
         (tmp_path / "manifest.json").read_text()
     )
-    assert back.config == cfg and back.rates == [320, 8000] and back.gain == 0.5
+    assert back.config == cfg and back.rates == [320, cfg.fs] and back.gain == 0.5
     assert (back.scales_done, back.seed, back.iterations_done) == (1, 3, [7])
     assert [p.name for p in tmp_path.iterdir()] == ["manifest.json"]  # no temp file left
 

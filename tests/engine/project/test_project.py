@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from engine.analysis import quick_verdict
 from engine.errors import ConfigError, ProjectError
 from engine.generation import (
     GenerationDone,
@@ -79,7 +80,7 @@ def test_generate_into_project_reuses_recipes_and_gives_verdicts(tiny_project: P
     project = Project.open(tiny_project)
     n = project.scales_done
     recipes = [RenderRecipe.free(5, 1.0, n), RenderRecipe.variation(6, 1.0, 1, n)]
-    events = list(generate_into_project(project, recipes, device="cpu"))
+    events = list(generate_into_project(project, recipes, device="cpu", verdict=quick_verdict))
     ready = [e for e in events if isinstance(e, VariationReady)]
     assert [e.record.recipe for e in ready] == recipes and not any(e.existed for e in ready)
     assert sum(isinstance(e, VerdictReady) for e in events) == 2
@@ -95,13 +96,12 @@ def test_generation_stops_when_cancelled_and_verdicts_fill_in(tiny_project: Path
     token = CancelToken()
     recipes = [RenderRecipe.free(s, 1.0, project.scales_done) for s in (1, 2, 3)]
     events = []
-    for ev in generate_into_project(project, recipes, device="cpu", cancel=token,
-                                    verdicts=False):
+    for ev in generate_into_project(project, recipes, device="cpu", cancel=token):
         events.append(ev)
         if isinstance(ev, VariationReady):
             token.cancel()
     assert events[-1] == GenerationDone(1, cancelled=True)
     assert project.store.list()[0].verdict is None
-    filled = list(fill_verdicts(project))
+    filled = list(fill_verdicts(project, quick_verdict))
     assert isinstance(filled[0], VerdictReady) and filled[-1] == GenerationDone(1, False)
     assert Project.open(tiny_project).store.list()[0].verdict
