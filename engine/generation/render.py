@@ -94,8 +94,6 @@ def load_model(
 def project_model(project: Any, device: str | torch.device | None = None) -> TrainedModel:
     """The trained model of an open `engine.project.Project`, loaded once per manifest state
     and shared by the threads that render from it."""
-    if not project.trained:
-        raise ProjectError(f"{project.name} has no trained scale yet.")
     return project.cached(("model", str(device)), lambda: load_model(project.root, device))
 
 
