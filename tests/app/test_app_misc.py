@@ -47,7 +47,7 @@ def test_estimates_grow_with_the_preset() -> None:
 def test_probe_measures_every_shape(monkeypatch: pytest.MonkeyPatch) -> None:
     import torch
 
-    from songwriter_app import estimates
+    from engine.training import cost as estimates
 
     calls = []
 
