@@ -180,29 +180,10 @@ def project_previews(
 
 
 def strength_label(from_scale: int | None, n_scales: int) -> str:
-    """A musician's word for a variation's strength."""
-    if from_scale is None:
-        return "free (new structure)"
-    frac = from_scale / max(1, n_scales - 2)
-    if frac <= 0.2:
-        return "far from the original"
-    if frac <= 0.5:
-        return "loosely like the original"
-    if frac <= 0.8:
-        return "close to the original"
-    return "very close to the original"
+    """A musician's word for a variation's strength (engine.project.RenderRecipe.label)."""
+    from engine.project import RenderRecipe
 
-
-def strength_word(from_scale: int | None, strength: str) -> str | None:
-    """The short word of a strength label: "free", "far", "loose", "close", "very close";
-    None for a label strength_label() did not make."""
-    if from_scale is None:
-        return "free"
-    s = strength.lower()
-    for word in ("very close", "close", "loose", "far"):
-        if word in s:
-            return word
-    return None
+    return RenderRecipe.of(0, 1.0, from_scale, n_scales).label
 
 
 @dataclass(frozen=True)
@@ -218,24 +199,32 @@ class Variation:
     path: Path | None = None  # where it was written, if it was
 
 
-def variation_sidecar(model: TrainedModel, v: Variation, *, trimmed: bool) -> dict:
+def variation_sidecar(model: TrainedModel, v: Variation, *, trimmed: bool,
+                      file: str | None = None) -> dict[str, Any]:
+    """The JSON beside a rendered file, in the project store's schema: the render under
+    "variation" (with its recipe) and the model it came from under "provenance"."""
+    from engine.project import Project, RenderRecipe
+
     m = model.manifest
+    recipe = RenderRecipe.of(v.seed, v.seconds, v.from_scale, model.n_scales)
     return {
-        "seed": v.seed,
-        "from_scale": v.from_scale,
-        "from_scale_rate": None if v.from_scale is None else m.rates[v.from_scale],
-        "strength": strength_label(v.from_scale, model.n_scales),
-        "seconds": round(v.audio.shape[-1] / v.sample_rate, 4),
-        "requested_seconds": v.seconds,
-        "sample_rate": v.sample_rate,
-        "edges_trimmed_s": TRIM_SECONDS if trimmed else 0.0,
-        "preset": m.config.name,
-        "project": str(model.project_dir.resolve()),
-        "scales": model.n_scales,
-        "iterations_per_scale": m.config.iters_per_scale,
-        "source_sha256": m.source.get("sha256"),
-        "engine_version": ENGINE_VERSION,
-        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "variation": {
+            "file": file,
+            "seed": v.seed,
+            "from_scale": v.from_scale,
+            "from_scale_rate": None if v.from_scale is None else m.rates[v.from_scale],
+            "strength": recipe.label,
+            "seconds": round(v.audio.shape[-1] / v.sample_rate, 4),
+            "requested_seconds": v.seconds,
+            "sample_rate": v.sample_rate,
+            "trimmed": trimmed,
+            "edges_trimmed_s": TRIM_SECONDS if trimmed else 0.0,
+            "created": time.time(),
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "recipe": recipe.to_dict(),
+        },
+        "provenance": {"engine_version": ENGINE_VERSION,
+                       **Project(model.project_dir, m).provenance()},
     }
 
 
@@ -260,6 +249,7 @@ def iter_variations(
             tag = "free" if from_scale is None else f"k{from_scale}"
             path = folder / f"{stem}_seed{s}_{tag}.wav"
             save_audio(path, audio, model.fs, subtype=subtype)
-            atomic_write_json(path.with_suffix(".json"), variation_sidecar(model, v, trimmed=trim))
+            atomic_write_json(path.with_suffix(".json"),
+                              variation_sidecar(model, v, trimmed=trim, file=path.name))
             v = Variation(audio, model.fs, s, from_scale, seconds, i, path)
         yield v

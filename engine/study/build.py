@@ -38,8 +38,10 @@ from engine.audio.io import (
     trim_and_fade,
 )
 from engine.fileutil import atomic_write_json, check_writable_dir, sha256_file
-from engine.generation.render import generate, load_model, strength_label
-from engine.project.checkpoint import load_clip_signal, read_manifest
+from engine.generation.render import generate, project_model
+from engine.project import Project, RenderRecipe
+from engine.project.checkpoint import load_clip_signal
+from engine.project.section import SourceStatus
 from engine.study.folder import Study, condition_of
 from engine.study.layout import (
     GENERATED,
@@ -142,23 +144,21 @@ def _windows(total: int, length: int, count: int, avoid: tuple[int, int] | None,
 
 
 class _ProjectSource:
-    """A project's model (loaded on demand), manifest, clip and source audio."""
+    """One open `Project` of the study: its model (loaded on demand), clip and source audio."""
 
     def __init__(self, sel: ProjectSelection, device: str) -> None:
         self.sel = sel
-        self.root = Path(sel.path)
-        self.manifest = read_manifest(self.root)
+        self.project = Project.open(sel.path)
+        self.root = self.project.root
+        self.manifest = self.project.manifest
         self.label = sel.label or self.root.resolve().name
         self.device = device
         self.clip, self.fs = load_clip_signal(self.root)
         self.clip = _mono(self.clip)
-        self._model: Any = None
 
     @property
     def model(self) -> Any:
-        if self._model is None:
-            self._model = load_model(self.root, self.device)
-        return self._model
+        return project_model(self.project, self.device)
 
     def base_truth(self) -> dict[str, Any]:
         cfg = self.manifest.config
@@ -182,20 +182,16 @@ class _ProjectSource:
             **self.base_truth(),
             "seed": seed,
             "from_scale": g.from_scale,
-            "strength": strength_label(g.from_scale, model.n_scales),
+            "strength": RenderRecipe.of(seed, seconds, g.from_scale, model.n_scales).label,
         }
         return _Item(y, model.fs, truth)
 
     def source_audio(self) -> tuple[np.ndarray, int] | None:
         """The source file (mono, own rate) when it still exists with the same content."""
-        src = self.manifest.source
-        p = Path(str(src.get("path", "")))
-        if not p.is_file():
+        section = self.project.section
+        if section.status() not in (SourceStatus.UNCHANGED, SourceStatus.UNKNOWN):
             return None
-        digest = src.get("sha256")
-        if digest and sha256_file(p) != digest:
-            return None
-        audio, sr = read_audio(p)
+        audio, sr = read_audio(section.path)
         return _mono(audio), sr
 
     def real(self, length_s: float, rng: np.random.Generator,

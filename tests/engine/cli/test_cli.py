@@ -15,6 +15,7 @@ import soundfile as sf
 
 from engine import ENGINE_VERSION
 from engine.cli import main
+from engine.study.spec import flatten_sidecar
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -149,7 +150,11 @@ def test_generate_writes_distinct_audible_variations_with_sidecars(
         assert sf.info(str(w)).subtype == "FLOAT"
         assert np.all(np.isfinite(x)) and _rms(x) > 1e-3
         audio.append(x)
-        side = json.loads(w.with_suffix(".json").read_text())
+        nested = json.loads(w.with_suffix(".json").read_text())
+        # the project store's schema: the render under "variation", the model under "provenance"
+        assert set(nested) == {"variation", "provenance"}
+        assert nested["variation"]["recipe"]["mode"] == "free" and nested["variation"]["file"] == w.name
+        side = flatten_sidecar(nested)
         assert set(side) >= SIDECAR_KEYS
         assert side["seed"] == seed and side["from_scale"] is None
         assert side["preset"] == "tiny" and side["project"] == str(cli_project.resolve())
@@ -184,7 +189,7 @@ def test_generate_from_scale_0_keeps_the_clip_length(
         x, sr = sf.read(str(w), dtype="float32")
         assert x.shape == (3 * FS - 2 * TRIM,)  # the 3 s clip minus the trimmed edges
         assert _rms(x) > 1e-3
-        side = json.loads(w.with_suffix(".json").read_text())
+        side = flatten_sidecar(json.loads(w.with_suffix(".json").read_text()))
         assert side["from_scale"] == 0 and side["from_scale_rate"] == 500 and side["seed"] == seed
         xs.append(x)
     assert not np.array_equal(xs[0], xs[1])

@@ -20,6 +20,7 @@ from engine.generation.render import (
     strength_label,
 )
 from engine.jobs import CancelToken
+from engine.study.spec import flatten_sidecar
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -115,7 +116,7 @@ def test_iter_variations_writes_audio_and_sidecars(model, tmp_path: Path) -> Non
         assert sr == FS and sf.info(str(v.path)).subtype == "FLOAT"
         np.testing.assert_array_equal(data, v.audio)
         assert data.shape == (int(1.5 * FS) - 2 * TRIM,)
-        side = json.loads(v.path.with_suffix(".json").read_text())
+        side = flatten_sidecar(json.loads(v.path.with_suffix(".json").read_text()))
         assert (
             side["seed"] == v.seed and side["from_scale"] == 1 and side["from_scale_rate"] == 1000
         )
