@@ -4,6 +4,10 @@ The rater sees only "Sample n of N", a big play/stop button (Space), the questio
 Next. Every answer goes to the engine's Session the moment it is given, which rewrites the
 rater's session file atomically; closing the window (or a crash) loses nothing, and opening
 the study again with the same name resumes on the same page. File names are never shown.
+
+About 600 lines: the start page, the per-sample page, the final page and the window that
+moves between them share the session and the player; splitting them is left for when the
+rater gets a terminal mode (the question widgets are already in widgets.py).
 """
 
 from __future__ import annotations
