@@ -1,0 +1,141 @@
+"""Stereo measures: how wide a two-channel signal is, band by band, and how it survives mono.
+
+For a signal [2, T] (left, right) at rate `sr`, per frequency band (`STEREO_BANDS`, cut at the
+Nyquist frequency):
+
+- correlation: the inter-channel correlation, Re(sum L R*) / sqrt(sum |L|^2 sum |R|^2) over the
+  STFT bins and frames of the band, i.e. the zero-lag normalised correlation of the band-passed
+  channels. 1 = identical channels (mono), 0 = unrelated (or one channel silent), -1 = one
+  channel inverted (vanishes in mono).
+- side_to_mid: energy of the side S = (L - R) / 2 over the energy of the mid M = (L + R) / 2.
+  0 = mono, 1 = one channel only (hard-panned), large = out of phase. `side_to_mid_db` is the
+  same in dB, floored at SIDE_FLOOR_DB so that mono reads as a number, not -inf.
+
+Whole signal: `mono_change_db`, the level change when the channels are summed to mono
+((L + R) / 2 against the RMS of both channels): 0 dB for identical channels, -3 dB for one
+channel alone or for two unrelated channels, very negative when the channels cancel.
+
+A variation's numbers mean something next to the original section's and next to two baselines
+(`stereo_baselines`): the original's mid copied to both channels (width gone) and two
+independent mono takes as left and right (width without a coherent image).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from engine.errors import AudioError
+
+# Band edges in Hz; the last band runs to the Nyquist frequency.
+STEREO_BANDS: tuple[float, ...] = (0.0, 200.0, 1000.0, 4000.0, 8000.0, 16000.0)
+SIDE_FLOOR_DB = -60.0
+N_FFT = 2048
+HOP = 512
+EPS = 1e-20
+
+
+@dataclass(frozen=True)
+class BandStereo:
+    low_hz: float
+    high_hz: float
+    correlation: float
+    side_to_mid: float
+    side_to_mid_db: float
+
+
+@dataclass(frozen=True)
+class StereoMetrics:
+    bands: tuple[BandStereo, ...]
+    correlation: float  # over the whole band
+    side_to_mid: float
+    side_to_mid_db: float
+    mono_change_db: float
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "correlation": round(self.correlation, 6),
+            "side_to_mid": round(self.side_to_mid, 6),
+            "side_to_mid_db": round(self.side_to_mid_db, 3),
+            "mono_change_db": round(self.mono_change_db, 3),
+            "bands": [
+                {"low_hz": b.low_hz, "high_hz": b.high_hz, "correlation": round(b.correlation, 6),
+                 "side_to_mid": round(b.side_to_mid, 6),
+                 "side_to_mid_db": round(b.side_to_mid_db, 3)}
+                for b in self.bands
+            ],
+        }
+
+
+def _as_stereo(x: np.ndarray) -> np.ndarray:
+    a = np.asarray(x, dtype=np.float64)
+    if a.ndim != 2 or a.shape[0] != 2:
+        raise AudioError(f"Stereo measures need two channels as [2, samples]; got shape {a.shape}.")
+    if a.shape[1] < N_FFT:
+        raise AudioError(f"Stereo measures need at least {N_FFT} samples per channel.")
+    return a
+
+
+def _db(ratio: float) -> float:
+    return SIDE_FLOOR_DB if ratio <= 10 ** (SIDE_FLOOR_DB / 10) else 10 * math.log10(ratio)
+
+
+def _band_stats(left: torch.Tensor, right: torch.Tensor, rows: torch.Tensor) -> tuple[float, float]:
+    ll = float((left[rows].abs() ** 2).sum())
+    rr = float((right[rows].abs() ** 2).sum())
+    lr = float((left[rows] * right[rows].conj()).real.sum())
+    # with one channel silent the correlation is 0 (nothing in common), not undefined
+    corr = lr / math.sqrt(ll * rr) if ll > EPS and rr > EPS else 0.0
+    mid = (ll + rr + 2 * lr) / 4
+    side = (ll + rr - 2 * lr) / 4
+    ratio = side / mid if mid > EPS else (0.0 if side <= EPS else math.inf)
+    return max(-1.0, min(1.0, corr)), ratio
+
+
+def stereo_metrics(x: np.ndarray, sr: int) -> StereoMetrics:
+    """The stereo measures of `x` [2, T] at rate `sr` (see the module docstring)."""
+    a = _as_stereo(x)
+    window = torch.hann_window(N_FFT, dtype=torch.float64)
+    spec = torch.stft(torch.from_numpy(a), N_FFT, HOP, window=window, return_complex=True)
+    left, right = spec[0], spec[1]  # [bins, frames]
+    freqs = torch.arange(left.shape[0], dtype=torch.float64) * sr / N_FFT
+    nyquist = sr / 2
+    edges = [e for e in STEREO_BANDS if e < nyquist] + [nyquist]
+    bands = []
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        rows = (freqs >= lo) & (freqs < hi) if hi < nyquist else (freqs >= lo)
+        corr, ratio = _band_stats(left, right, rows)
+        bands.append(BandStereo(float(lo), float(hi), corr, ratio, _db(ratio)))
+    corr, ratio = _band_stats(left, right, torch.ones_like(freqs, dtype=torch.bool))
+    both = math.sqrt(float(np.mean(a**2)))
+    mono = math.sqrt(float(np.mean(((a[0] + a[1]) / 2) ** 2)))
+    change = 20 * math.log10(max(mono, 1e-12) / both) if both > 0 else 0.0
+    return StereoMetrics(tuple(bands), corr, ratio, _db(ratio), change)
+
+
+def stereo_baselines(
+    original: np.ndarray, sr: int, takes: Sequence[np.ndarray] = ()
+) -> dict[str, StereoMetrics]:
+    """Reference points for a variation's stereo measures, on the same section.
+
+    "original": the section itself. "mid to both": its mid copied to both channels (no width).
+    "independent takes": the mid of two different takes as left and right (width with no
+    coherent image), when at least two `takes` ([2, T] or [T]) are given.
+    """
+    a = _as_stereo(original)
+    mid = (a[0] + a[1]) / 2
+    out = {
+        "original": stereo_metrics(a, sr),
+        "mid to both": stereo_metrics(np.stack([mid, mid]), sr),
+    }
+    if len(takes) >= 2:
+        first, second = (np.asarray(t, dtype=np.float64) for t in takes[:2])
+        first = first.mean(axis=0) if first.ndim == 2 else first
+        second = second.mean(axis=0) if second.ndim == 2 else second
+        n = min(first.shape[-1], second.shape[-1])
+        out["independent takes"] = stereo_metrics(np.stack([first[:n], second[:n]]), sr)
+    return out
