@@ -190,9 +190,19 @@ def bench(args: argparse.Namespace, preset: str) -> Path:
             )
             took = time.perf_counter() - t0
             print(report.format_table(), file=sys.stderr)
+            in_band = {}
+            for rate in args.eval_rate:
+                # the same variations (same seeds), measured in a lower band only
+                banded = evaluate_project(
+                    project, count=args.count, seconds=args.gen_seconds, seed=1000,
+                    baselines=not args.no_baselines, device=str(dev), rate=rate,
+                )
+                print(f"  in band, at {rate} Hz:\n{banded.format_table()}", file=sys.stderr)
+                in_band[str(rate)] = banded.to_dict()
             runs.append({
                 "clip": str(Path(clip).resolve()), "seed": seed, "train": train,
                 "generate_and_evaluate_seconds": took, "evaluation": report.to_dict(),
+                "evaluation_in_band": in_band,
             })
             if not args.keep_projects:
                 shutil.rmtree(project, ignore_errors=True)
@@ -226,6 +236,14 @@ def bench(args: argparse.Namespace, preset: str) -> Path:
     )
     atomic_write_json(out, json_safe(result))
     print(f"wrote {out}", file=sys.stderr)
+    for rate in args.eval_rate:
+        # the same runs measured in band, in the same schema, so --compare reads it
+        banded_runs = [{**r, "evaluation": r["evaluation_in_band"][str(rate)]} for r in runs]
+        banded = {**result, "label": f"{label}-at{rate}", "eval_rate": rate,
+                  "runs": banded_runs, "summary": summarise(banded_runs)}
+        banded_out = out.with_name(f"{out.stem}-at{rate}{out.suffix}")
+        atomic_write_json(banded_out, json_safe(banded))
+        print(f"wrote {banded_out}", file=sys.stderr)
     return out
 
 
@@ -304,6 +322,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--gen-seconds", type=float, default=None,
                     help="length of the variations (default: the clip's)")
     ap.add_argument("--no-baselines", action="store_true", help="skip the baselines")
+    ap.add_argument("--eval-rate", type=int, action="append", default=[], metavar="HZ",
+                    help="also measure every run in this band only (clip, variations and "
+                    "baselines resampled to HZ), written to <out>-atHZ.json: e.g. 8000 to "
+                    "compare a 16 kHz preset with an 8 kHz one in their common band")
     ap.add_argument("--label", default="", help="name tag of the result file")
     ap.add_argument("--out", default=None, help="result path (default bench/results/...)")
     ap.add_argument("--work", default=None, help="folder for the projects (default: temporary)")

@@ -47,6 +47,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--json", dest="json_out", default=None, metavar="OUT",
                    help="write all numbers to this JSON file")
     p.add_argument("--no-baselines", action="store_true", help="skip the baselines (faster)")
+    p.add_argument("--rate", type=int, default=None, metavar="HZ",
+                   help="measure in this band only: resample the clip, the variations and "
+                   "every baseline to HZ first (e.g. 8000 to set a 16 kHz model beside an 8 kHz "
+                   "one); default: the project's working rate")
     p.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
     p.set_defaults(func=handler)
 
@@ -89,11 +93,16 @@ def _other_excerpt(model: Any) -> tuple[np.ndarray, str] | None:
 def evaluate_project(
     project: str | Path, *, files: list[str] | None = None, count: int = 4,
     seconds: float | None = None, seed: int = 0, from_scale: int | None = None,
-    baselines: bool = True, device: str | None = "auto",
+    baselines: bool = True, device: str | None = "auto", rate: int | None = None,
 ) -> Any:
-    """Render (or load) variations of a project and evaluate them; returns an EvaluationReport."""
+    """Render (or load) variations of a project and evaluate them; returns an EvaluationReport.
+
+    `rate` below the working rate measures in that band only: the clip, the variations, the
+    reconstruction and the baselines are all resampled to it first (in-band comparisons of
+    models with different working rates).
+    """
     from engine.analysis import evaluate, untrained_generator_output
-    from engine.audio.io import load_clip
+    from engine.audio.io import load_clip, resample
     from engine.generation.render import generate, load_model, reconstruct
 
     model = load_model(project, device)
@@ -130,10 +139,22 @@ def evaluate_project(
         if baselines and model.manifest.complete
         else None
     )
+    clip_signal, other_signal = model.clip, None if other is None else other[0]
+    if rate is not None:
+        if rate < 1000 or rate > fs:
+            raise ConfigError(f"--rate must be between 1000 Hz and the working rate ({fs} Hz).")
+        if rate != fs:
+            def band(x: np.ndarray) -> np.ndarray:
+                return np.asarray(resample(np.asarray(x, np.float32), fs, rate), np.float32)
+
+            variations = {k: band(v) for k, v in variations.items()}
+            clip_signal, rec = band(clip_signal), band(rec)
+            other_signal = None if other_signal is None else band(other_signal)
+            untrained = None if untrained is None else band(untrained)
+            fs = rate
     report = evaluate(
-        model.clip, fs, variations, reconstruction=rec,
-        other_excerpt=None if other is None else other[0], untrained=untrained, seed=seed,
-        with_baselines=baselines,
+        clip_signal, fs, variations, reconstruction=rec, other_excerpt=other_signal,
+        untrained=untrained, seed=seed, with_baselines=baselines,
     )
     report.notes["project"] = str(Path(project).resolve())
     report.notes["preset"] = model.manifest.config.name
@@ -158,7 +179,7 @@ def handler(args: argparse.Namespace) -> int:
     report = evaluate_project(
         args.project, files=list(args.files), count=args.count, seconds=args.seconds,
         seed=args.seed, from_scale=args.from_scale, baselines=not args.no_baselines,
-        device=args.device,
+        device=args.device, rate=args.rate,
     )
     elapsed = time.monotonic() - t0
     print(
