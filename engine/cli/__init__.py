@@ -18,7 +18,8 @@ from engine.training.cost import clock_time
 
 # Sub-commands added by other modules: each registers itself on the sub-parser collection
 # and sets `func` to a handler taking the parsed args and returning an exit code.
-EXTRA_COMMANDS: list[str] = ["engine.cli.evaluate", "engine.cli.study", "engine.cli.estimate"]
+EXTRA_COMMANDS: list[str] = ["engine.cli.evaluate", "engine.cli.study", "engine.cli.estimate",
+                             "engine.cli.queue"]
 
 
 class ProgressBar:
