@@ -41,6 +41,10 @@ class GenerationDone:
 # (original, variation, rate) -> (one line of words, the numbers behind it); the caller passes
 # engine.analysis.quick_verdict (generation sits below analysis and does not import it)
 VerdictFn = Callable[[np.ndarray, np.ndarray, int], tuple[str, dict[str, float]]]
+# a bridge or ending take's verdict: (the project's layout, the training clip at its original
+# level, the stitched take, the record's seams dict, rate) -> (words, numbers); the caller passes
+# engine.analysis.seams.take_verdict
+TakeVerdictFn = Callable[[object, np.ndarray, np.ndarray, dict, int], tuple[str, dict[str, float]]]
 
 
 def _verdict(project: Project, verdict: VerdictFn, original: np.ndarray, audio: np.ndarray,
@@ -56,11 +60,14 @@ def _verdict(project: Project, verdict: VerdictFn, original: np.ndarray, audio: 
 def generate_into_project(
     project: Project, recipes: Sequence[RenderRecipe], *, device: str | None = None,
     cancel: object | None = None, verdict: VerdictFn | None = None,
+    take_verdict: TakeVerdictFn | None = None,
 ) -> Iterator[VariationReady | VerdictReady | GenerationDone]:
     """Render each recipe into `project.store` (reusing a variation already made with the same
     recipe), yielding VariationReady, then (with a `verdict` function) its VerdictReady, and
-    GenerationDone last."""
+    GenerationDone last. Bridge and ending recipes store the stitched whole with its seams
+    (VariationRecord.seams) and get `take_verdict` (the seam measures) instead of `verdict`."""
     from engine.generation.render import generate, project_model
+    from engine.generation.takes import render_take
 
     model = project_model(project, device)
     provenance = project.provenance()
@@ -74,13 +81,29 @@ def generate_into_project(
         rec = store.find(recipe)
         existed = rec is not None
         if rec is None:
-            audio = generate(model, seconds=recipe.seconds, seed=recipe.seed,
-                             from_scale=recipe.from_scale)
-            rec = store.add(audio, model.fs, recipe, provenance=provenance)
+            if recipe.is_take:
+                take = render_take(model, recipe)
+                audio = take.stitched
+                rec = store.add(audio, model.fs, recipe, provenance=provenance,
+                                seams=take.sidecar())
+            else:
+                audio = generate(model, seconds=recipe.seconds, seed=recipe.seed,
+                                 from_scale=recipe.from_scale)
+                rec = store.add(audio, model.fs, recipe, provenance=provenance)
             made += 1
         else:
             audio, _ = store.load_audio(rec)
         yield VariationReady(rec, np.array(audio, dtype=np.float32, copy=True), model.fs, existed)
+        if recipe.is_take:
+            if take_verdict is not None and rec.verdict is None and rec.seams is not None:
+                try:
+                    text, numbers = take_verdict(model.manifest.layout, original, audio,
+                                                 rec.seams, model.fs)
+                except Exception:  # a courtesy, as for variations
+                    log.exception("take verdict failed for %s", rec.id)
+                else:
+                    yield VerdictReady(store.set_verdict(rec.id, str(text), dict(numbers)))
+            continue
         if verdict is not None and rec.verdict is None:
             updated = _verdict(project, verdict, original, audio, model.fs, rec)
             if updated is not None:

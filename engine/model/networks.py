@@ -12,6 +12,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import weight_norm
 
+from engine.model.mask import erode
+
 PRE_EMPHASIS = 0.97
 
 
@@ -38,8 +40,54 @@ class Trunk(nn.Module):
             ]
         self.body = nn.Sequential(*layers)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # [B, 1, T] -> [B, C, T - rf + 1 + last]
-        return self.body(x)
+    def forward(self, x: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
+        """[B, 1, T] -> [B, C, T - rf + 1 + last].
+
+        `valid` ([B, 1, T], 1 = a sample to learn from, 0 = inside a hole): batch norm then
+        takes its statistics (and updates its running statistics) over the positions whose
+        receptive field so far holds valid samples only; without it, the plain module.
+        """
+        if valid is None:
+            return self.body(x)
+        h, m = x, valid
+        for layer in self.body:
+            if isinstance(layer, nn.BatchNorm1d):
+                h = masked_batch_norm(layer, h, m)
+                continue
+            h = layer(h)
+            if isinstance(layer, nn.Conv1d):
+                m = erode(m, layer.kernel_size[0], layer.dilation[0])
+        return h
+
+    def output_mask(self, valid: torch.Tensor) -> torch.Tensor:
+        """The mask of the trunk's output positions for an input mask [B, 1, T]."""
+        m = valid
+        for layer in self.body:
+            if isinstance(layer, nn.Conv1d):
+                m = erode(m, layer.kernel_size[0], layer.dilation[0])
+        return m
+
+
+def masked_batch_norm(bn: nn.BatchNorm1d, h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Batch norm of h [B, C, T] with its statistics over the positions where mask [B, 1, T] is 1
+    (training mode: the running statistics are updated from those too); eval mode: `bn` itself."""
+    if not bn.training:
+        return bn(h)
+    n = mask.sum().clamp_min(2.0)
+    mean = (h * mask).sum(dim=(0, 2)) / n  # [C]
+    centred = h - mean[None, :, None]
+    var = (centred.square() * mask).sum(dim=(0, 2)) / n
+    if bn.track_running_stats and bn.running_mean is not None and bn.running_var is not None:
+        with torch.no_grad():
+            momentum = 0.1 if bn.momentum is None else bn.momentum
+            bn.running_mean.mul_(1 - momentum).add_(momentum * mean.detach())
+            bn.running_var.mul_(1 - momentum).add_(momentum * var.detach() * n / (n - 1))
+            if bn.num_batches_tracked is not None:
+                bn.num_batches_tracked.add_(1)
+    out = centred * torch.rsqrt(var + bn.eps)[None, :, None]
+    if bn.affine:
+        out = out * bn.weight[None, :, None] + bn.bias[None, :, None]
+    return out
 
 
 class ScaleGenerator(nn.Module):
@@ -105,9 +153,20 @@ class ScaleDiscriminator(nn.Module):
         self.trunk = Trunk(channels=channels, n_layers=n_layers, kernel=kernel)
         self.last = _conv(channels, 1, kernel=kernel, dilation=2 ** (n_layers - 1))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """[B, 1, T] -> scores [B, 1, T - receptive_field + 1]."""
-        return pre_emphasis(self.last(self.trunk(x)))
+    def forward(self, x: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
+        """[B, 1, T] -> scores [B, 1, T - receptive_field + 1].
+
+        With `valid` ([B, 1, T] sample mask, 0 inside holes) batch norm takes its statistics over
+        the positions that see no hole (inpainting, caw-method.md section 8); the caller drops
+        the scores whose receptive field touches a hole (`output_mask`)."""
+        return pre_emphasis(self.last(self.trunk(x, valid)))
+
+    def output_mask(self, valid: torch.Tensor) -> torch.Tensor:
+        """[B, 1, T] sample mask -> [B, 1, T - rf + 1]: 1 for the scores that read no masked
+        sample (the last conv, then the pre-emphasis filter, which reads one score back)."""
+        m = self.trunk.output_mask(valid)
+        m = erode(m, self.last.kernel_size[0], self.last.dilation[0])
+        return torch.minimum(m, F.pad(m, (1, 0), value=1.0)[..., :-1])
 
 
 def window_margin(receptive_field: int, kernel: int) -> int:

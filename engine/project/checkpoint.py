@@ -35,6 +35,7 @@ from engine.config import TrainConfig
 from engine.errors import EngineError, ProjectError
 from engine.fileutil import atomic_path, atomic_write_json
 from engine.model.networks import ScaleDiscriminator, ScaleGenerator
+from engine.project.layout import Layout
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -58,6 +59,14 @@ class Manifest:
     updated: float = field(default_factory=time.time)
     engine_version: str = ENGINE_VERSION
     format_version: int = FORMAT_VERSION
+    # sections, gap and masked spans of a layout project (engine.project.layout); None: a plain
+    # one-section project. Additive: older manifests have no "layout" and load unchanged.
+    layout: Layout | None = None
+
+    @property
+    def holes(self) -> list[tuple[int, int]]:
+        """Masked spans (samples at the working rate); empty for a plain project."""
+        return list(self.layout.holes) if self.layout is not None else []
 
     @property
     def n_scales(self) -> int:
@@ -102,6 +111,7 @@ class Manifest:
             "device_name": self.device_name,
             "seconds_per_scale": [float(s) for s in self.seconds_per_scale],
             "iterations_done": list(self.iterations_done),
+            **({"layout": self.layout.to_dict()} if self.layout is not None else {}),
         }
 
     @classmethod
@@ -123,6 +133,7 @@ class Manifest:
             updated=float(d.get("updated", 0.0)),
             engine_version=str(d.get("engine_version", "")),
             format_version=int(d["format_version"]),
+            layout=Layout.from_dict(d["layout"]) if d.get("layout") else None,
         )
 
 

@@ -59,10 +59,19 @@ class VariationRecord:
     verdict: str | None = None  # short objective verdict (engine.analysis.quick_verdict)
     metrics: dict[str, float] = field(default_factory=dict)  # numbers behind the verdict
     recipe: RenderRecipe | None = None  # how it was made (None: saved before recipes existed)
+    # bridge/ending takes: where the take sits in the stored (stitched) audio: "take" [start,
+    # end) and "seams" in samples at sample_rate, "crossfade" and "fade_out" in samples
+    seams: dict[str, Any] | None = None
 
     @property
     def tag(self) -> str:
+        if self.recipe is not None and self.recipe.is_take:
+            return self.recipe.tag
         return "free" if self.from_scale is None else f"k{self.from_scale}"
+
+    @property
+    def is_take(self) -> bool:
+        return self.recipe is not None and self.recipe.is_take
 
     @property
     def label(self) -> str:
@@ -92,6 +101,7 @@ class VariationRecord:
             "verdict": self.verdict,
             "metrics": {k: float(v) for k, v in self.metrics.items()},
             **({"recipe": self.recipe.to_dict()} if self.recipe is not None else {}),
+            **({"seams": self.seams} if self.seams is not None else {}),
         }
 
     @classmethod
@@ -113,6 +123,7 @@ class VariationRecord:
             verdict=d.get("verdict"),
             metrics={str(k): float(v) for k, v in (d.get("metrics") or {}).items()},
             recipe=RenderRecipe.from_dict(d["recipe"]) if d.get("recipe") else None,
+            seams=dict(d["seams"]) if isinstance(d.get("seams"), dict) else None,
         )
 
 
@@ -226,6 +237,10 @@ class VariationStore:
         """An existing variation made with exactly this recipe, if any."""
         with self._lock:
             for r in self._records:
+                if recipe.is_take or (r.recipe is not None and r.recipe.is_take):
+                    if r.recipe == recipe:
+                        return r
+                    continue
                 if (r.seed == recipe.seed and r.from_scale == recipe.from_scale
                         and abs(r.requested_seconds - recipe.seconds) < 1e-6
                         and (r.recipe is None or r.recipe.mode == recipe.mode)):
@@ -236,7 +251,7 @@ class VariationStore:
 
     def add(
         self, audio: np.ndarray, sample_rate: int, recipe: RenderRecipe, *, trimmed: bool = False,
-        provenance: dict[str, Any] | None = None,
+        provenance: dict[str, Any] | None = None, seams: dict[str, Any] | None = None,
     ) -> VariationRecord:
         """Save `audio` (float32 [T] at `sample_rate`), made by `recipe`, as a new variation."""
         x = np.asarray(audio, dtype=np.float32).reshape(-1)
@@ -249,6 +264,7 @@ class VariationStore:
                 from_scale=recipe.from_scale, strength=recipe.label,
                 seconds=x.shape[-1] / sample_rate, requested_seconds=recipe.seconds,
                 sample_rate=int(sample_rate), trimmed=trimmed, recipe=recipe,
+                seams=dict(seams) if seams is not None else None,
             )
             self.folder.mkdir(parents=True, exist_ok=True)
             save_audio(self.folder / rec.file, x, sample_rate, subtype="FLOAT")

@@ -34,11 +34,19 @@ from engine.device import (
     native_bf16,
     resolve_device,
 )
-from engine.errors import DeviceError, ProjectError
+from engine.errors import ConfigError, DeviceError, ProjectError
 from engine.fileutil import check_writable_dir
 from engine.jobs import CancelToken
+from engine.model.mask import critic_mask, masked_mean, sample_mask, spans_at, valid_outputs
 from engine.model.networks import ScaleDiscriminator, ScaleGenerator, same_shapes
-from engine.model.pyramid import choose_rates, energies, noise_amplitudes, scale_signals, upsample
+from engine.model.pyramid import (
+    MIN_D_POSITIONS,
+    choose_rates,
+    energies,
+    noise_amplitudes,
+    scale_signals,
+    upsample,
+)
 from engine.model.stack import Pyramid, lengths_for, render_scale_previews
 from engine.project.checkpoint import (
     LossLog,
@@ -55,6 +63,7 @@ from engine.project.checkpoint import (
     save_z_rec,
     write_manifest,
 )
+from engine.project.layout import LayoutRequest, build_clip
 from engine.training.events import (  # noqa: F401  (the loop's events, importable from here too)
     ScaleFinished,
     TrainCancelled,
@@ -63,7 +72,13 @@ from engine.training.events import (  # noqa: F401  (the loop's events, importab
     TrainProgress,
     TrainStarted,
 )
-from engine.training.losses import gradient_penalty, mse_loss, mss_loss
+from engine.training.losses import (
+    gradient_penalty,
+    masked_gradient_penalty,
+    masked_rec_loss,
+    mse_loss,
+    mss_loss,
+)
 
 MAX_EVENTS_PER_SECOND = 20.0
 
@@ -136,10 +151,13 @@ def _scale_cost(cfg: TrainConfig, length: int, channels: int) -> float:
 def prepare_project(
     clip_path: str | os.PathLike[str], project_dir: str | os.PathLike[str], cfg: TrainConfig, *,
     start: float = 0.0, duration: float | None = None, seed: int = 0,
-    device: torch.device | None = None,
+    device: torch.device | None = None, layout: LayoutRequest | None = None,
 ) -> Manifest:
     """Validate the clip, choose the scales and create the project folder (nothing is
-    written unless every check passes)."""
+    written unless every check passes).
+
+    With `layout` (sections, gap, mode: engine.project.layout) the clip is the sections joined
+    with the gap; `clip_path`, `start` and `duration` are then unused."""
     root = Path(project_dir)
     if is_project(root):
         raise ProjectError(
@@ -147,11 +165,29 @@ def prepare_project(
         )
     if root.exists() and (not root.is_dir() or any(root.iterdir())):
         raise ProjectError(f"{root} exists and is not an empty folder; choose another folder.")
-    clip = load_clip(
-        clip_path, cfg.fs, start=start, duration=duration, max_seconds=cfg.max_seconds,
-    )
-    rates = choose_rates(clip.signal, cfg)
-    reals = scale_signals(clip.signal, cfg.fs, rates)
+    if layout is not None:
+        built = build_clip(layout, cfg.fs, max_seconds=cfg.max_seconds)
+        signal, placed = built.signal, built.layout
+        source = built.source
+        rates = masked_rates(choose_rates(signal, cfg), placed.holes, signal.shape[-1], cfg)
+        if len(rates) < 2:
+            raise ConfigError(_too_long_gap(placed.mode, placed.gap, cfg))
+    else:
+        clip = load_clip(
+            clip_path, cfg.fs, start=start, duration=duration, max_seconds=cfg.max_seconds,
+        )
+        signal, placed = clip.signal, None
+        source = {
+            "path": clip.source_path,
+            "sha256": clip.source_sha256,
+            "sample_rate": clip.source_sr,
+            "channels": clip.source_channels,
+            "start": clip.start,
+            "duration": clip.duration,
+            "gain": clip.gain,
+        }
+        rates = choose_rates(signal, cfg)
+    reals = scale_signals(signal, cfg.fs, rates)
     if device is not None:
         # what one step holds: the windows at a scale that trains on windows
         check_fits(cfg.step_samples(reals[-1].shape[-1]), cfg.channels, cfg.n_layers, device)
@@ -159,23 +195,16 @@ def prepare_project(
     created_folder = not root.exists()
     check_writable_dir(root)
     try:
-        save_clip(root, clip.signal, cfg.fs)
+        save_clip(root, signal, cfg.fs)
         g = torch.Generator().manual_seed(seed)
         save_z_rec(root, torch.randn((1, 1, reals[0].shape[-1]), generator=g))
         manifest = Manifest(
             config=cfg,
             rates=rates,
             noise_amps=amps,
-            source={
-                "path": clip.source_path,
-                "sha256": clip.source_sha256,
-                "sample_rate": clip.source_sr,
-                "channels": clip.source_channels,
-                "start": clip.start,
-                "duration": clip.duration,
-                "gain": clip.gain,
-            },
+            source=source,
             seed=seed,
+            layout=placed,
         )
         write_manifest(root, manifest)
     except BaseException:
@@ -192,6 +221,31 @@ def prepare_project(
     return manifest
 
 
+def masked_rates(rates: list[int], holes: tuple[tuple[int, int], ...] | list[tuple[int, int]],
+                 n_fs: int, cfg: TrainConfig) -> list[int]:
+    """The rates at which the critic still has MIN_D_POSITIONS outputs that see no hole (a clip
+    of `n_fs` samples at cfg.fs). A coarse scale where the hole and two receptive fields do not
+    fit is left out (caw-method.md section 8): the pyramid then starts at a finer rate."""
+    if not holes:
+        return list(rates)
+    seconds = n_fs / cfg.fs
+    kept = []
+    for r in rates:
+        n = int(round(r * seconds))
+        if kept or valid_outputs(n, spans_at(holes, cfg.fs, r, n), cfg.receptive_field) >= MIN_D_POSITIONS:
+            kept.append(r)
+    return kept
+
+
+def _too_long_gap(mode: str, gap: float, cfg: TrainConfig) -> str:
+    side = "on both sides of the gap" if mode == "bridge" else "beside the gap"
+    return (f"The sections are too short for this gap ({gap:g} s) with preset '{cfg.name}': the "
+            f"critic must see audio {side} at two scales at least, which needs sections longer "
+            f"than its receptive field ({cfg.receptive_field} samples, "
+            f"{cfg.receptive_field / cfg.fs:.2f} s at the working rate, more at coarser scales). "
+            "Choose longer sections, or a shorter gap.")
+
+
 def iter_train(
     clip_path: str | os.PathLike[str] | None,
     project_dir: str | os.PathLike[str],
@@ -203,8 +257,12 @@ def iter_train(
     seed: int = 0,
     resume: bool = False,
     cancel: CancelToken | None = None,
+    layout: LayoutRequest | None = None,
 ) -> Iterator[TrainEvent]:
     """Train (or resume) the project at `project_dir` on `clip_path`, yielding events.
+
+    `layout` trains on several sections joined (mode "variation"), or on sections with a
+    masked gap to fill (modes "bridge" and "ending"); see engine.project.layout.
 
     Resuming uses the project's own config and clip; `clip_path` and `cfg` may be None.
     Raises EngineError subclasses for input problems (before anything is written)
@@ -219,14 +277,16 @@ def iter_train(
                                device_label(dev), manifest.config, 0.0)
             yield TrainFinished(root, 0.0, manifest.n_scales)
             return
-        top = lengths_for(manifest.rates, float(manifest.source.get("duration") or 0.0))[-1]
+        seconds = (manifest.layout.total / manifest.config.fs if manifest.layout is not None
+                   else float(manifest.source.get("duration") or 0.0))
+        top = lengths_for(manifest.rates, seconds)[-1]
         check_fits(manifest.config.step_samples(top), manifest.config.channels,
                    manifest.config.n_layers, dev)
     else:
-        if cfg is None or clip_path is None:
+        if cfg is None or (clip_path is None and layout is None):
             raise ProjectError("A new training run needs a clip and a preset.")
-        manifest = prepare_project(clip_path, root, cfg, start=start, duration=duration, seed=seed,
-                                   device=dev)
+        manifest = prepare_project(clip_path or "", root, cfg, start=start, duration=duration,
+                                   seed=seed, device=dev, layout=layout)
     manifest.device, manifest.device_name = str(dev), device_label(dev)
     try:
         yield from _train(root, manifest, dev, cancel or CancelToken())
@@ -343,6 +403,7 @@ class ScaleStep:
         self, s: int, real: torch.Tensor, g: ScaleGenerator, d: ScaleDiscriminator,
         pyramid: Pyramid, lengths: list[int], z_rec: torch.Tensor, noise_amps: list[float],
         cfg: TrainConfig, dev: torch.device, seed: int,
+        holes: list[tuple[int, int]] | tuple[tuple[int, int], ...] = (),
     ) -> None:
         self.cfg, self.dev, self.real, self.g, self.d = cfg, dev, real, g, d
         g.train()
@@ -382,6 +443,25 @@ class ScaleStep:
             # meaning); MSE is a mean and needs nothing
             covered = self.width * self.n_windows
             self.rec_scale = (length / covered) ** 0.5 if cfg.mode == "music" else 1.0
+        # inpainting masks (caw-method.md section 8): `holes` are spans at the working rate;
+        # without holes every masked branch below is skipped and the step is the reference one
+        self.masked = bool(holes)
+        if self.masked:
+            spans = spans_at(holes, cfg.fs, pyramid.rates[s], length)
+            self.svalid = sample_mask(length, spans, dev)  # [1, 1, T]
+            self.cvalid = d.output_mask(self.svalid)  # [1, 1, T - rf + 1]
+            self.rf = g.receptive_field
+            if self.windowed:
+                # windows are drawn among those whose critic has outputs that see no hole
+                span = length - self.width + 1
+                n_out = self.width - self.rf + 1
+                ok = critic_mask(length, spans, self.rf)[0, 0]
+                counts = torch.cat([torch.zeros(1), ok.cpu().cumsum(0)])
+                per_start = counts[n_out : n_out + span] - counts[:span]
+                self.allowed = torch.nonzero(per_start >= MIN_D_POSITIONS).reshape(-1)
+                if self.allowed.numel() == 0:
+                    raise ConfigError("No training window of this scale sees enough audio "
+                                      "outside the gap; use a shorter gap or longer sections.")
         # forwards of this scale's G and D, compiled when asked; the modules themselves (and so
         # their state dicts and the gradient penalty's double backward) stay eager
         self.cudagraphs = cfg.compile == "reduce-overhead" and dev.type == "cuda"
@@ -399,6 +479,9 @@ class ScaleStep:
 
     def window_starts(self) -> list[int]:
         """Start samples of this iteration's windows, uniform over the scale."""
+        if self.masked:
+            pick = torch.randint(self.allowed.numel(), (self.n_windows,), generator=self.win_rng)
+            return self.allowed[pick].tolist()
         span = self.real.shape[-1] - self.width + 1
         return torch.randint(span, (self.n_windows,), generator=self.win_rng).tolist()
 
@@ -415,6 +498,8 @@ class ScaleStep:
         noise = torch.randn(valid.shape, device=self.dev) * self.amp_s * valid
         rec_noise = _windows(self.rec_noise_pad, starts, wide)
         rec_prev = _windows(self.rec_prev_pad, starts, wide)
+        if self.masked:
+            self._win_svalid = _windows(self.svalid, starts, w)
         return real, noise, prev, rec_noise, rec_prev, valid
 
     def step(self, it: int) -> dict[str, torch.Tensor]:
@@ -434,6 +519,10 @@ class ScaleStep:
 
         def g(z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
             return self.g_fwd(z, x, **kw)
+
+        if self.masked:
+            svalid = self._win_svalid if self.windowed else self.svalid
+            return self._masked_step(real, noise, prev, rec_noise, rec_prev, rec_scale, g, svalid)
 
         # --- D step: -mean D(real) + mean D(fake) + GP ---
         # Each term is backpropagated as soon as it is formed: the gradient is the same sum,
@@ -467,10 +556,54 @@ class ScaleStep:
         return {"d/real": d_real, "d/fake": d_fake, "gp": gp, "d/total": d_total,
                 "g/adv": g_adv, "rec": rec_loss, "g/total": g_total}
 
+    def _masked_step(
+        self, real: torch.Tensor, noise: torch.Tensor, prev: torch.Tensor,
+        rec_noise: torch.Tensor, rec_prev: torch.Tensor, rec_scale: float,
+        g: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], svalid: torch.Tensor,
+    ) -> dict[str, torch.Tensor]:
+        """The step of a scale with holes: the critic's batch norm over valid samples, its score
+        over the outputs that see no hole (the others get no gradient), the gradient penalty
+        over what those outputs read, the reconstruction over valid samples."""
+        cfg = self.cfg
+        svalid = svalid.expand(real.shape[0], -1, -1)
+        cvalid = self.d.output_mask(svalid)
+
+        def d(x: torch.Tensor) -> torch.Tensor:
+            return masked_mean(self.d_fwd(x, svalid).float(), cvalid)
+
+        self.opt_d.zero_grad(set_to_none=True)
+        with self._autocast():
+            fake = g(noise, prev)
+            d_real = d(real)
+        (-d_real).backward()
+        with self._autocast():
+            d_fake = d(fake.detach())
+        d_fake.backward()
+        gp = masked_gradient_penalty(self.d, real, fake.detach(), valid=svalid, cmask=cvalid,
+                                     receptive_field=self.rf, weight=cfg.gp_weight)
+        gp.backward()
+        self.opt_d.step()
+        d_total = (-d_real + d_fake + gp).detach()
+        self.opt_g.zero_grad(set_to_none=True)
+        with self._autocast():
+            g_adv = -d(fake)
+        g_adv.backward()
+        with self._autocast():
+            rec = g(rec_noise, rec_prev)
+        kind = "mss" if cfg.mode == "music" else "mse"
+        rec_loss = cfg.rec_weight * rec_scale * masked_rec_loss(kind, real, rec, svalid)
+        rec_loss.backward()
+        g_total = (g_adv + rec_loss).detach()
+        self.opt_g.step()
+        self.sched_g.step()
+        self.sched_d.step()
+        return {"d/real": d_real, "d/fake": d_fake, "gp": gp, "d/total": d_total,
+                "g/adv": g_adv, "rec": rec_loss, "g/total": g_total}
+
 
 def lone_scale_step(
     cfg: TrainConfig, real: torch.Tensor, *, channels: int | None = None,
-    noise_amp: float = 0.1, seed: int = 0,
+    noise_amp: float = 0.1, seed: int = 0, holes: list[tuple[int, int]] | None = None,
 ) -> ScaleStep:
     """A training step on one scale of `real` ([1, 1, T]) with fresh networks (cfg's layers and
     kernel, `channels` or cfg.channels) and no coarser scales below it: what the benches time
@@ -481,7 +614,8 @@ def lone_scale_step(
     g, d = ScaleGenerator(**kw).to(dev), ScaleDiscriminator(**kw).to(dev)
     z_rec = torch.randn((1, 1, n)).to(dev)
     pyramid = Pyramid([], [cfg.fs], [noise_amp], dev)
-    return ScaleStep(0, real, g, d, pyramid, [n], z_rec, [noise_amp], cfg, dev, seed)
+    return ScaleStep(0, real, g, d, pyramid, [n], z_rec, [noise_amp], cfg, dev, seed,
+                     holes=holes or ())
 
 
 def _train_scale(
@@ -492,7 +626,7 @@ def _train_scale(
     """Yield progress events; yield None when the scale is finished (return early = cancelled)."""
     cfg = manifest.config
     stepper = ScaleStep(s, sc.real, g, d, pyramid, lengths, z_rec, manifest.noise_amps, cfg, dev,
-                        manifest.seed)
+                        manifest.seed, holes=manifest.holes)
     sums: dict[str, torch.Tensor] = {}
     count = 0
     last_emit = 0.0

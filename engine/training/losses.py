@@ -60,3 +60,38 @@ def gradient_penalty(
     (grad,) = torch.autograd.grad(scores.sum(), mix, create_graph=True)
     per_sample = grad.norm(2, dim=1)  # [B, T]
     return weight * ((per_sample - 1.0) ** 2).mean()
+
+
+# ---- masked terms (inpainting: caw-method.md section 8) -----------------------------------
+
+
+def masked_rec_loss(kind: str, x: torch.Tensor, y: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """The reconstruction loss over valid samples only (`valid` [B, 1, T], 0 inside holes).
+
+    "mse": the mean squared error over the valid samples. "mss": the spectral loss of the two
+    signals with the holes zeroed in both, so a hole adds nothing to the difference.
+    """
+    if kind == "mse":
+        diff = (x.float() - y.float()) ** 2 * valid
+        return diff.sum() / valid.sum().clamp_min(1.0)
+    return mss_loss(x * valid, y * valid)
+
+
+def masked_gradient_penalty(
+    critic: Callable[..., torch.Tensor], real: torch.Tensor, fake: torch.Tensor, *,
+    valid: torch.Tensor, cmask: torch.Tensor, receptive_field: int, weight: float,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """WGAN-GP with the critic's masked score: only the valid outputs (`cmask`) are summed, batch
+    norm uses the valid samples (`valid`), and the per-sample penalty is averaged over the input
+    samples those outputs read (rescaled to the valid outputs, as the unmasked mean is to all)."""
+    from engine.model.mask import coverage
+
+    alpha = torch.rand((), device=real.device, generator=generator)
+    mix = (alpha * real.float() + (1.0 - alpha) * fake.float()).requires_grad_(True)
+    with torch.autocast(device_type=real.device.type, enabled=False):
+        scores = critic(mix, valid)
+    (grad,) = torch.autograd.grad((scores * cmask).sum(), mix, create_graph=True)
+    per_sample = grad.norm(2, dim=1, keepdim=True)  # [B, 1, T]
+    cover = coverage(cmask, receptive_field)
+    return weight * (((per_sample - 1.0) ** 2) * cover).sum() / cover.sum().clamp_min(1.0)

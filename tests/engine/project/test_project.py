@@ -38,7 +38,10 @@ def test_recipe_words_tags_and_conditions_derive_from_the_numbers() -> None:
     assert RenderRecipe.from_dict(close.to_dict()) == close
 
 
-@pytest.mark.parametrize("bad", [dict(mode="bridge", seed=1, seconds=1.0),
+@pytest.mark.parametrize("bad", [dict(mode="loop", seed=1, seconds=1.0),
+                                 dict(mode="bridge", seed=1, seconds=1.0, from_scale=2),
+                                 dict(mode="bridge", seed=1, seconds=1.0, fade_out=1.0),
+                                 dict(mode="ending", seed=1, seconds=1.0, crossfade=-1.0),
                                  dict(mode="free", seed=1, seconds=1.0, from_scale=2),
                                  dict(mode="variation", seed=1, seconds=1.0),
                                  dict(mode="free", seed=1, seconds=0.0)])

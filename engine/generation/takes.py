@@ -1,0 +1,102 @@
+"""Bridge and ending takes: fill a layout project's gap with new material (caw-method.md
+section 8, rendering).
+
+The pyramid runs on the reconstruction noise outside the gap (z* at the coarsest scale, zeros
+above it) and on new seeded noise inside it, so the sections come back as the model learned
+them and the gap gets a new take per seed. The gap of the result is copied into the real
+signal and joined with half-Hann cross-fades just before and just after it; an ending may
+fade out at its end. The stitched whole is A + take + B (bridge) or A + take (ending), exactly
+as long as the training clip, with the seams at the gap's edges.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from engine.audio.io import resample
+from engine.errors import ConfigError
+from engine.model.mask import spans_at
+from engine.model.stack import seeded_noise
+from engine.project.layout import fill_gap
+from engine.project.recipe import RenderRecipe
+
+
+@dataclass(frozen=True)
+class Take:
+    """A rendered bridge or ending: the stitched whole and the take alone, at the working rate."""
+
+    recipe: RenderRecipe
+    stitched: np.ndarray  # [T] float32, original level: A + take (+ B)
+    take: np.ndarray  # [gap] float32: the filled gap alone
+    sample_rate: int
+    gap: tuple[int, int]  # the take's span in `stitched`, samples
+    crossfade: int  # samples of cross-fade at each seam (before the gap start, after its end)
+    fade_out: int  # samples of fade-out at the end (ending)
+
+    @property
+    def seams(self) -> list[int]:
+        """Sample positions in `stitched` where real audio meets the take."""
+        a, b = self.gap
+        return [a, b] if b < self.stitched.shape[-1] else [a]
+
+    def sidecar(self) -> dict[str, Any]:
+        """What the store keeps with the record (VariationRecord.seams)."""
+        sr = self.sample_rate
+        return {
+            "sample_rate": sr,
+            "take": list(self.gap),
+            "seams": self.seams,
+            "seams_s": [round(s / sr, 6) for s in self.seams],
+            "crossfade": self.crossfade,
+            "fade_out": self.fade_out,
+            "length": int(self.stitched.shape[-1]),
+        }
+
+
+def check_take(model: Any, recipe: RenderRecipe) -> None:
+    """ConfigError when this project cannot render this take."""
+    layout = model.manifest.layout
+    if layout is None or layout.gap_span is None:
+        raise ConfigError("This project was not trained with a gap: train it as a bridge or an "
+                          "ending (songwriter-cli train --mode bridge|ending --gap SECONDS).")
+    if recipe.mode != layout.mode:
+        raise ConfigError(f"This project was trained for a {layout.mode}, not a {recipe.mode}.")
+    if abs(recipe.seconds - layout.gap_seconds) > 1e-3:
+        raise ConfigError(f"This project's gap is {layout.gap_seconds:g} s; a take fills exactly "
+                          "that (a different gap needs a new model).")
+
+
+def render_take(model: Any, recipe: RenderRecipe) -> Take:
+    """Render one take of `recipe` (mode bridge or ending, the project's gap) from a
+    TrainedModel (engine.generation.render). Same recipe and model, same audio."""
+    check_take(model, recipe)
+    layout = model.manifest.layout
+    fs = model.fs
+    pyr = model.pyramid
+    total = layout.total
+    lengths = [r.shape[-1] for r in model.reals]
+    g = torch.Generator().manual_seed(int(recipe.seed))
+    noise: list[torch.Tensor | None] = []
+    for s, (rate, n) in enumerate(zip(pyr.rates, lengths, strict=True)):
+        fresh = seeded_noise(n, g, pyr.device)
+        base = model.z_rec.to(pyr.device) if s == 0 else torch.zeros_like(fresh)
+        z = base.clone()
+        for lo, hi in spans_at([layout.gap_span], fs, rate, n):
+            z[..., lo:hi] = fresh[..., lo:hi]
+        noise.append(z)
+    out = pyr.run(lengths, noise).reshape(-1).float().cpu().numpy()
+    if pyr.rates[-1] != fs:
+        out = np.asarray(resample(out, pyr.rates[-1], fs), dtype=np.float32)
+    generated = np.zeros(total, dtype=np.float32)
+    generated[: min(total, out.shape[-1])] = out[:total]
+    real = model.clip[:total]
+    a, b = layout.gap_span
+    cross = int(round(recipe.crossfade * fs))
+    cross = min(cross, (b - a) // 2)
+    fade = min(int(round(recipe.fade_out * fs)), b - a) if recipe.mode == "ending" else 0
+    stitched = fill_gap(real, generated, (a, b), cross, fade) * np.float32(model.gain)
+    return Take(recipe, stitched.astype(np.float32), stitched[a:b].copy(), fs, (a, b), cross, fade)
