@@ -69,20 +69,27 @@ def cmd_train(args: argparse.Namespace) -> int:
     overrides = parse_overrides(args.set)
     if args.iters is not None:
         overrides["iters_per_scale"] = args.iters
+    layout = None if args.resume else _layout_request(args)
     cfg = None if args.resume else get_preset(args.preset, **overrides)
-    if not args.resume and args.clip is None:
+    if not args.resume and args.clip is None and layout is None:
         raise EngineError("train needs a CLIP (or --resume with an existing --project).")
     bar = ProgressBar(sys.stderr)
     token = CancelToken()
     events = iter_train(
         args.clip, args.project, cfg, start=args.start, duration=args.duration,
-        device=args.device, seed=args.seed, resume=args.resume, cancel=token,
+        device=args.device, seed=args.seed, resume=args.resume, cancel=token, layout=layout,
     )
     try:
         for ev in events:
             if isinstance(ev, TrainStarted):
                 rates = ", ".join(f"{r}" for r in ev.rates)
                 what = "Resuming" if ev.first_scale else "Training"
+                if layout is not None and not ev.first_scale:
+                    from engine.project.checkpoint import read_manifest
+
+                    placed = read_manifest(ev.project_dir).layout
+                    if placed is not None:
+                        bar.line(f"Layout ({placed.mode}):\n  " + placed.describe().replace("\n", "\n  "))
                 bar.line(
                     f"{what} preset '{ev.config.name}' on {ev.device_name}: {ev.clip_seconds:.1f} s "
                     f"clip, {ev.n_scales} scales ({rates} Hz), {ev.config.iters_per_scale} "
@@ -123,6 +130,27 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _layout_request(args: argparse.Namespace) -> Any:
+    """The LayoutRequest the train options ask for, or None for a plain one-section project."""
+    from engine.project.layout import LayoutRequest, SectionRequest
+
+    sections = list(args.section or [])
+    if not sections and args.mode is None and args.gap is None:
+        return None
+    if not sections:
+        raise ConfigError("Give the sections with --section START-END (or FILE:START-END); a "
+                          "bridge needs two, A and B.")
+    if args.start or args.duration is not None:
+        raise ConfigError("--start/--duration choose a single section; with --section give each "
+                          "section's START-END instead.")
+    mode = args.mode or ("bridge" if args.gap and len(sections) == 2 else
+                         "ending" if args.gap else "variation")
+    request = LayoutRequest(mode, tuple(SectionRequest.parse(t, args.clip) for t in sections),
+                            float(args.gap or 0.0))
+    request.check()
+    return request
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     from engine.fileutil import check_writable_dir
     from engine.generation.render import check_request, iter_variations, project_model
@@ -132,6 +160,13 @@ def cmd_generate(args: argparse.Namespace) -> int:
         raise ConfigError("Say where the renders go: --out FOLDER, or --into-project.")
     project = Project.open(args.project)
     device = None if args.device == "auto" else args.device
+    layout = project.manifest.layout
+    if layout is not None and layout.gap_span is not None:
+        return _generate_takes(project, args, device)
+    if args.fade_out or args.crossfade is not None:
+        raise ConfigError("--fade-out and --crossfade are for bridge and ending projects.")
+    if args.seconds is None:
+        args.seconds = 10.0
     model = project_model(project, device)
     from_scale = args.from_scale
     check_request(model, count=args.count, seconds=args.seconds, from_scale=from_scale)
@@ -143,6 +178,69 @@ def cmd_generate(args: argparse.Namespace) -> int:
         trim=not args.no_trim, out_dir=out, subtype=args.bits,
     ):
         print(f"{v.path}  seed {v.seed}  {v.audio.shape[-1] / v.sample_rate:.2f} s")
+    return 0
+
+
+def _generate_takes(project: Any, args: argparse.Namespace, device: str | None) -> int:
+    """Bridge or ending takes: the stitched whole and the take alone (wav + JSON sidecar each)
+    in --out, or the stitched whole into the project's list (--into-project)."""
+    from engine.analysis.seams import take_verdict
+    from engine.audio.io import save_audio
+    from engine.fileutil import atomic_write_json, check_writable_dir
+    from engine.generation import VariationReady, VerdictReady, generate_into_project
+    from engine.generation.render import project_model
+    from engine.generation.takes import check_take, render_take
+    from engine.project import RenderRecipe
+
+    layout = project.manifest.layout
+    if args.from_scale is not None:
+        raise ConfigError(f"This is a {layout.mode} project: its takes fill the gap; "
+                          "--from-scale is for variations.")
+    if args.count < 1:
+        raise ConfigError("The number of takes must be at least 1.")
+    if args.seconds is not None and abs(args.seconds - layout.gap_seconds) > 1e-3:
+        raise ConfigError(f"This project's gap is {layout.gap_seconds:g} s; its takes fill "
+                          "exactly that (leave out --seconds; a different gap needs a new model).")
+    if args.fade_out and layout.mode != "ending":
+        raise ConfigError("--fade-out is for endings.")
+    recipes = [RenderRecipe.take(layout.mode, s, layout.gap_seconds, crossfade=args.crossfade,
+                                 fade_out=args.fade_out or 0.0, n_scales=project.scales_done)
+               for s in range(args.seed, args.seed + args.count)]
+    model = project_model(project, device)
+    for r in recipes:
+        check_take(model, r)
+    if args.into_project:
+        for ev in generate_into_project(project, recipes, device=device, take_verdict=take_verdict):
+            if isinstance(ev, VariationReady):
+                r = ev.record
+                note = "  (already there)" if ev.existed else ""
+                print(f"{r.id}  {project.store.path(r)}  seed {r.seed}  {r.strength}  seams at "
+                      f"{', '.join(f'{s:.3f}' for s in (r.seams or {}).get('seams_s', []))} s{note}")
+            elif isinstance(ev, VerdictReady):
+                print(f"{ev.record.id}  verdict: {ev.record.verdict}")
+        return 0
+    from engine import ENGINE_VERSION
+
+    out = check_writable_dir(args.out)
+    for r in recipes:
+        take = render_take(model, r)
+        whole = out / f"{layout.mode}_seed{r.seed}_stitched.wav"
+        alone = out / f"{layout.mode}_seed{r.seed}_take.wav"
+        save_audio(whole, take.stitched, take.sample_rate, subtype=args.bits)
+        save_audio(alone, take.take, take.sample_rate, subtype=args.bits)
+        for path, what in ((whole, "stitched"), (alone, "take")):
+            atomic_write_json(path.with_suffix(".json"), {
+                "variation": {"file": path.name, "what": what, "seed": r.seed,
+                              "strength": r.label, "sample_rate": take.sample_rate,
+                              "seconds": round(len(take.stitched if what == "stitched" else
+                                                   take.take) / take.sample_rate, 6),
+                              "recipe": r.to_dict(), "seams": take.sidecar(),
+                              "layout": layout.to_dict()},
+                "provenance": {"engine_version": ENGINE_VERSION, **project.provenance()},
+            })
+        seams = ", ".join(f"{s:.3f}" for s in take.sidecar()["seams_s"])
+        print(f"{whole}  {alone}  seed {r.seed}  {len(take.stitched) / take.sample_rate:.2f} s, "
+              f"seams at {seams} s")
     return 0
 
 
@@ -192,6 +290,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         "n_scales": m.n_scales,
         "time_spent_s": sum(m.seconds_per_scale),
         "device": m.device_name or m.device,
+        **({"layout": m.layout.to_dict()} if m.layout is not None else {}),
     }
     if args.json:
         print(json.dumps(info, indent=2))
@@ -202,6 +301,14 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"Preset    {cfg.name}: {cfg.fs} Hz, {cfg.channels_first}/{cfg.channels} channels, "
           f"{cfg.iters_per_scale} iterations per scale")
     print(f"Device    {info['device']}")
+    if m.layout is not None:
+        first = m.rates[0]
+        print(f"Layout    {m.layout.mode}, {m.layout.total / cfg.fs:.2f} s training clip")
+        for line in m.layout.describe().splitlines():
+            print(f"  {line}")
+        if m.layout.holes:
+            print(f"  (masked while training; the pyramid starts at {first} Hz, where the "
+                  "critic still sees audio outside the gap)")
     print(f"Progress  {m.scales_done} of {m.n_scales} scales, "
           f"{sum(m.iterations_done)} iterations, {clock_time(info['time_spent_s'])} spent")
     for s in info["scales"]:
@@ -242,13 +349,24 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override any setting of the preset, e.g. --set amp=true --set "
                    "compile=default, or --set window=0 for whole-scale (reference) training "
                    "(the fields: engine/config.py TrainConfig)")
+    t.add_argument("--section", action="append", default=None, metavar="[FILE:]START-END",
+                   help="a section to train on, in seconds (repeat for several; FILE defaults "
+                   "to CLIP). Several sections train one model on all of them, junctions masked; "
+                   "with --mode bridge the two sections are A and B")
+    t.add_argument("--gap", type=float, default=None, metavar="SECONDS",
+                   help="bridge: the gap between A and B to fill; ending: the continuation after "
+                   "the last section (the gap is masked while training, as in CAW inpainting)")
+    t.add_argument("--mode", choices=["variation", "bridge", "ending"], default=None,
+                   help="what the sections are for (default: bridge for two sections and a gap, "
+                   "ending for one and a gap, else variation)")
     t.add_argument("--resume", action="store_true", help="continue the project from its last finished scale")
     t.set_defaults(func=cmd_train)
 
     g = sub.add_parser("generate", help="render variations from a trained project")
     g.add_argument("--project", required=True)
     g.add_argument("--count", type=int, default=4)
-    g.add_argument("--seconds", type=float, default=10.0)
+    g.add_argument("--seconds", type=float, default=None,
+                   help="length of each render (default 10; a bridge or ending fills its gap)")
     g.add_argument("--seed", type=int, default=0, help="first seed; variation i uses seed+i")
     g.add_argument("--from-scale", type=int, default=None,
                    help="keep the real signal up to this scale (0 = coarsest = most different); "
@@ -259,6 +377,11 @@ def build_parser() -> argparse.ArgumentParser:
                    "does: untrimmed float wavs, recipes, verdicts)")
     g.add_argument("--bits", default="float", choices=["16", "24", "float"], help="sample format (default float)")
     g.add_argument("--no-trim", action="store_true", help="keep the 200 ms edges")
+    g.add_argument("--crossfade", type=float, default=None, metavar="SECONDS",
+                   help="bridge/ending: half-Hann cross-fade at each seam (default 0.25 s, at "
+                   "most half the gap)")
+    g.add_argument("--fade-out", type=float, default=0.0, metavar="SECONDS",
+                   help="ending: fade out over the last SECONDS")
     g.add_argument("--device", default="auto")
     g.set_defaults(func=cmd_generate)
 
