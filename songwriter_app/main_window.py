@@ -19,6 +19,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QApplication,
+    QDockWidget,
     QFileDialog,
     QLabel,
     QMainWindow,
@@ -35,6 +36,7 @@ from engine.project import Project
 from songwriter_app.controllers.export import ExportController
 from songwriter_app.controllers.playback import PlaybackController
 from songwriter_app.controllers.project import ProjectController
+from songwriter_app.controllers.queue import QueueController
 from songwriter_app.controllers.training import TrainingController
 from songwriter_app.controllers.variations import VariationsController
 from songwriter_app.dialogs import messages
@@ -44,6 +46,7 @@ from songwriter_app.settings import AppSettings, default_projects_dir
 from songwriter_app.state import ClipAudio
 from songwriter_app.views.clip_view import ClipView
 from songwriter_app.views.panels import TrainingPanel, VariationsPanel
+from songwriter_app.views.queue_panel import QueuePanel
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +107,7 @@ class MainWindow(QMainWindow):
             self.projects, self.variations, self.training, self)
         self.export = ExportController(self, self.projects, self.jobs, self.settings,
                                        self.var_panel.list.selected_records, self)
+        self._build_queue(device)
         self._build_actions()
         self._build_menus(install_study)
         self._wire()
@@ -116,6 +120,7 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, self.training.start_warm_up)
         elif auto_probe:
             QTimer.singleShot(500, self.training.start_probe)
+        QTimer.singleShot(0, self.queue.resume_if_it_was_running)
 
     # ==== building ==============================================================================
 
@@ -145,6 +150,21 @@ class MainWindow(QMainWindow):
         self.status_stall = QLabel("")
         for w in (self.status_stall, self.status_audio, self.status_device):
             self.statusBar().addPermanentWidget(w)
+
+    def _build_queue(self, device: str | None) -> None:
+        """The training queue: a dock with its panel (shared with `songwriter-cli queue`)."""
+        from engine.queue import default_queue_path
+
+        self.queue_panel = QueuePanel()
+        self.queue = QueueController(
+            self.queue_panel, self.clip_view, self.projects, self.training, self.jobs,
+            self.settings, queue_path=default_queue_path(self.projects_dir),
+            projects_dir=self.projects_dir, device=device, parent=self)
+        self.queue_dock = QDockWidget("Training queue", self)
+        self.queue_dock.setObjectName("queueDock")
+        self.queue_dock.setWidget(self.queue_panel)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.queue_dock)
+        self.queue_dock.setVisible(bool(self.queue.jobs()))  # shown once there is a queue
 
     def _build_actions(self) -> None:
         def act(text: str, slot, shortcut: QKeySequence | str | None = None, *,
@@ -199,6 +219,14 @@ class MainWindow(QMainWindow):
         play_menu = bar.addMenu("&Playback")
         for a in (self.act_play, self.act_loop, self.act_ab):
             play_menu.addAction(a)
+        queue_menu = bar.addMenu("&Queue")
+        queue_menu.addAction(self.queue_dock.toggleViewAction())
+        for text, slot in (("Add Current Section to Queue", self.queue.add_current_section),
+                           ("Add Files to Queue…", self.queue.add_files),
+                           ("Start Queue", self.queue.start), ("Stop Queue", self.queue.stop),
+                           ("Run Queue on a Ray Cluster…", lambda: self.queue.ask_cluster(self))):
+            queue_menu.addAction(text).triggered.connect(
+                lambda _=False, f=slot: (self.queue_dock.show(), f()))
         if install_study:
             try:
                 from songwriter_app.study import install_study_menu
@@ -213,9 +241,9 @@ class MainWindow(QMainWindow):
 
     def _wire(self) -> None:
         p, t, v, pb, e = self.projects, self.training, self.variations, self.playback, self.export
-        for c in (p, t, v, pb, e):
+        for c in (p, t, v, pb, e, self.queue):
             c.status.connect(self.say)
-        for c in (p, t, v, e):
+        for c in (p, t, v, e, self.queue):
             c.failed.connect(self._show_error)
         p.clip_opened.connect(self._on_clip_opened)
         p.project_changed.connect(self._on_project_changed)
