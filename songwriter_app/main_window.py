@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 from engine.audio.io import SUPPORTED_EXTENSIONS
 from engine.errors import EngineError
 from engine.project import Project
+from songwriter_app.controllers.bridge import install_bridge
 from songwriter_app.controllers.export import ExportController
 from songwriter_app.controllers.playback import PlaybackController
 from songwriter_app.controllers.project import ProjectController
@@ -108,6 +109,7 @@ class MainWindow(QMainWindow):
         self.export = ExportController(self, self.projects, self.jobs, self.settings,
                                        self.var_panel.list.selected_records, self)
         self._build_queue(device)
+        self.bridge = install_bridge(self)  # the Bridge / Ending tab (songwriter_app.controllers.bridge)
         self._build_actions()
         self._build_menus(install_study)
         self._wire()

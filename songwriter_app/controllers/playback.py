@@ -39,6 +39,8 @@ class PlaybackController(QObject):
         self.source = PlaySource.clip()
         self.ab_side = "variation"  # what A/B plays: "variation" or "original"
         self.on_tick: Callable[[], None] | None = None  # the window's throttled redraws
+        # set by play_buffer: who draws the playheads of what plays (a bridge take in context)
+        self.follower: Callable[[float], None] | None = None
         self._last_drawn = -1.0
         self._timer = QTimer(self)
         self._timer.setInterval(PLAYHEAD_MS)
@@ -90,6 +92,21 @@ class PlaybackController(QObject):
             self._failed(exc)
             return False
         self.source = source
+        self.follower = None
+        return True
+
+    def play_buffer(self, audio: np.ndarray, sr: int, variation_id: str,
+                    follower: Callable[[float], None]) -> bool:
+        """Play audio made from a stored variation (a bridge take in context, or the take
+        alone) from its start; `follower(seconds)` draws the playheads while it plays."""
+        try:
+            self.player.load(audio, sr)
+        except Exception as exc:
+            self._failed(exc)
+            return False
+        self.source = PlaySource.variation(variation_id)
+        self.follower = follower
+        self.play(0.0)
         return True
 
     def _on_variation_shown(self, data: VariationAudio) -> None:
@@ -197,7 +214,9 @@ class PlaybackController(QObject):
             self._failed(exc)
         pos = self.player.position
         if pos != self._last_drawn:
-            if self.source.kind == "clip":
+            if self.follower is not None:
+                self.follower(pos)
+            elif self.source.kind == "clip":
                 self.clip_view.set_playhead(pos)
             elif self.source.in_section:
                 self.panel.compare.set_playhead(pos)

@@ -52,12 +52,12 @@ def default_preset(device_label: str) -> str:
 
 def run_training(project_dir: Path, clip_path: Path | None, preset: TrainConfig | None, *,
                  start: float, duration: float | None, device: str | None, resume: bool,
-                 cancel: Any = None) -> Any:
+                 cancel: Any = None, layout: Any = None) -> Any:
     from engine.training.loop import iter_train
 
     return iter_train(None if resume else clip_path, project_dir, None if resume else preset,
                       start=start, duration=duration, device=device, resume=resume,
-                      cancel=cancel)
+                      cancel=cancel, layout=None if resume else layout)
 
 
 def _copy_event(ev: Any) -> Any:
@@ -296,7 +296,9 @@ class TrainingController(QObject):
 
     # ---- training ----
 
-    def start_training(self) -> bool:
+    def start_training(self, layout: Any = None) -> bool:
+        """Train a new project on the clip's section, or (with `layout`, an
+        engine.project.layout.LayoutRequest) on sections with a gap: a bridge or an ending."""
         clip = self.projects.clip
         if self.busy or clip is None:
             return False
@@ -309,7 +311,8 @@ class TrainingController(QObject):
         root = new_project_dir(self.projects_dir, clip.path)
         self.previews.clear()
         self.panel.clear_run()
-        return self._run(root, clip.path, self.current_config(), start, dur, resume=False)
+        return self._run(root, clip.path, self.current_config(), start, dur, resume=False,
+                         layout=layout)
 
     def resume_training(self) -> bool:
         project = self.projects.project
@@ -323,13 +326,14 @@ class TrainingController(QObject):
             self.panel.show_state("Cancelling after this iteration…", None)
 
     def _run(self, root: Path, clip_path: Path | None, preset: TrainConfig | None, start: float,
-             duration: float | None, *, resume: bool) -> bool:
+             duration: float | None, *, resume: bool, layout: Any = None) -> bool:
         self.stop_probe()
         self.projects.cancel_preview_loading()
         self.panel.show_state("Preparing…", 0.0)
         worker = self._train.start(
             run_training, root, clip_path, preset, start=start, duration=duration,
-            device=self.device, resume=resume, pass_cancel=True, droppable=_is_progress,
+            device=self.device, resume=resume, layout=layout, pass_cancel=True,
+            droppable=_is_progress,
             prepare=_copy_event, on_item=self._on_event, on_error=self._on_error,
             on_done=self._on_done)
         if worker is None:

@@ -11,12 +11,15 @@ from songwriter_app.views.plots import MelPlot, WaveformPlot
 
 REGION_BRUSH = pg.mkBrush(90, 200, 120, 45)
 REGION_PEN = pg.mkPen("#5ad27a", width=2)
+REGION_B_BRUSH = pg.mkBrush(90, 150, 230, 45)
+REGION_B_PEN = pg.mkPen("#5a9be6", width=2)
 
 
 class ClipView(QWidget):
     """Shows a clip; a draggable region chooses the training section."""
 
     region_changed = Signal(float, float)  # start, duration (seconds)
+    region_b_changed = Signal(float, float)  # section B of a bridge: start, duration (seconds)
     position_clicked = Signal(float)  # seconds in the file
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -47,6 +50,16 @@ class ClipView(QWidget):
         self.region.sigRegionChangeFinished.connect(self._on_region_finished)
         self.wave.clicked.connect(self.position_clicked)
         self.mel.clicked.connect(self.position_clicked)
+        # section B (bridges): a second region, blue, shown only in the Bridge / Ending tab
+        self.region_b = pg.LinearRegionItem(values=(1.0, 2.0), brush=REGION_B_BRUSH,
+                                            pen=REGION_B_PEN, swapMode="block")
+        self.region_b.setZValue(11)
+        self.mirror_b = pg.LinearRegionItem(values=(1.0, 2.0), brush=REGION_B_BRUSH,
+                                            pen=REGION_B_PEN, movable=False)
+        for item, plot in ((self.region_b, self.wave), (self.mirror_b, self.mel)):
+            item.setVisible(False)
+            plot.addItem(item)
+        self.region_b.sigRegionChanged.connect(self._on_region_b_moving)
         self.duration = 0.0
         self.max_seconds = 30.0
         self._adjusting = False
@@ -60,6 +73,7 @@ class ClipView(QWidget):
         self.mel.set_mel(mel, frame_seconds, mel_sr)
         self.duration = audio.shape[-1] / sr
         self.region.setBounds((0.0, self.duration))
+        self.region_b.setBounds((0.0, self.duration))
         self.wave.setXRange(0.0, self.duration, padding=0.01)
         self.set_playhead(0.0)
 
@@ -94,6 +108,43 @@ class ClipView(QWidget):
 
     def set_section_locked(self, locked: bool) -> None:
         self.region.setMovable(not locked)
+        self.region_b.setMovable(not locked)
+
+    # ---- section B (bridge) -------------------------------------------------------------
+
+    def show_section_b(self, on: bool) -> None:
+        """Show (or hide) the second region: section B of a bridge."""
+        self.region_b.setVisible(on)
+        self.mirror_b.setVisible(on)
+
+    @property
+    def section_b_shown(self) -> bool:
+        return self.region_b.isVisible()
+
+    def section_b(self) -> tuple[float, float]:
+        lo, hi = self.region_b.getRegion()
+        return float(lo), float(hi - lo)
+
+    def set_section_b(self, start: float, duration: float) -> None:
+        """Place section B, held inside the clip."""
+        if self.duration <= 0:
+            return
+        duration = min(max(duration, 0.05), self.duration)
+        start = min(max(start, 0.0), max(self.duration - duration, 0.0))
+        self._adjusting = True
+        try:
+            self.region_b.setRegion((start, start + duration))
+            self.mirror_b.setRegion((start, start + duration))
+        finally:
+            self._adjusting = False
+        self.region_b_changed.emit(start, duration)
+
+    def _on_region_b_moving(self) -> None:
+        if self._adjusting:
+            return
+        lo, hi = self.region_b.getRegion()
+        self.mirror_b.setRegion((lo, hi))
+        self.region_b_changed.emit(float(lo), float(hi - lo))
 
     def _on_region_moving(self) -> None:
         if self._adjusting:

@@ -1,0 +1,406 @@
+"""Bridges and endings in the app: sections A (green region) and B (blue region) on the clip
+view and a gap train a model with the gap masked (through the training controller, so its
+progress shows in the Train tab); takes render into the project's store (the same list the
+Variations tab shows, so A/B, rating and export work on them too) with their seams and seam
+verdicts; a take plays in context (A -> take -> B, the playheads running through the take's
+waveform and the clip) or alone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtWidgets import QFileDialog, QWidget
+
+from engine.errors import EngineError
+from engine.project import Project, RenderRecipe
+from engine.project.variations import VariationRecord
+from songwriter_app.controllers.export import ExportController
+from songwriter_app.controllers.playback import PlaybackController
+from songwriter_app.controllers.project import ProjectController
+from songwriter_app.controllers.training import TrainingController
+from songwriter_app.jobs import JobRunner, JobSlot
+from songwriter_app.jobs.errors import JobError
+from songwriter_app.settings import AppSettings
+from songwriter_app.views.bridge_panel import BridgePanel
+from songwriter_app.views.clip_view import ClipView
+
+
+def gap_advice(project: Project | None, gap: float, config: Any) -> str:
+    """What a gap of this length asks of the model, in words (measured advice in README)."""
+    cfg = project.config if project is not None else config
+    first = project.manifest.rates[0] if project is not None else min(cfg.candidate_rates)
+    reach = cfg.receptive_field / first  # seconds the coarsest scale's generator sees
+    if gap <= reach:
+        return (f"At {gap:g} s the coarsest scale ({first} Hz) hears A and B across the whole "
+                f"gap ({reach:.1f} s receptive field): the bridge is shaped by both sides.")
+    blind = gap - reach
+    return (f"At {gap:g} s the middle {blind:.1f} s of the gap is beyond the coarsest scale's "
+            f"reach ({reach:.1f} s at {first} Hz): it is new material in the song's texture, "
+            "not steered by A or B. Shorter gaps join more tightly.")
+
+
+def take_label(rec: VariationRecord) -> tuple[str, str]:
+    """A take's line in the list and its tooltip (verdict and seam numbers)."""
+    seams = (rec.seams or {}).get("seams_s", [])
+    label = f"#{int(rec.id[1:])}  seed {rec.seed} · {rec.strength}"
+    if rec.verdict:
+        label += f" — {rec.verdict}"
+    tip = rec.verdict or "measuring…"
+    if seams:
+        tip += "\nseams at " + ", ".join(f"{s:.2f} s" for s in seams)
+    pct = [rec.metrics[k] for k in sorted(rec.metrics) if k.endswith("_percentile")
+           and "naive" not in k]
+    naive = [rec.metrics[k] for k in sorted(rec.metrics) if k.endswith("naive_percentile")]
+    if pct:
+        tip += ("\nseam jump percentile among the sections' own changes: "
+                + ", ".join(f"{p:.0f}" for p in pct))
+    if naive:
+        tip += f"; a plain splice: {naive[0]:.0f}"
+    return label, tip
+
+
+def run_takes(project: Project, recipes: list[RenderRecipe], *, device: str | None,
+              cancel: Any = None) -> Any:
+    from engine.analysis.seams import take_verdict
+    from engine.generation import generate_into_project
+
+    return generate_into_project(project, recipes, device=device, cancel=cancel,
+                                 take_verdict=take_verdict)
+
+
+class BridgeController(QObject):
+    busy_changed = Signal(bool)
+    status = Signal(str, int)
+    failed = Signal(str, str, str)
+
+    def __init__(self, window: QWidget, panel: BridgePanel, clip_view: ClipView,
+                 projects: ProjectController, training: TrainingController,
+                 playback: PlaybackController, runner: JobRunner, settings: AppSettings, *,
+                 device: str | None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.window, self.panel, self.clip_view = window, panel, clip_view
+        self.projects, self.training, self.playback = projects, training, playback
+        self.device = device
+        self._render = JobSlot(runner, "takes", self)
+        self._render.busy_changed.connect(self.busy_changed)
+        self._render.busy_changed.connect(lambda _b: self.update_state())
+        self.export = ExportController(window, projects, runner, settings, self.selected_records,
+                                       self)
+        self.export.status.connect(self.status)
+        self.export.failed.connect(self.failed)
+        self.audio: tuple[np.ndarray, int, VariationRecord] | None = None
+
+        panel.train_requested.connect(self.train)
+        panel.render_requested.connect(self.render)
+        panel.stop_requested.connect(self._render.request_cancel)
+        panel.play_context_requested.connect(lambda: self.play(context=True))
+        panel.play_alone_requested.connect(lambda: self.play(context=False))
+        panel.export_requested.connect(self.export.export_dialog)
+        panel.save_take_requested.connect(self.save_take_dialog)
+        panel.take_selected.connect(self._on_selected)
+        panel.visibility_changed.connect(self._on_visible)
+        panel.mode_changed.connect(lambda _m: self._show_sections())
+        panel.gap.valueChanged.connect(lambda _v: self._show_sections())
+        clip_view.region_changed.connect(lambda *_: self._show_sections())
+        clip_view.region_b_changed.connect(lambda *_: self._show_sections())
+        # after the window has shown the clip (its handler is connected later)
+        projects.clip_opened.connect(lambda clip: QTimer.singleShot(0, lambda: self._on_clip_opened(clip)))
+        projects.project_changed.connect(self._on_project_changed)
+        projects.project_refreshed.connect(self._on_project_refreshed)
+        training.busy_changed.connect(lambda _b: self.update_state())
+        training.ended.connect(self._on_training_ended)
+
+    # ---- state ----
+
+    @property
+    def project(self) -> Project | None:
+        return self.projects.project
+
+    @property
+    def busy(self) -> bool:
+        return self._render.busy
+
+    def _gap_project(self) -> Project | None:
+        p = self.project
+        if p is None or p.manifest.layout is None or p.manifest.layout.gap_span is None:
+            return None
+        return p
+
+    def update_state(self) -> None:
+        p = self._gap_project()
+        self.panel.set_project_state(
+            can_train=self.projects.clip is not None and not self.training.busy,
+            can_render=p is not None and p.trained and not self.training.busy,
+            rendering=self.busy)
+
+    def _on_training_ended(self, how: str) -> None:
+        """A bridge or ending model finished: come back to this tab (after the window's own
+        reaction, which shows the Variations tab)."""
+        if how != "finished" or self._gap_project() is None:
+            return
+        tabs = getattr(self.window, "tabs", None)
+        if tabs is not None:
+            QTimer.singleShot(0, lambda: tabs.setCurrentWidget(self.panel))
+
+    def _on_visible(self, shown: bool) -> None:
+        self.clip_view.show_section_b(shown and self.panel.current_mode() == "bridge")
+        if shown:
+            self._show_sections()
+
+    def _on_clip_opened(self, _clip: Any) -> None:
+        # a fresh clip: B (as long as A, at most a third of the clip) after A and the gap; A
+        # stays where the window put it (the user drags both)
+        if self.project is None and self.clip_view.duration > 0:
+            start, dur = self.clip_view.section()
+            total = self.clip_view.duration
+            length = max(min(dur, total / 3), 0.5)
+            self.clip_view.set_section_b(min(start + dur + self.panel.gap.value(),
+                                             max(total - length, 0.0)), length)
+        self._place_project_sections()
+        self.update_state()
+
+    def _on_project_changed(self, project: Project | None) -> None:
+        self._render.cancel()
+        self.audio = None
+        self.panel.show_take(None, 1, [], None)
+        self._on_project_refreshed(project)
+
+    def _on_project_refreshed(self, project: Project | None) -> None:
+        p = self._gap_project()
+        if p is not None:
+            lay = p.manifest.layout
+            self.panel.set_mode(lay.mode)
+            self.panel.gap.setValue(min(max(lay.gap_seconds, self.panel.gap.minimum()),
+                                        self.panel.gap.maximum()))
+            self.panel.set_state(f"This project is a {lay.mode} model: its gap is "
+                                 f"{lay.gap_seconds:g} s (a different gap needs a new model).")
+            self._place_project_sections()
+        else:
+            self.panel.set_state("" if project is None else
+                                 "The open project has no gap: train a bridge or ending model.")
+        records = [r for r in p.store.list() if r.is_take] if p is not None else []
+        self.panel.set_takes([(r.id, *take_label(r)) for r in records])
+        self._show_sections()
+        self.update_state()
+
+    def _place_project_sections(self) -> None:
+        """A bridge project remembers its sections: put A and B back on the clip view when the
+        clip shown is their source file."""
+        p, clip = self._gap_project(), self.projects.clip
+        if p is None or clip is None:
+            return
+        lay = p.manifest.layout
+        try:
+            same = Path(lay.section_a.path).resolve() == Path(clip.path).resolve()
+        except OSError:
+            same = False
+        if not same:
+            return
+        a = lay.section_a
+        self.clip_view.set_section(a.start, a.duration)
+        if lay.section_b is not None:
+            self.clip_view.set_section_b(lay.section_b.start, lay.section_b.duration)
+
+    def _show_sections(self) -> None:
+        mode = self.panel.current_mode()
+        if self.panel.isVisible():
+            self.clip_view.show_section_b(mode == "bridge")
+        a0, ad = self.clip_view.section()
+        text = f"A (green): {a0:.2f}–{a0 + ad:.2f} s"
+        if mode == "bridge":
+            b0, bd = self.clip_view.section_b()
+            text += f"   B (blue): {b0:.2f}–{b0 + bd:.2f} s"
+        gap = self.panel.gap.value()
+        text += f"   gap: {gap:g} s" + (" between A and B" if mode == "bridge" else " after A")
+        self.panel.set_sections_text(text)
+        self.panel.set_hint(gap_advice(self._gap_project(), gap, self.training.current_config()))
+
+    # ---- train ----
+
+    def layout_request(self) -> Any:
+        """The LayoutRequest the panel and the regions ask for (ConfigError when it is bad)."""
+        from engine.project.layout import LayoutRequest, SectionRequest
+
+        clip = self.projects.clip
+        if clip is None:
+            raise EngineError("Open a song file first.")
+        mode = self.panel.current_mode()
+        a0, ad = self.clip_view.section()
+        sections = [SectionRequest(str(clip.path), round(a0, 3), round(a0 + ad, 3))]
+        if mode == "bridge":
+            b0, bd = self.clip_view.section_b()
+            sections.append(SectionRequest(str(clip.path), round(b0, 3), round(b0 + bd, 3)))
+        req = LayoutRequest(mode, tuple(sections), float(self.panel.gap.value()))
+        req.check()
+        return req
+
+    def train(self) -> bool:
+        if self.training.busy:
+            return False
+        try:
+            req = self.layout_request()
+        except EngineError as exc:
+            self.failed.emit("Cannot train this", str(exc), "engine")
+            return False
+        return self.training.start_training(layout=req)
+
+    # ---- render ----
+
+    def recipes(self) -> list[RenderRecipe]:
+        p = self._gap_project()
+        if p is None:
+            return []
+        lay = p.manifest.layout
+        seed, count, fade = self.panel.take_request()
+        return [RenderRecipe.take(lay.mode, s, lay.gap_seconds,
+                                  fade_out=fade if lay.mode == "ending" else 0.0,
+                                  n_scales=p.scales_done) for s in range(seed, seed + count)]
+
+    def render(self) -> bool:
+        p = self._gap_project()
+        if p is None or not p.trained or self.busy:
+            return False
+        recipes = self.recipes()
+        worker = self._render.start(run_takes, p, recipes, device=self.device, pass_cancel=True,
+                                    on_item=self._on_event, on_error=self._on_error)
+        if worker is None:
+            return False
+        self.panel.advance_seed(len(recipes))
+        self.status.emit(f"Rendering {len(recipes)} {recipes[0].mode} take(s)…", 0)
+        return True
+
+    def _on_event(self, ev: Any) -> None:
+        from engine.generation import GenerationDone, VariationReady, VerdictReady
+
+        if isinstance(ev, VariationReady):
+            label, tip = take_label(ev.record)
+            if ev.existed:
+                self.panel.select_take(ev.record.id)
+            else:
+                self.panel.add_take(ev.record.id, label, tip, select=self.panel.list.count() == 0
+                                    or self.panel.current_take_id() is None)
+        elif isinstance(ev, VerdictReady):
+            self.panel.update_take(ev.record.id, *take_label(ev.record))
+        elif isinstance(ev, GenerationDone):
+            self.status.emit(f"{ev.made} new take(s). Play in context hears A, the take, then B.",
+                             8000)
+            self.projects.refresh()  # the Variations list shows the takes too
+
+    def _on_error(self, err: JobError) -> None:
+        self.failed.emit(err.title, err.message, err.kind)
+
+    # ---- a take ----
+
+    def selected_records(self) -> list[VariationRecord]:
+        p, vid = self.project, self.panel.current_take_id()
+        if p is None or vid is None:
+            return []
+        try:
+            return [p.store.get(vid)]
+        except EngineError:
+            return []
+
+    def _on_selected(self, vid: str | None) -> None:
+        p = self.project
+        if p is None or vid is None:
+            self.audio = None
+            self.panel.show_take(None, 1, [], None)
+            return
+        try:
+            rec = p.store.get(vid)
+            audio, sr = p.store.load_audio(rec)
+        except EngineError as exc:
+            self.failed.emit("Cannot open the take", str(exc), "engine")
+            return
+        self.audio = (audio, sr, rec)
+        seams = rec.seams or {}
+        take = seams.get("take")
+        self.panel.show_take(audio, sr, list(seams.get("seams_s", [])),
+                             (take[0] / sr, take[1] / sr) if take else None)
+
+    def _clip_position(self, pos: float, rec: VariationRecord, sr: int) -> float | None:
+        """Where in the source file a position in the stitched take is (None inside the gap)."""
+        p = self._gap_project()
+        if p is None or not rec.seams:
+            return None
+        lay = p.manifest.layout
+        a, b = rec.seams["take"]
+        if pos < a / sr:
+            return lay.section_a.start + pos
+        if pos >= b / sr and lay.section_b is not None:
+            return lay.section_b.start + pos - b / sr
+        return None
+
+    def play(self, *, context: bool) -> bool:
+        if self.audio is None:
+            return False
+        audio, sr, rec = self.audio
+        take = (rec.seams or {}).get("take") or [0, audio.shape[-1]]
+        offset = 0.0 if context else take[0] / sr
+        data = audio if context else audio[take[0] : take[1]]
+
+        def follow(pos: float) -> None:
+            self.panel.set_playhead(offset + pos)
+            if context:
+                where = self._clip_position(pos, rec, sr)
+                if where is not None:
+                    self.clip_view.set_playhead(where)
+
+        ok = self.playback.play_buffer(data, sr, rec.id, follow)
+        if ok:
+            what = "A → take → B" if context and rec.recipe and rec.recipe.mode == "bridge" \
+                else "in context" if context else "the take alone"
+            self.status.emit(f"Playing {what} (seed {rec.seed}).", 4000)
+        return ok
+
+    def save_take_dialog(self) -> None:
+        recs = self.selected_records()
+        if not recs or self.audio is None:
+            return
+        rec = recs[0]
+        name = f"{self.project.name if self.project else 'take'}_{rec.tag}_seed{rec.seed}_take.wav"
+        path, _ = QFileDialog.getSaveFileName(self.window, "Export the take alone",
+                                              str(Path.home() / name), "WAV (*.wav)")
+        if path:
+            self.save_take(Path(path))
+
+    def save_take(self, path: Path) -> Path:
+        """Write the selected take alone (wav, float) with a JSON sidecar: recipe and seams."""
+        from engine.audio.io import save_audio
+        from engine.fileutil import atomic_write_json
+
+        assert self.audio is not None
+        audio, sr, rec = self.audio
+        take = (rec.seams or {}).get("take") or [0, audio.shape[-1]]
+        save_audio(path, audio[take[0] : take[1]], sr, subtype="FLOAT")
+        p = self.project
+        atomic_write_json(path.with_suffix(".json"), {
+            "variation": {**rec.to_dict(), "file": path.name, "what": "take alone",
+                          "seconds": (take[1] - take[0]) / sr},
+            "provenance": p.provenance() if p is not None else {},
+        })
+        self.status.emit(f"Wrote {path}", 8000)
+        return path
+
+
+__all__ = ["BridgeController", "gap_advice", "take_label"]
+
+
+def install_bridge(window: Any) -> BridgeController:
+    """Add the Bridge / Ending tab to a MainWindow and wire its controller (status line, error
+    dialogs, the window's enabled state): the window's only bridge-specific line calls this."""
+    panel = BridgePanel()
+    panel.setObjectName("bridgePanel")
+    index = window.tabs.addTab(panel, "3 · Bridge / Ending")
+    window.tabs.setTabToolTip(index, "Fill a gap between two sections (a bridge) or continue "
+                                     "after one (an ending); takes play in context.")
+    window.bridge_panel = panel
+    c = BridgeController(window, panel, window.clip_view, window.projects, window.training,
+                         window.playback, window.jobs, window.settings, device=window.device,
+                         parent=window)
+    c.status.connect(window.say)
+    c.failed.connect(window._show_error)
+    return c
