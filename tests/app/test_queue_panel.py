@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from app_helpers import TRAIN_TIMEOUT_MS, open_and_wait
 
 from engine.project.checkpoint import read_manifest
@@ -64,3 +65,16 @@ def test_closing_mid_queue_then_reopening_continues_the_queue(
     assert resumed, "the interrupted job resumed instead of starting over"
     for j in second.queue.jobs():
         assert read_manifest(j.project).complete
+
+
+@pytest.mark.slow
+def test_the_app_runs_its_queue_on_a_local_ray_cluster(qtbot, window, demo_clip: Path) -> None:
+    pytest.importorskip("ray")
+    window.queue.set_cluster("local")  # Queue > Run Queue on a Ray Cluster...
+    (job,) = window.queue.add_files([demo_clip])
+    assert window.queue.start()
+    qtbot.waitUntil(lambda: not window.queue.busy, timeout=TRAIN_TIMEOUT_MS)
+    done = window.queue.queue.get(job.id)
+    assert done.state == DONE, done.error
+    assert done.worker not in ("", "local")  # trained by a Ray worker process (host:pid)
+    assert read_manifest(job.project).complete
