@@ -79,3 +79,34 @@ def test_scales_without_room_beside_the_hole_are_left_out() -> None:
     hole = [(int(0.2 * fs), int(3.8 * fs))]
     assert masked_rates([500, 1000, 2000, 4000], hole, n, cfg) == [2000, 4000]
     assert masked_rates([500, 1000], [], n, cfg) == [500, 1000]
+
+
+def test_a_cancelled_bridge_resumes_to_the_weights_of_a_whole_run(tmp_path: Path,
+                                                                  demo_clip: Path) -> None:
+    """Masked training resumes exactly: the layout (and so the masks) comes back from the
+    manifest."""
+    import hashlib
+
+    from engine.jobs import CancelToken
+    from engine.project.layout import LayoutRequest, SectionRequest
+    from engine.training.loop import TrainCancelled, TrainProgress, iter_train
+
+    d = str(demo_clip)
+    req = LayoutRequest("bridge", (SectionRequest(d, 0.5, 1.5), SectionRequest(d, 2.0, 3.0)), 0.5)
+    cfg = get_preset("tiny", iters_per_scale=3)
+    token = CancelToken()
+    root = tmp_path / "cut"
+    for ev in iter_train(None, root, cfg, seed=4, device="cpu", cancel=token, layout=req):
+        if isinstance(ev, TrainProgress) and ev.scale == 1:
+            token.cancel()
+    assert isinstance(ev, TrainCancelled)
+    list(iter_train(None, root, None, resume=True, device="cpu"))
+    whole = tmp_path / "whole"
+    list(iter_train(None, whole, cfg, seed=4, device="cpu", layout=req))
+
+    def sha(p: Path) -> str:
+        return hashlib.sha256(p.read_bytes()).hexdigest()
+
+    files = sorted(p.name for p in (whole / "scales").iterdir())
+    assert len(files) >= 3
+    assert [sha(root / "scales" / f) for f in files] == [sha(whole / "scales" / f) for f in files]
