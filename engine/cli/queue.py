@@ -254,6 +254,9 @@ class QueueDisplay:
             if p is None:
                 continue
             fracs.append((p.scale + p.iteration / max(1, p.iterations)) / max(1, p.n_scales))
+            if not p.iterations:  # the task has just started (or resumed) on its worker
+                parts.append(f"{job_id} scale {p.scale + 1}/{p.n_scales} starting on {p.worker}")
+                continue
             parts.append(f"{job_id} scale {p.scale + 1}/{p.n_scales} it {p.iteration}/"
                          f"{p.iterations} left ~{_eta(p.eta_seconds) or '?'}")
         if parts:
