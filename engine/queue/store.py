@@ -242,12 +242,13 @@ class QueueFile:
         return job
 
     def cancel(self, ref: str) -> Job:
-        """A waiting job becomes cancelled at once; a running one is asked to stop (its runner
-        polls the flag between iterations) and keeps every finished scale."""
+        """A waiting or interrupted job becomes cancelled at once; a running one is asked to stop
+        (its runner polls the flag between iterations). Finished scales are kept."""
         with self.edit() as q:
             job = self._find(q, ref)
-            if job.state == QUEUED:
-                job.state, job.finished = CANCELLED, time.time()
+            if job.state == QUEUED or (job.state == RUNNING and not self.runner_alive()):
+                # waiting, or interrupted (its runner is gone): cancelled at once
+                job.state, job.finished, job.cancel_requested = CANCELLED, time.time(), False
             elif job.state == RUNNING:
                 job.cancel_requested = True
             else:

@@ -51,10 +51,15 @@ def test_cancel_retry_and_the_states_they_refuse(queue, make_job) -> None:
     with pytest.raises(QueueError, match="only a failed or cancelled"):
         queue.retry(a.id)
     queue.update(b.id, state=RUNNING)
-    job = queue.cancel(b.id)  # running: a flag its runner polls
-    assert job.state == RUNNING and job.cancel_requested
-    with pytest.raises(QueueError, match="cancel it first"):
-        queue.remove(b.id)
+    with queue.runner_lock("test"):
+        job = queue.cancel(b.id)  # running: a flag its runner polls
+        assert job.state == RUNNING and job.cancel_requested
+        with pytest.raises(QueueError, match="cancel it first"):
+            queue.remove(b.id)
+    queue.update(b.id, cancel_requested=False)
+    assert queue.cancel(b.id).state == CANCELLED  # interrupted (no runner): at once
+    queue.retry(b.id)
+    queue.update(b.id, state=RUNNING)
     queue.update(b.id, state=FAILED, error="boom")
     job = queue.retry(b.id)
     assert job.state == QUEUED and job.error == "" and not job.cancel_requested
