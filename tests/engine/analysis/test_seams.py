@@ -52,6 +52,8 @@ def test_real_continuation_beats_silence_and_noise(real_case) -> None:
     assert max(s.percentile for s in silent.seams) >= 90
     assert real.timbre_fd_a < noisy.timbre_fd_a and real.timbre_fd_b < noisy.timbre_fd_b
     assert real.timbre_fd_a_vs_b is not None and real.timbre_fd_a_vs_b > 0
+    # the real continuation moves like the sections; near silence does not
+    assert 0.6 < real.motion_ratio < 1.6 and silent.motion_ratio < 0.5
     for m in (real, silent, noisy):
         nums = m.to_numbers()
         assert all(np.isfinite(v) for v in nums.values())
