@@ -265,6 +265,7 @@ class QueueController(QObject):
             if ev.state == "failed":
                 self.status.emit(f"Queue: a job failed: {ev.error}", 0)
             elif ev.state == DONE:
+                self.settings.add_recent_project(Path(ev.project))  # File > Recent Projects
                 self.status.emit(f"Queue: finished {Path(ev.project).name}.", 8000)
             self.job_ended.emit(ev.job_id, ev.state)
         elif isinstance(ev, QueueFinished) and not ev.stopped:

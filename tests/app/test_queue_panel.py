@@ -36,6 +36,7 @@ def test_queue_panel_adds_the_section_runs_it_to_done_and_opens_it(
     window.queue.refresh()
     assert panel.rows()[0].state == "done" and panel.rows()[0].progress.endswith("scales")
     assert read_manifest(job.project).complete
+    assert str(Path(job.project).resolve()) in window.settings.recent_projects()
 
     panel.select_job(job.id)
     assert panel.open_btn.isEnabled()
