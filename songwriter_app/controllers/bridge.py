@@ -92,12 +92,15 @@ class BridgeController(QObject):
         self.export.status.connect(self.status)
         self.export.failed.connect(self.failed)
         self.audio: tuple[np.ndarray, int, VariationRecord] | None = None
+        self.previous: tuple[np.ndarray, int, VariationRecord] | None = None  # for A/B
+        self.playing_context = True
 
         panel.train_requested.connect(self.train)
         panel.render_requested.connect(self.render)
         panel.stop_requested.connect(self._render.request_cancel)
         panel.play_context_requested.connect(lambda: self.play(context=True))
         panel.play_alone_requested.connect(lambda: self.play(context=False))
+        panel.ab_requested.connect(self.switch_take)
         panel.export_requested.connect(self.export.export_dialog)
         panel.save_take_requested.connect(self.save_take_dialog)
         panel.take_selected.connect(self._on_selected)
@@ -146,7 +149,7 @@ class BridgeController(QObject):
             QTimer.singleShot(0, lambda: tabs.setCurrentWidget(self.panel))
 
     def _on_visible(self, shown: bool) -> None:
-        self.clip_view.show_section_b(shown and self.panel.current_mode() == "bridge")
+        self.clip_view.show_section_b(shown and self.panel.current_mode() != "ending")
         if shown:
             self._show_sections()
 
@@ -207,13 +210,18 @@ class BridgeController(QObject):
     def _show_sections(self) -> None:
         mode = self.panel.current_mode()
         if self.panel.isVisible():
-            self.clip_view.show_section_b(mode == "bridge")
+            self.clip_view.show_section_b(mode != "ending")
         a0, ad = self.clip_view.section()
         text = f"A (green): {a0:.2f}–{a0 + ad:.2f} s"
-        if mode == "bridge":
+        if mode != "ending":
             b0, bd = self.clip_view.section_b()
             text += f"   B (blue): {b0:.2f}–{b0 + bd:.2f} s"
         gap = self.panel.gap.value()
+        if mode == "variation":
+            self.panel.set_sections_text(text + "   (joined, the cut masked)")
+            self.panel.set_hint("One model learns both sections; the Variations tab then renders "
+                                "variations and free material that draw on both.")
+            return
         text += f"   gap: {gap:g} s" + (" between A and B" if mode == "bridge" else " after A")
         self.panel.set_sections_text(text)
         self.panel.set_hint(gap_advice(self._gap_project(), gap, self.training.current_config()))
@@ -230,10 +238,11 @@ class BridgeController(QObject):
         mode = self.panel.current_mode()
         a0, ad = self.clip_view.section()
         sections = [SectionRequest(str(clip.path), round(a0, 3), round(a0 + ad, 3))]
-        if mode == "bridge":
+        if mode != "ending":
             b0, bd = self.clip_view.section_b()
             sections.append(SectionRequest(str(clip.path), round(b0, 3), round(b0 + bd, 3)))
-        req = LayoutRequest(mode, tuple(sections), float(self.panel.gap.value()))
+        gap = 0.0 if mode == "variation" else float(self.panel.gap.value())
+        req = LayoutRequest(mode, tuple(sections), gap)
         req.check()
         return req
 
@@ -315,6 +324,8 @@ class BridgeController(QObject):
         except EngineError as exc:
             self.failed.emit("Cannot open the take", str(exc), "engine")
             return
+        if self.audio is not None and self.audio[2].id != rec.id:
+            self.previous = self.audio
         self.audio = (audio, sr, rec)
         seams = rec.seams or {}
         take = seams.get("take")
@@ -349,12 +360,31 @@ class BridgeController(QObject):
                 if where is not None:
                     self.clip_view.set_playhead(where)
 
+        self.playing_context = context
         ok = self.playback.play_buffer(data, sr, rec.id, follow)
         if ok:
             what = "A → take → B" if context and rec.recipe and rec.recipe.mode == "bridge" \
                 else "in context" if context else "the take alone"
             self.status.emit(f"Playing {what} (seed {rec.seed}).", 4000)
         return ok
+
+    def switch_take(self) -> bool:
+        """A/B between takes: the take selected before this one, at the same place, playing on
+        if it was (in context or alone, as before)."""
+        if self.previous is None or self.audio is None:
+            self.status.emit("Select two takes in turn to A/B them.", 4000)
+            return False
+        player = self.playback.player
+        pos, playing = player.position, player.is_playing
+        self.panel.select_take(self.previous[2].id)  # swaps audio and previous
+        if not self.play(context=self.playing_context):
+            return False
+        player = self.playback.player
+        player.seek(pos)
+        if not playing:
+            self.playback.stop()
+        self.status.emit(f"A/B: take seed {self.audio[2].seed} at {pos:.2f} s", 4000)
+        return True
 
     def save_take_dialog(self) -> None:
         recs = self.selected_records()

@@ -28,7 +28,8 @@ from PySide6.QtWidgets import (
 from songwriter_app.views.plots import WaveformPlot
 
 MODES = (("bridge", "Bridge: fill a gap between A and B"),
-         ("ending", "Ending: continue after A"))
+         ("ending", "Ending: continue after A"),
+         ("variation", "Several sections: variations that draw on A and B"))
 SEAM_PEN = pg.mkPen("#ffb74d", width=2, style=Qt.PenStyle.DashLine)
 GAP_BRUSH = pg.mkBrush(255, 183, 77, 35)
 
@@ -39,6 +40,7 @@ class BridgePanel(QWidget):
     stop_requested = Signal()
     play_context_requested = Signal()
     play_alone_requested = Signal()
+    ab_requested = Signal()
     export_requested = Signal()
     save_take_requested = Signal()
     mode_changed = Signal(str)
@@ -126,11 +128,15 @@ class BridgePanel(QWidget):
                                          "through (the stitched whole as exported).")
         self.play_alone_btn = QPushButton("Play take alone")
         self.play_alone_btn.setObjectName("playAloneButton")
+        self.ab_btn = QPushButton("A/B takes")
+        self.ab_btn.setObjectName("abTakesButton")
+        self.ab_btn.setToolTip("Switch to the take selected before this one, at the same place.")
         self.export_btn = QPushButton("Export stitched…")
         self.export_btn.setToolTip("The stitched whole through the export dialog (the sidecar "
                                    "holds the recipe and the seams).")
         self.save_take_btn = QPushButton("Export take alone…")
-        for b in (self.play_context_btn, self.play_alone_btn, self.export_btn, self.save_take_btn):
+        for b in (self.play_context_btn, self.play_alone_btn, self.ab_btn, self.export_btn,
+                  self.save_take_btn):
             play.addWidget(b)
         tl.addLayout(play)
         self.wave = WaveformPlot()
@@ -152,6 +158,7 @@ class BridgePanel(QWidget):
         self.stop_btn.clicked.connect(self.stop_requested)
         self.play_context_btn.clicked.connect(self.play_context_requested)
         self.play_alone_btn.clicked.connect(self.play_alone_requested)
+        self.ab_btn.clicked.connect(self.ab_requested)
         self.export_btn.clicked.connect(self.export_requested)
         self.save_take_btn.clicked.connect(self.save_take_requested)
         self.list.currentItemChanged.connect(self._on_current)
@@ -181,7 +188,9 @@ class BridgePanel(QWidget):
     def _on_mode(self) -> None:
         mode = self.current_mode()
         self.fade_out.setEnabled(mode == "ending")
-        self.train_btn.setText("Train bridge model" if mode == "bridge" else "Train ending model")
+        self.gap.setEnabled(mode != "variation")
+        self.train_btn.setText({"bridge": "Train bridge model", "ending": "Train ending model"}
+                               .get(mode, "Train on A and B"))
         self.mode_changed.emit(mode)
 
     def take_request(self) -> tuple[int, int, float]:

@@ -77,6 +77,22 @@ def test_two_regions_train_render_and_play_in_context(qtbot, window, demo_clip: 
     alone, _ = fake_player.loaded[-1]
     assert alone.shape == (4000,) and np.array_equal(alone, audio[4800:8800])
 
+    # A/B between takes: the take selected before, at the same place, still playing
+    assert window.bridge.play(context=True)
+    bp.select_take(takes[1].id)
+    assert window.bridge.play(context=True)
+    fake_player.seek(3.0)
+    assert window.bridge.switch_take()
+    assert window.bridge.audio[2].id == takes[0].id and bp.current_take_id() == takes[0].id
+    assert fake_player.is_playing and fake_player.position == pytest.approx(3.0, abs=1e-3)
+    assert np.array_equal(fake_player.loaded[-1][0], audio)
+
+    # several sections (variation mode): A and B joined, no gap
+    bp.set_mode("variation")
+    req = window.bridge.layout_request()
+    assert req.mode == "variation" and req.gap == 0.0 and len(req.sections) == 2
+    bp.set_mode("bridge")
+
     out = window.bridge.save_take(tmp_path / "take.wav")
     data, rate = sf.read(str(out), dtype="float32")
     assert rate == 4000 and data.shape == (4000,)
