@@ -185,11 +185,10 @@ PRESETS: dict[str, TrainConfig] = {
     ),
     "quick": TrainConfig(
         name="quick",
-        summary="CPU preset: the full 16 kHz working rate (treble up to 8 kHz), up to 10 s, 8 scales "
-        "instead of 12, 16 channels instead of 96, 350 iterations per scale instead of 2000; the "
-        "scales above 32 000 samples train on 2 random windows of 8192 samples per iteration "
-        "instead of the whole signal, with cached coarse-scale inputs. About 12 min for 10 s on "
-        "an idle 2-core CPU (projected from per-scale timings); rougher texture than standard.",
+        summary="For a CPU: the full 16 kHz working rate (treble up to 8 kHz), sections up to 10 s. "
+        "About 14 min for 10 s on an idle 2-core CPU. Gives up: 8 scales instead of 12, 16 "
+        "channels instead of 96, 350 iterations per scale instead of 2000 (rougher texture "
+        "than standard); scales over 32 768 samples train on 2 random windows of 8192 samples.",
         fs=16000,
         max_seconds=10.0,
         candidate_rates=(320, 500, 800, 1280, 2000, 4000, 8000, 16000),
