@@ -174,7 +174,10 @@ def take_measures(layout: Layout, clip: np.ndarray, stitched: np.ndarray, seams:
 
     jumps, _ = frame_jumps(stitched * gain, sr, floor)
     real_spread = float(np.mean([frame_loudness(r, sr, floor).std() for r in real]))
-    take_spread = float(frame_loudness(stitched[a:b] * gain, sr, floor).std())
+    # an ending's fade-out is not the take's own motion: leave it out
+    still = b - int(seams.get("fade_out", 0))
+    end = still if still - a >= (b - a) // 2 else b
+    take_spread = float(frame_loudness(stitched[a:end] * gain, sr, floor).std())
     sec_a = clip[layout.section_a.offset : layout.section_a.end_sample]
     sec_b = (clip[layout.section_b.offset : layout.section_b.end_sample]
              if layout.section_b is not None else sec_a)
