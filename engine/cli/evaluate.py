@@ -192,9 +192,11 @@ def evaluate_takes(project: str | Path, *, count: int = 4, seed: int = 0,
 
 def _format_takes(report: dict[str, Any]) -> str:
     rows = [f"{report['mode']} takes, gap {report['gap_s']:g} s ({report['scales']}); a seam's "
-            "percentile is its log-mel jump among the real sections' own changes (50 = typical)"]
+            "percentile is its log-mel jump among the real sections' own changes (50 = typical); "
+            "motion is the take's loudness motion over the sections' (under 0.35: smeared)"]
     head = f"{'seed':>5} {'seam':>6} {'jump dB':>8} {'pctl':>5} {'z':>6} {'naive dB':>9} " \
-           f"{'naive pctl':>10} {'FD to A':>8} {'FD to B':>8} {'A vs B':>7} {'copy s':>7}"
+           f"{'naive pctl':>10} {'FD to A':>8} {'FD to B':>8} {'A vs B':>7} {'copy s':>7} " \
+           f"{'motion':>6}"
     rows.append(head)
     for t in report["takes"]:
         i = 1
@@ -204,7 +206,8 @@ def _format_takes(report: dict[str, Any]) -> str:
                 f"{t[f'seam{i}_percentile']:>5.0f} {t[f'seam{i}_z']:>6.2f} "
                 f"{t[f'seam{i}_naive_jump_db']:>9.2f} {t[f'seam{i}_naive_percentile']:>10.0f} "
                 f"{t['timbre_fd_a']:>8.2f} {t.get('timbre_fd_b', float('nan')):>8.2f} "
-                f"{t.get('timbre_fd_a_vs_b', float('nan')):>7.2f} {t['longest_copy_s']:>7.2f}")
+                f"{t.get('timbre_fd_a_vs_b', float('nan')):>7.2f} {t['longest_copy_s']:>7.2f} "
+                f"{t.get('motion_ratio', float('nan')):>6.2f}")
             i += 1
         rows.append(f"      {t['words']}")
     return "\n".join(rows)
