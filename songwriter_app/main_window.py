@@ -109,6 +109,10 @@ class MainWindow(QMainWindow):
         self.export = ExportController(self, self.projects, self.jobs, self.settings,
                                        self.var_panel.list.selected_records, self)
         self._build_queue(device)
+        self.training.blocked_by = lambda: (
+            "The training queue is training on this computer: stop it in the Queue panel "
+            "first, or add this section to the queue." if self.queue.busy and not self.queue.cluster
+            else None)
         self.bridge = install_bridge(self)  # the Bridge / Ending tab (songwriter_app.controllers.bridge)
         self._build_actions()
         self._build_menus(install_study)

@@ -9,6 +9,7 @@ import logging
 import math
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +113,9 @@ class TrainingController(QObject):
         self._bench: dict[str, Any] | None = None
         self._t0 = 0.0
         self._last_plot_refresh = 0.0
+        # why training here must wait (the window sets it: the local training queue is running),
+        # or None
+        self.blocked_by: Callable[[], str | None] = lambda: None
         self._train = JobSlot(runner, "train", self)
         self._probe = JobSlot(runner, "probe", self)
         self._warm = JobSlot(runner, "warm-up", self)
@@ -327,6 +331,11 @@ class TrainingController(QObject):
 
     def _run(self, root: Path, clip_path: Path | None, preset: TrainConfig | None, start: float,
              duration: float | None, *, resume: bool, layout: Any = None) -> bool:
+        reason = self.blocked_by()
+        if reason:
+            self.panel.show_state(reason, None)
+            self.status.emit(reason, 8000)
+            return False
         self.stop_probe()
         self.projects.cancel_preview_loading()
         self.panel.show_state("Preparing…", 0.0)

@@ -79,3 +79,18 @@ def test_the_app_runs_its_queue_on_a_local_ray_cluster(qtbot, window, demo_clip:
     assert done.state == DONE, done.error
     assert done.worker not in ("", "local")  # trained by a Ray worker process (host:pid)
     assert read_manifest(job.project).complete
+
+
+def test_the_train_tab_waits_while_the_local_queue_trains(qtbot, window, demo_clip: Path) -> None:
+    open_and_wait(qtbot, window, demo_clip)
+    window.training.preset_overrides = {"tiny": {"iters_per_scale": 200}}
+    window.queue.add_files([demo_clip])
+    assert window.queue.start()
+    assert not window.training.start_training()  # two trainings would share the device
+    assert "queue" in window.train_panel.status.text().lower()
+    assert not window.training.busy
+    window.queue.stop()
+    qtbot.waitUntil(lambda: not window.queue.busy, timeout=TRAIN_TIMEOUT_MS)
+    assert window.training.start_training()  # free again once the queue has stopped
+    window.training.cancel_training()
+    qtbot.waitUntil(lambda: not window.training.busy, timeout=TRAIN_TIMEOUT_MS)
