@@ -308,12 +308,26 @@ def export_variations(
                 "variation": item.record.to_dict(),
                 "recipe": project.recipe_of(item.record).to_dict(),
             }
+            if item.record.seams:
+                about["seams_in_file_s"] = _seams_in_file(item.record.seams, options,
+                                                          length_s=y.shape[-1] / out_sr)
         seconds = y.shape[-1] / out_sr
         save_audio(item.target, y, out_sr, subtype=subtype)
         if item.sidecar is not None:
             atomic_write_json(item.sidecar, _sidecar(
                 item, project, options, out_sr, seconds, lufs, about))
         yield ExportResult(item.record, item.target, item.sidecar, out_sr, seconds, lufs)
+
+
+def _seams_in_file(seams: dict[str, Any], options: ExportOptions, *, length_s: float) -> list[float]:
+    """A bridge or ending take's seams in the exported file's own time: the record keeps them
+    in the untrimmed stitched audio, and the export cuts `trim_ms` from its start."""
+    sr = float(seams.get("sample_rate") or 0)
+    if sr <= 0:
+        return []
+    trim = options.trim_ms / 1000.0
+    out = [s / sr - trim for s in seams.get("seams", [])]
+    return [round(t, 6) for t in out if 0.0 <= t <= length_s]
 
 
 def _original_for_export(project: Project, options: ExportOptions) -> tuple[np.ndarray, int, str]:

@@ -158,3 +158,24 @@ def test_several_sections_render_variations_and_free_material(ending_master: Pat
     var = generate(model, seconds=10.0, seed=0, from_scale=1)
     assert free.shape == (6000,) and np.all(np.isfinite(free))
     assert var.shape == (model.manifest.layout.total,) and np.all(np.isfinite(var))
+
+
+def test_exported_take_sidecar_places_the_seams_in_the_trimmed_file(bridge_project: Path,
+                                                                     tmp_path: Path) -> None:
+    import json
+
+    import soundfile as sf
+
+    from engine.export import ExportOptions, export_variations, plan_export
+
+    project = Project.open(bridge_project)
+    recipe = RenderRecipe.take("bridge", 4, 0.8, n_scales=project.scales_done)
+    list(generate_into_project(project, [recipe], device="cpu"))
+    rec = project.store.find(recipe)
+    assert rec is not None and rec.seams["seams_s"] == [1.2, 2.0]
+    options = ExportOptions(folder=tmp_path / "out", trim_ms=200.0, rate="original")
+    (result,) = export_variations(project, plan_export(project, [rec], options))
+    side = json.loads(result.sidecar.read_text())
+    # the export cut 0.2 s from the start: the seams sit 0.2 s earlier in the file
+    assert side["seams_in_file_s"] == pytest.approx([1.0, 1.8])
+    assert side["seams_in_file_s"][-1] < sf.info(str(result.path)).duration
