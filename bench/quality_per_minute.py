@@ -80,7 +80,7 @@ def plot(rows: list[dict[str, Any]], png: Path, metric: str = "timbre_fd") -> No
                     continue
                 item = w.plot(r["train_minutes"], r[metric], pen=None, symbol=symbols[j % 6],
                               symbolBrush=colour, symbolSize=9,
-                              name=f"{r['label']} / {clip}")
+                              name=f"{r['preset']} {r['label']} / {clip}")
                 del item
     for clip in clips:  # one line per clip through the files' means
         pts = [(sum(r["train_minutes"]) / len(r["train_minutes"]), sum(r[metric]) / len(r[metric]))
