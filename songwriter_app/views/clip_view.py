@@ -63,12 +63,24 @@ class ClipView(QWidget):
         self.duration = 0.0
         self.max_seconds = 30.0
         self._adjusting = False
+        # before a clip is open: no section to drag, a time axis from 0, and what to do
+        self.hint = pg.TextItem("Open a song: File > Open Clip…, or drop an audio file here",
+                                color=(200, 200, 200), anchor=(0.5, 0.5))
+        self.wave.addItem(self.hint)
+        self.hint.setPos(5.0, 0.0)
+        for item in (self.region, self.mirror):
+            item.setVisible(False)
+        self.wave.setXRange(0.0, 10.0, padding=0.0)
+        self.wave.setYRange(-1.0, 1.0, padding=0.0)
 
     # ---- content ------------------------------------------------------------------------
 
     def set_clip(self, title: str, audio: np.ndarray, sr: int, mel: np.ndarray,
                  frame_seconds: float, mel_sr: int) -> None:
         self.title.setText(title)
+        self.hint.setVisible(False)
+        for item in (self.region, self.mirror):
+            item.setVisible(True)
         self.wave.set_audio(audio, sr)
         self.mel.set_mel(mel, frame_seconds, mel_sr)
         self.duration = audio.shape[-1] / sr
