@@ -539,7 +539,7 @@ def test_bf16_autocast_only_where_bf16_is_native(monkeypatch, one_scale, native:
     native bf16, and is ignored where it would be emulated."""
     import torch
 
-    import engine.training.loop as trainer
+    import engine.training.step as trainer
 
     monkeypatch.setattr(trainer, "native_bf16", lambda dev: native)
     step = trainer.lone_scale_step(get_preset("tiny", amp=True), one_scale, noise_amp=0.05)

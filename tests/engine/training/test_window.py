@@ -26,10 +26,10 @@ from engine.training.loop import (
     TrainCancelled,
     TrainFinished,
     TrainProgress,
-    _windows,
     iter_train,
     lone_scale_step,
 )
+from engine.training.step import _windows
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
