@@ -403,7 +403,10 @@ class BridgeController(QObject):
         path, _ = QFileDialog.getSaveFileName(self.window, "Export the take alone",
                                               str(Path.home() / name), "WAV (*.wav)")
         if path:
-            self.save_take(Path(path))
+            try:
+                self.save_take(Path(path))
+            except (EngineError, OSError) as exc:  # a full disk or a read-only folder
+                self.failed.emit("Cannot export the take", str(exc), "engine")
 
     def save_take(self, path: Path) -> Path:
         """Write the selected take alone (wav, float) with a JSON sidecar: recipe and seams."""
