@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import signal
 import sys
 from pathlib import Path
@@ -24,11 +25,23 @@ def register(sub: Any) -> None:
                    help=argparse.SUPPRESS)
     qs = q.add_subparsers(dest="queue_command", required=True, metavar="ACTION")
 
-    a = qs.add_parser("add", parents=[common], help="add clips (one job per clip and section)")
-    a.add_argument("clips", nargs="+", metavar="CLIP", help="audio files")
-    a.add_argument("--section", action="append", default=[], metavar="START[:DURATION]",
-                   help="a section in seconds (repeat for several sections of each clip); "
-                   "default: from 0 s, as long as the preset allows")
+    a = qs.add_parser("add", parents=[common], help="add clips (one job per clip and section)",
+                      description="One job per clip and section; with --section START-END "
+                      "(as in train) one job per clip trains on all the sections given "
+                      "(several sections, a bridge or an ending).")
+    a.add_argument("clips", nargs="*", metavar="CLIP",
+                   help="audio files (may be left out when every --section names its FILE)")
+    a.add_argument("--section", action="append", default=[], metavar="[FILE:]START-END",
+                   help="as in train: a section to train on (repeat for several; FILE defaults "
+                   "to each CLIP); all of them go into one job per clip. The older form "
+                   "START[:DURATION] still queues one plain job per clip and section; default: "
+                   "from 0 s, as long as the preset allows")
+    a.add_argument("--gap", type=float, default=None, metavar="SECONDS",
+                   help="as in train: the gap a bridge (between A and B) or an ending (after "
+                   "the last section) learns to fill")
+    a.add_argument("--mode", choices=["variation", "bridge", "ending"], default=None,
+                   help="as in train (default: bridge for two sections and a gap, ending for "
+                   "one and a gap, else variation)")
     a.add_argument("--preset", default="quick", help="tiny, quick, standard or hifi (default quick)")
     a.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                    help="override a setting of the preset (as in train --set)")
@@ -87,6 +100,45 @@ def _queue(args: argparse.Namespace) -> Any:
     return QueueFile(Path(path) if path else default_queue_path())
 
 
+_OLD_SECTION = re.compile(r"^\s*\d+(\.\d*)?\s*(:\s*\d+(\.\d*)?\s*)?$")
+
+
+def _is_old_section(text: str) -> bool:
+    """START or START:DURATION (the queue's first form), as opposed to [FILE:]START-END."""
+    return bool(_OLD_SECTION.match(text))
+
+
+def _layout_requests(args: argparse.Namespace) -> list[Any] | None:
+    """One LayoutRequest per clip (or one when there is no clip and every section names its
+    file), as train builds it; None for plain one-section jobs (no --section START-END, no
+    --gap, no --mode)."""
+    from engine.errors import ConfigError
+    from engine.project.layout import LayoutRequest, SectionRequest
+
+    new = [t for t in args.section if not _is_old_section(t)]
+    if not new and args.gap is None and args.mode is None:
+        return None
+    if not new:
+        raise ConfigError("--gap and --mode go with sections written START-END (or "
+                          "FILE:START-END), as in train.")
+    if len(new) != len(args.section):
+        raise ConfigError("Write every --section the same way: START-END (or FILE:START-END) "
+                          "for one job on all of them, or START[:DURATION] for one job each.")
+    mode = args.mode or ("bridge" if args.gap and len(new) == 2 else
+                         "ending" if args.gap else "variation")
+    requests = []
+    for clip in args.clips or [None]:
+        try:
+            sections = tuple(SectionRequest.parse(t, clip) for t in new)
+        except ConfigError as exc:
+            raise ConfigError(f"{exc} (The older form START or START:DURATION queues one "
+                              "plain job per section.)") from None
+        req = LayoutRequest(mode, sections, float(args.gap or 0.0))
+        req.check()
+        requests.append(req)
+    return requests
+
+
 def _section(text: str) -> tuple[float, float | None]:
     from engine.errors import ConfigError
 
@@ -100,19 +152,29 @@ def _section(text: str) -> tuple[float, float | None]:
 
 def cmd_add(args: argparse.Namespace) -> int:
     from engine.config import parse_overrides
-    from engine.errors import AudioError
+    from engine.errors import AudioError, ConfigError
     from engine.queue import default_projects_dir
-    from engine.queue.model import section_jobs
+    from engine.queue.model import layout_jobs, section_jobs
 
-    for clip in args.clips:
+    requests = _layout_requests(args)
+    files = [s.path for r in requests for s in r.sections] if requests else list(args.clips)
+    if not files:
+        raise ConfigError("Give the clips to queue (or sections written FILE:START-END).")
+    for clip in dict.fromkeys(map(str, files)):
         if not Path(clip).is_file():
             raise AudioError(f"{clip} is not a file.")
     queue = _queue(args)
-    jobs = section_jobs(
-        args.clips, projects_dir=Path(args.projects_dir) if args.projects_dir
-        else default_projects_dir(), preset=args.preset, overrides=parse_overrides(args.set),
-        sections=[_section(s) for s in args.section] or None, seed=args.seed,
-        project=args.project)
+    projects_dir = Path(args.projects_dir) if args.projects_dir else default_projects_dir()
+    if requests is not None:
+        jobs = layout_jobs(requests, projects_dir=projects_dir, preset=args.preset,
+                           overrides=parse_overrides(args.set), seed=args.seed,
+                           project=args.project)
+    else:
+        jobs = section_jobs(
+            args.clips, projects_dir=projects_dir, preset=args.preset,
+            overrides=parse_overrides(args.set),
+            sections=[_section(s) for s in args.section] or None, seed=args.seed,
+            project=args.project)
     queue.add(*jobs)
     for job in jobs:
         print(f"{job.id}  queued  {job.label}  {job.preset}  -> {job.project}")

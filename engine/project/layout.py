@@ -73,6 +73,35 @@ class LayoutRequest:
     gap: float = 0.0
     junction: float = JUNCTION_SECONDS
 
+    def to_dict(self) -> dict[str, Any]:
+        """The manifest's "layout" form, less what only building it can know (offsets, hashes,
+        holes): {"mode", "gap", "junction", "sections": [{"path", "start", "duration"}]}. A
+        queued job keeps its layout this way."""
+        return {"mode": self.mode, "gap": float(self.gap), "junction": float(self.junction),
+                "sections": [{"path": s.path, "start": float(s.start), "duration": s.duration}
+                             for s in self.sections]}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> LayoutRequest:
+        """A request from `to_dict`'s form or from a manifest's built "layout" (the extra keys
+        are ignored). ConfigError for a dict that is not one."""
+        try:
+            sections = tuple(
+                SectionRequest(str(s["path"]), float(s["start"]),
+                               round(float(s["start"]) + float(s["duration"]), 6))
+                for s in d["sections"])
+            return cls(str(d["mode"]), sections, float(d.get("gap") or 0.0),
+                       float(d.get("junction", JUNCTION_SECONDS)))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ConfigError(f"A layout needs a mode and sections with a path, start and "
+                              f"duration ({type(exc).__name__}: {exc}).") from None
+
+    def describe(self) -> str:
+        """'bridge: a.wav 1.0-3.0 s + b.wav 4.0-6.0 s, gap 4 s' (a queue line)."""
+        parts = " + ".join(f"{Path(s.path).name} {s.start:.1f}-{s.end:.1f} s"
+                           for s in self.sections)
+        return f"{self.mode}: {parts}" + (f", gap {self.gap:g} s" if self.gap else "")
+
     def check(self) -> None:
         """ConfigError with a clear message for a request that cannot make a layout (before any
         file is read; what needs the audio or the model is checked when the layout is built)."""

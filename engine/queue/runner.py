@@ -77,10 +77,12 @@ def describe(exc: BaseException) -> str:
 
 def ensure_project(queue: QueueFile, job: Job, device: object | None = None) -> int:
     """Make sure the job's project folder holds a prepared project (clip, scales chosen, fixed
-    noise, manifest) and return its number of scales. A folder the queue made itself and a
+    noise, manifest; for a layout job its sections joined, junctions and gap masked) and
+    return its number of scales. A folder the queue made itself and a
     crash left half-prepared is cleared and prepared again; any other non-empty folder is
     refused (the user's files are never touched)."""
     from engine.config import get_preset
+    from engine.project.layout import LayoutRequest
     from engine.training.loop import prepare_project
 
     root = Path(job.project)
@@ -101,8 +103,10 @@ def ensure_project(queue: QueueFile, job: Job, device: object | None = None) -> 
         queue.update(job.id, claimed=True)
         job.claimed = True
     cfg = get_preset(job.preset, **job.overrides)
+    layout = LayoutRequest.from_dict(job.layout) if job.layout else None
     manifest = prepare_project(job.clip, root, cfg, start=job.start, duration=job.duration,
-                               seed=job.seed, device=device)  # type: ignore[arg-type]
+                               seed=job.seed, device=device,  # type: ignore[arg-type]
+                               layout=layout)
     return manifest.n_scales
 
 

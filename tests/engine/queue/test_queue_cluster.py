@@ -97,3 +97,30 @@ def test_a_killed_worker_is_retried_and_resumes_and_cancel_reaches_a_task(
     events = list(iter_run(queue, device="cpu"))  # resumes here, from what the cluster sent
     assert [e.resume_from for e in events if isinstance(e, JobStarted)] == [m.scales_done]
     assert queue.get(stopped.id).state == DONE and read_manifest(stopped.project).complete
+
+
+def test_a_layout_job_trains_on_the_cluster_with_its_layout(
+    local_cluster, queue, tmp_path: Path, demo_clip: Path, second_clip: Path, same_weights
+) -> None:
+    # a bridge from two files: the worker trains the prepared layout (gap masked), and the
+    # weights equal a direct run with the same layout
+    from engine.config import get_preset
+    from engine.project.layout import LayoutRequest, SectionRequest
+    from engine.queue.model import layout_jobs
+    from engine.training.loop import iter_train
+
+    req = LayoutRequest("bridge", (SectionRequest(str(demo_clip), 0.5, 1.7),
+                                   SectionRequest(str(second_clip), 2.5, 3.7)), 0.6)
+    [job] = layout_jobs([req], projects_dir=tmp_path / "projects", preset="tiny",
+                        overrides={"iters_per_scale": 3}, seed=5)
+    queue.add(job)
+    events = _run(queue)
+    assert queue.get(job.id).state == DONE, [e for e in events if isinstance(e, JobEnded)]
+    assert any(isinstance(e, JobProgress) and e.worker != "local" for e in events)
+    lay = read_manifest(job.project).layout
+    assert lay is not None and lay.mode == "bridge" and lay.gap_span == (4800, 4800 + 2400)
+    direct = tmp_path / "direct"
+    for _ in iter_train(None, direct, get_preset("tiny", iters_per_scale=3), seed=5,
+                        device="cpu", layout=req):
+        pass
+    same_weights(Path(job.project), direct)
