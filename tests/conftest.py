@@ -51,3 +51,35 @@ def tiny_project(_tiny_project_master: Path, tmp_path: Path) -> Path:
     dst = tmp_path / "tiny-project"
     shutil.copytree(_tiny_project_master, dst)
     return dst
+
+
+@pytest.fixture(scope="session")
+def _bridge_takes_master(tmp_path_factory: pytest.TempPathFactory, demo_clip: Path,
+                         second_clip: Path) -> Path:
+    """A `tiny` bridge project from two files (A: demo 0.5-1.7 s, B: second clip 2.5-3.7 s,
+    gap 0.6 s) with two takes (seeds 1 and 2) in its variation list."""
+    from engine.config import get_preset
+    from engine.generation import generate_into_project
+    from engine.project import Project, RenderRecipe
+    from engine.project.layout import LayoutRequest, SectionRequest
+    from engine.training.loop import iter_train
+
+    root = tmp_path_factory.mktemp("bridge-takes") / "project"
+    req = LayoutRequest("bridge", (SectionRequest(str(demo_clip), 0.5, 1.7),
+                                   SectionRequest(str(second_clip), 2.5, 3.7)), 0.6)
+    for _ in iter_train(None, root, get_preset("tiny", iters_per_scale=3), seed=2, device="cpu",
+                        layout=req):
+        pass
+    p = Project.open(root)
+    recipes = [RenderRecipe.take("bridge", s, 0.6, n_scales=p.scales_done) for s in (1, 2)]
+    for _ in generate_into_project(p, recipes, device="cpu"):
+        pass
+    return root
+
+
+@pytest.fixture()
+def bridge_takes_project(_bridge_takes_master: Path, tmp_path: Path) -> Path:
+    """The two-file bridge project with two takes, copied fresh for each test."""
+    dst = tmp_path / "bridge-takes"
+    shutil.copytree(_bridge_takes_master, dst)
+    return dst

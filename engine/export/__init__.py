@@ -9,6 +9,11 @@ Two steps so a front end can ask before anything is replaced:
 Nothing is ever overwritten silently: with on_conflict="error" (the default) an
 ExportConflictError listing the existing files is raised before the first write;
 "overwrite", "keep-both" (a numbered name) and "skip" are the other answers.
+
+A bridge or ending take exports as the stitched whole (part="whole", A + take + B, like any
+variation) or as the take alone (part="take"): the span between its seams, cut from the stitched
+whole without the edge trim (its edges are seams, not the generator's padded edges), at the
+level the stitched whole gets in the same export, so A, the take and B line up in a DAW.
 """
 
 from __future__ import annotations
@@ -40,6 +45,8 @@ FORMATS = ("wav", "flac")
 BIT_DEPTHS = {"16": "PCM_16", "24": "PCM_24", "float": "FLOAT"}
 RATES = ("working", "original")
 CONFLICT_POLICIES = ("error", "overwrite", "keep-both", "skip")
+PARTS = ("whole", "take")  # a take's stitched whole, or the take alone
+TAKE_SUFFIX = "_take-alone"  # appended to a take-alone file's name
 DEFAULT_PATTERN = "{clip}_{strength}_seed{seed}"
 PATTERN_FIELDS = {
     "clip": "name of the source file, without extension",
@@ -83,6 +90,9 @@ class ExportOptions:
     # also write the original section as a reference track: from the source file at its own
     # channels (at the chosen rate), untrimmed and at its own level
     include_original: bool = False
+    # "whole": each variation as stored (a bridge or ending take: the stitched A + take + B);
+    # "take": bridge and ending takes alone (the span between the seams)
+    part: str = "whole"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "folder", Path(self.folder))
@@ -95,6 +105,8 @@ class ExportOptions:
             problems.append("FLAC cannot store floating-point samples; choose 16 or 24 bit")
         if self.rate not in RATES:
             problems.append("rate must be 'working' or 'original'")
+        if self.part not in PARTS:
+            problems.append("part must be 'whole' or 'take'")
         if not (0 <= self.trim_ms <= 5000) or not (0 <= self.fade_ms <= 5000):
             problems.append("trim and fade must be between 0 and 5000 ms")
         if problems:
@@ -193,6 +205,12 @@ def plan_export(
     recs = list(records)
     if not recs and not options.include_original:
         raise ConfigError("There is nothing to export: choose at least one variation.")
+    if options.part == "take":
+        plain = [r.id for r in recs if _take_span(r) is None]
+        if plain:
+            raise ConfigError(f"Only bridge and ending takes have a take alone; "
+                              f"{', '.join(plain)} {'is' if len(plain) == 1 else 'are'} not one.")
+    suffix = TAKE_SUFFIX if options.part == "take" else ""
     clip, ext = project.section.stem, "." + options.fmt
     used: set[str] = set()
     items: list[ExportItem] = []
@@ -200,7 +218,7 @@ def plan_export(
     if options.include_original:
         named.append((None, safe_name(f"{clip}_original-section"), 0))
     named += [(rec, render_name(options.pattern, rec, recipe=project.recipe_of(rec), clip=clip,
-                                preset=project.config.name, index=i), i)
+                                preset=project.config.name, index=i) + suffix, i)
               for i, rec in enumerate(recs, start=1)]
     for rec, base, i in named:
         name, n = base, 2
@@ -254,6 +272,47 @@ def render(
     return y.astype(np.float32), out_sr, integrated_loudness(y, out_sr), matched
 
 
+def _take_span(rec: VariationRecord) -> tuple[int, int] | None:
+    """A bridge or ending take's [start, end) in its stitched audio (samples), else None."""
+    take = (rec.seams or {}).get("take")
+    if not take or len(take) != 2 or not int(take[1]) > int(take[0]) >= 0:
+        return None
+    return int(take[0]), int(take[1])
+
+
+def render_take_alone(
+    audio: np.ndarray, sr: int, rec: VariationRecord, options: ExportOptions, *,
+    target_lufs: float | None, original_rate: int,
+) -> tuple[np.ndarray, int, float, bool, tuple[int, int]]:
+    """A take alone: the span between its seams with the export's fades (no edge trim), scaled
+    by the gain `render` gives its stitched whole, resampled as asked. Returns (audio, rate,
+    loudness in LUFS, matched?, the span in the stitched audio)."""
+    span = _take_span(rec)
+    if span is None:
+        raise ConfigError(f"{rec.id} is not a bridge or ending take; it has no take alone.")
+    x = np.asarray(audio, dtype=np.float32)
+    a, b = span[0], min(span[1], x.shape[-1])
+    whole = trim_and_fade(x, sr, trim_s=options.trim_ms / 1000.0, fade_s=options.fade_ms / 1000.0)
+    gain, matched = 1.0, False
+    wanted = options.match_loudness and target_lufs is not None and math.isfinite(target_lufs)
+    if wanted:
+        lufs = integrated_loudness(whole, sr)
+        if lufs > SILENT_LUFS:
+            gain, matched = 10.0 ** ((float(target_lufs) - lufs) / 20.0), True
+            pk = float(np.max(np.abs(whole))) * gain
+            if pk > 0.999:  # match_loudness's ceiling, for the whole
+                gain *= 0.999 / pk
+    y = trim_and_fade(x[..., a:b], sr, trim_s=0.0, fade_s=options.fade_ms / 1000.0) * gain
+    out_sr = sr
+    if options.rate == "original" and original_rate != sr:
+        y = np.asarray(resample(y, sr, original_rate), dtype=np.float32)
+        out_sr = original_rate
+    if options.bit_depth != "float":
+        y = np.clip(y, -1.0, 1.0)
+    y = np.asarray(y, dtype=np.float32)
+    return y, out_sr, integrated_loudness(y, out_sr), matched, (a, b)
+
+
 def export_variations(
     project: ProjectLike,
     plan: ExportPlan,
@@ -295,6 +354,23 @@ def export_variations(
             y, out_sr, origin = _original_for_export(project, options)
             lufs = integrated_loudness(y, out_sr)
             about = {"original_section": True, "taken_from": origin, "edges_trimmed_s": 0.0}
+        elif options.part == "take":
+            audio, sr = store.load_audio(item.record)
+            y, out_sr, lufs, matched, span = render_take_alone(
+                audio, sr, item.record, options, target_lufs=target_lufs,
+                original_rate=original_rate)
+            about = {
+                "what": "take alone",
+                "take_in_stitched_s": [round(span[0] / sr, 6), round(span[1] / sr, 6)],
+                "loudness_target_lufs": _finite(target_lufs),
+                "loudness_matched": matched,
+                "loudness_note": "the gain of the stitched whole (the take keeps its level "
+                                 "against A and B)",
+                "edges_trimmed_s": 0.0,
+                "fade_s": options.fade_ms / 1000.0,
+                "variation": item.record.to_dict(),
+                "recipe": project.recipe_of(item.record).to_dict(),
+            }
         else:
             audio, sr = store.load_audio(item.record)
             y, out_sr, lufs, matched = render(

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
-from PySide6.QtWidgets import QFileDialog, QWidget
+from PySide6.QtWidgets import QWidget
 
 from engine.errors import EngineError
 from engine.project import Project, RenderRecipe
@@ -110,7 +110,7 @@ class BridgeController(QObject):
         panel.play_alone_requested.connect(lambda: self.play(context=False))
         panel.ab_requested.connect(self.switch_take)
         panel.export_requested.connect(self.export.export_dialog)
-        panel.save_take_requested.connect(self.save_take_dialog)
+        panel.save_take_requested.connect(lambda: self.export.export_dialog(take_alone=True))
         panel.take_selected.connect(self._on_selected)
         panel.visibility_changed.connect(self._on_visible)
         panel.mode_changed.connect(lambda _m: self._show_sections())
@@ -393,38 +393,6 @@ class BridgeController(QObject):
             self.playback.stop()
         self.status.emit(f"A/B: take seed {self.audio[2].seed} at {pos:.2f} s", 4000)
         return True
-
-    def save_take_dialog(self) -> None:
-        recs = self.selected_records()
-        if not recs or self.audio is None:
-            return
-        rec = recs[0]
-        name = f"{self.project.name if self.project else 'take'}_{rec.tag}_seed{rec.seed}_take.wav"
-        path, _ = QFileDialog.getSaveFileName(self.window, "Export the take alone",
-                                              str(Path.home() / name), "WAV (*.wav)")
-        if path:
-            try:
-                self.save_take(Path(path))
-            except (EngineError, OSError) as exc:  # a full disk or a read-only folder
-                self.failed.emit("Cannot export the take", str(exc), "engine")
-
-    def save_take(self, path: Path) -> Path:
-        """Write the selected take alone (wav, float) with a JSON sidecar: recipe and seams."""
-        from engine.audio.io import save_audio
-        from engine.fileutil import atomic_write_json
-
-        assert self.audio is not None
-        audio, sr, rec = self.audio
-        take = (rec.seams or {}).get("take") or [0, audio.shape[-1]]
-        save_audio(path, audio[take[0] : take[1]], sr, subtype="FLOAT")
-        p = self.project
-        atomic_write_json(path.with_suffix(".json"), {
-            "variation": {**rec.to_dict(), "file": path.name, "what": "take alone",
-                          "seconds": (take[1] - take[0]) / sr},
-            "provenance": p.provenance() if p is not None else {},
-        })
-        self.status.emit(f"Wrote {path}", 8000)
-        return path
 
 
 __all__ = ["BridgeController", "gap_advice", "take_label"]

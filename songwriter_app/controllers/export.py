@@ -49,12 +49,20 @@ class ExportController(QObject):
     def busy(self) -> bool:
         return self._slot.busy
 
-    def export_dialog(self) -> None:
+    def export_dialog(self, *, take_alone: bool = False) -> None:
+        """The export dialog; `take_alone`: bridge and ending takes alone (the span between the
+        seams), offered only among the takes."""
         project = self.projects.project
         if project is None or self.busy:
             return
-        if len(project.store) == 0:
-            self.status.emit("There are no variations to export yet.", 8000)
+        records = project.store.list()
+        selected = self.selected()
+        if take_alone:
+            records = [r for r in records if r.is_take]
+            selected = [r for r in selected if r.is_take]
+        if not records:
+            self.status.emit("There are no takes to export yet." if take_alone else
+                             "There are no variations to export yet.", 8000)
             return
         from engine.audio.io import integrated_loudness
 
@@ -62,11 +70,11 @@ class ExportController(QObject):
         target = (integrated_loudness(original.audio, original.sample_rate)
                   if original is not None else None)
         dlg = ExportDialog(
-            self.parent_widget, selected=self.selected(), all_records=project.store.list(),
+            self.parent_widget, selected=selected, all_records=records,
             working_rate=project.working_rate, original_rate=project.section.sample_rate,
             clip_name=project.section.stem, preset=project.config.name,
             folder=Path(self.settings.get("dirs/export", "") or default_export_dir()),
-            target_lufs=target, n_scales=project.scales_done,
+            target_lufs=target, n_scales=project.scales_done, take_alone=take_alone,
         )
         if dlg.exec() != ExportDialog.DialogCode.Accepted or dlg.options is None:
             return

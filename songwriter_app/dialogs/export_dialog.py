@@ -23,7 +23,13 @@ from PySide6.QtWidgets import (
 )
 
 from engine.errors import ConfigError
-from engine.export import DEFAULT_PATTERN, PATTERN_FIELDS, ExportOptions, render_name
+from engine.export import (
+    DEFAULT_PATTERN,
+    PATTERN_FIELDS,
+    TAKE_SUFFIX,
+    ExportOptions,
+    render_name,
+)
 from engine.project.variations import VariationRecord
 
 
@@ -32,11 +38,13 @@ class ExportDialog(QDialog):
         self, parent: QWidget | None, *, selected: list[VariationRecord],
         all_records: list[VariationRecord], working_rate: int, original_rate: int,
         clip_name: str, preset: str, folder: Path, target_lufs: float | None = None,
-        n_scales: int = 0,
+        n_scales: int = 0, take_alone: bool = False,
     ) -> None:
         super().__init__(parent)
         self.n_scales = n_scales  # of the project: gives old records' recipes their words
-        self.setWindowTitle("Export variations")
+        # bridge / ending takes alone (the span between the seams), not the stitched whole
+        self.take_alone = take_alone
+        self.setWindowTitle("Export the take alone" if take_alone else "Export variations")
         self.selected, self.all_records = selected, all_records
         self.clip_name, self.preset_name = clip_name, preset
 
@@ -70,6 +78,10 @@ class ExportDialog(QDialog):
         self.trim.setSuffix(" ms")
         self.trim.setValue(200)
         self.trim.setToolTip("Cut from both edges (the model's padding artefacts), then fade.")
+        if take_alone:  # a take's edges are its seams, not the model's padded edges
+            self.trim.setValue(0)
+            self.trim.setEnabled(False)
+            self.trim.setToolTip("A take alone is cut at its seams: nothing is trimmed.")
         self.fade = QDoubleSpinBox()
         self.fade.setRange(0, 1000)
         self.fade.setDecimals(0)
@@ -78,6 +90,13 @@ class ExportDialog(QDialog):
         lufs = f" ({target_lufs:.1f} LUFS)" if target_lufs is not None else ""
         self.loudness = QCheckBox(f"Match the loudness of the original section{lufs}")
         self.loudness.setChecked(True)
+        if take_alone:
+            self.loudness.setToolTip("The take gets the gain its stitched whole gets, so it keeps "
+                                     "its level against A and B.")
+        self.sidecar = QCheckBox("Write a JSON sidecar beside each file (provenance, recipe, "
+                                 "seams)")
+        self.sidecar.setObjectName("exportSidecar")
+        self.sidecar.setChecked(True)
         self.original = QCheckBox("Also export the original section as a reference track")
         self.original.setObjectName("exportOriginal")
         self.original.setToolTip("Cut from your source file at its own channels and level "
@@ -92,9 +111,10 @@ class ExportDialog(QDialog):
         self.error = QLabel("")
         self.error.setStyleSheet("color: #ff6e6e;")
         self.error.setWordWrap(True)
-        note = QLabel("A JSON file with the provenance (seed, strength, project, source, "
-                      "settings) is written beside each audio file. Existing files are never "
-                      "replaced without asking.")
+        note = QLabel("The sidecar holds the provenance (seed, strength, project, source, "
+                      "settings). Existing files are never replaced without asking."
+                      + (" Each take is written alone, named …_take-alone." if take_alone
+                         else ""))
         note.setWordWrap(True)
         note.setStyleSheet("color: #999;")
 
@@ -114,6 +134,7 @@ class ExportDialog(QDialog):
         form.addRow("Fades", self.fade)
         form.addRow("", self.loudness)
         form.addRow("", self.original)
+        form.addRow("", self.sidecar)
         form.addRow("File names", self.pattern)
         form.addRow("", self.example)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
@@ -153,7 +174,8 @@ class ExportDialog(QDialog):
                 name = render_name(self.pattern.text(), recs[0],
                                    recipe=recs[0].recipe_for(self.n_scales), clip=self.clip_name,
                                    preset=self.preset_name, index=1)
-                self.example.setText(f"e.g. {name}.{self.fmt.currentData()}")
+                suffix = TAKE_SUFFIX if self.take_alone else ""
+                self.example.setText(f"e.g. {name}{suffix}.{self.fmt.currentData()}")
             self.error.setText("")
         except ConfigError as exc:
             self.example.setText("")
@@ -170,6 +192,8 @@ class ExportDialog(QDialog):
             match_loudness=self.loudness.isChecked(),
             pattern=self.pattern.text().strip(),
             include_original=self.original.isChecked(),
+            sidecar=self.sidecar.isChecked(),
+            part="take" if self.take_alone else "whole",
         )
 
     def _accept(self) -> None:

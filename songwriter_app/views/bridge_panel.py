@@ -135,6 +135,9 @@ class BridgePanel(QWidget):
         self.export_btn.setToolTip("The stitched whole through the export dialog (the sidecar "
                                    "holds the recipe and the seams).")
         self.save_take_btn = QPushButton("Export take alone…")
+        self.save_take_btn.setObjectName("exportTakeAloneButton")
+        self.save_take_btn.setToolTip("The take alone (between its seams) through the export "
+                                      "dialog: format, bit depth, sidecar with the recipe.")
         for b in (self.play_context_btn, self.play_alone_btn, self.ab_btn, self.export_btn,
                   self.save_take_btn):
             play.addWidget(b)

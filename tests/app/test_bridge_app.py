@@ -1,15 +1,13 @@
 """Bridge / Ending tab: pick A and B as two regions on the clip view and a gap, train a tiny
-bridge model, render takes, play one in context (A -> take -> B) and alone, export the take
-alone; a reopened project puts its sections back."""
+bridge model, render takes, play one in context (A -> take -> B) and alone; a reopened project
+puts its sections back (exporting the take alone: test_bridge_files.py)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
-import soundfile as sf
 from app_helpers import TRAIN_TIMEOUT_MS, open_and_wait
 
 pytestmark = pytest.mark.slow
@@ -93,9 +91,5 @@ def test_two_regions_train_render_and_play_in_context(qtbot, window, demo_clip: 
     assert req.mode == "variation" and req.gap == 0.0 and len(req.sections) == 2
     bp.set_mode("bridge")
 
-    out = window.bridge.save_take(tmp_path / "take.wav")
-    data, rate = sf.read(str(out), dtype="float32")
-    assert rate == 4000 and data.shape == (4000,)
-    side = json.loads(out.with_suffix(".json").read_text())
-    assert side["variation"]["recipe"]["mode"] == "bridge"
-    assert side["variation"]["seams"]["seams"] == [4800, 8800]
+    # the take alone goes through the export dialog and engine.export (test_bridge_files.py)
+    assert not hasattr(window.bridge, "save_take")
