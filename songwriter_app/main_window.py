@@ -135,6 +135,8 @@ class MainWindow(QMainWindow):
         self.clip_view.setObjectName("clipView")
         self.train_panel = TrainingPanel()
         self.var_panel = VariationsPanel()
+        self.clip_view.use_settings(self.settings)  # each view remembers L/R or Mid/Side
+        self.var_panel.compare.use_settings(self.settings)
         self.tabs = QTabWidget()
         self.tabs.addTab(self.train_panel, "1 · Train")
         self.tabs.addTab(self.var_panel, "2 · Variations")
@@ -271,7 +273,7 @@ class MainWindow(QMainWindow):
     # ==== reactions =============================================================================
 
     def _on_clip_opened(self, clip: ClipAudio) -> None:
-        self.clip_view.set_clip(clip.describe(), clip.mono, clip.sample_rate, clip.mel,
+        self.clip_view.set_clip(clip.describe(), clip.audio, clip.sample_rate, clip.mel,
                                 clip.frame_seconds, clip.sample_rate)
         if self.projects.project is None:
             self.clip_view.set_section(0.0, self.training.current_config().max_seconds)

@@ -11,6 +11,9 @@ from PySide6.QtCore import QSettings
 
 APP_NAME = "SongwriterAssistant"
 MAX_RECENT = 10
+# what each view shows of a stereo waveform: "lr" (left over right) or "ms" (mid over side)
+CLIP_VIEW_CHANNELS = "views/clip/channels"
+COMPARE_VIEW_CHANNELS = "views/compare/channels"
 
 
 def default_projects_dir() -> Path:

@@ -27,9 +27,17 @@ log = logging.getLogger(__name__)
 AUDIO_CACHE = 24  # variations kept decoded (audio + mel) for quick switching
 
 
+def mid_mel(audio: np.ndarray, sr: int) -> np.ndarray:
+    """The mel the compare view shows: of the mid for stereo [2, T] audio (engine.audio.features
+    takes mono)."""
+    from engine.audio.io import to_mono
+
+    return mel_of(to_mono(np.asarray(audio, dtype=np.float32)), sr)
+
+
 def analyse_variation(project: Project, vid: str) -> VariationAudio:
     audio, sr = project.store.load_audio(vid)
-    return VariationAudio(vid, audio, sr, mel_of(audio, sr))
+    return VariationAudio(vid, audio, sr, mid_mel(audio, sr))
 
 
 def prepare_daw_files(project: Project, records: list[VariationRecord]) -> dict[str, Path]:
@@ -49,7 +57,7 @@ def _with_mel(ev: Any) -> Any:
 
     if isinstance(ev, VariationReady):
         return ev, VariationAudio(ev.record.id, ev.audio, ev.sample_rate,
-                                  mel_of(ev.audio, ev.sample_rate))
+                                  mid_mel(ev.audio, ev.sample_rate))
     return ev, None
 
 

@@ -3,6 +3,10 @@
 Conventions (house style): row-major images, float32 (n_mels, frames) data with
 fixed levels shared between compared views, setRect to real seconds, curves
 with clipToView and peak downsampling.
+
+Audio may be mono [T] or stereo [2, T] (channels first, L then R). A stereo
+waveform is drawn as two lanes in one plot (upper: L or M, lower: R or S, on one
+amplitude scale), so regions, playheads and linked time axes work unchanged.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
 import numpy as np  # noqa: E402
 import pyqtgraph as pg  # noqa: E402
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal  # noqa: E402
+from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QToolButton, QWidget  # noqa: E402
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=False, background="#1e1f22",
                     foreground="#c8c8c8")
@@ -25,6 +30,41 @@ WAVE_PEN_B = pg.mkPen("#ff8a65", width=1)
 MEL_COLORMAP = "inferno"
 DEFAULT_DB_RANGE = 80.0
 MAX_WAVE_POINTS = 65536  # longer audio is drawn as a min/max envelope (painting stays cheap)
+LANE_LINE_PEN = pg.mkPen(110, 110, 120, 160, width=1)
+CHANNEL_MODES = ("lr", "ms")  # how a stereo waveform is shown: left/right or mid/side
+LANE_NAMES = {"lr": ("L", "R"), "ms": ("M", "S")}
+
+
+def channel_lanes(audio: np.ndarray, mode: str = "lr") -> list[np.ndarray]:
+    """What a waveform plot draws: [T] -> [x]; [2, T] -> [L, R], or [M, S] with M = (L+R)/2
+    and S = (L-R)/2 for mode "ms"; [1, T] -> [x]; more channels -> [their mean]."""
+    y = _channels_first(np.asarray(audio, dtype=np.float32))
+    if y.ndim == 1:
+        return [y]
+    if y.shape[0] == 1:
+        return [y[0]]
+    if y.shape[0] != 2:
+        return [y.mean(axis=0)]
+    left, right = y[0], y[1]
+    if mode == "ms":
+        return [0.5 * (left + right), 0.5 * (left - right)]
+    return [left, right]
+
+
+def _channels_first(y: np.ndarray) -> np.ndarray:
+    """[T] stays; [C, T] stays; [1, C, T] (a stereo section wrapped as one more axis) or any
+    higher rank -> [-1, T]; a 0-d value -> [1]."""
+    if y.ndim == 0:
+        return y.reshape(1)
+    return y.reshape(-1, y.shape[-1]) if y.ndim > 2 else y
+
+
+def is_stereo(audio: np.ndarray | None) -> bool:
+    """Two channels, [2, T] (or a [1, 2, T] wrapping of them)."""
+    if audio is None:
+        return False
+    shape = np.shape(audio)
+    return len(shape) >= 2 and int(np.prod(shape[:-1])) == 2
 
 
 def mel_levels(mel: np.ndarray, db_range: float = DEFAULT_DB_RANGE) -> tuple[float, float]:
@@ -110,31 +150,130 @@ class TimePlot(pg.PlotWidget):
         self.clicked.emit(max(0.0, float(point.x())))
 
 
+class ChannelToggle(QWidget):
+    """Two exclusive buttons, L/R and M/S: how a view shows a stereo waveform."""
+
+    mode_changed = Signal(str)  # "lr" or "ms"
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(0)
+        self.group = QButtonGroup(self)
+        self.group.setExclusive(True)
+        self.buttons: dict[str, QToolButton] = {}
+        tips = {"lr": "Show the left and right channels (upper lane: left)",
+                "ms": "Show mid (L+R)/2 and side (L-R)/2: a small side lane means a narrow, "
+                      "mono-like image"}
+        for mode, text in (("lr", "L / R"), ("ms", "Mid / Side")):
+            b = QToolButton(self)
+            b.setText(text)
+            b.setCheckable(True)
+            b.setToolTip(tips[mode])
+            b.setAutoRaise(True)
+            self.group.addButton(b)
+            lay.addWidget(b)
+            self.buttons[mode] = b
+            b.toggled.connect(lambda on, m=mode: on and self.mode_changed.emit(m))
+        self.buttons["lr"].setChecked(True)
+
+    def mode(self) -> str:
+        return "ms" if self.buttons["ms"].isChecked() else "lr"
+
+    def set_mode(self, mode: str) -> None:
+        """Check the button for `mode` (emits mode_changed when it changes)."""
+        self.buttons["ms" if mode == "ms" else "lr"].setChecked(True)
+
+
 class WaveformPlot(TimePlot):
+    """A waveform; stereo audio is drawn as two lanes (L over R, or M over S)."""
+
     def __init__(self, parent=None, *, pen=WAVE_PEN, y_label: str = "level") -> None:
         super().__init__(parent, y_label=y_label)
-        self.curve = pg.PlotDataItem(pen=pen)
-        self.curve.setClipToView(True)
-        self.curve.setDownsampling(auto=True, method="peak")
-        self.addItem(self.curve)
+        self.curve = pg.PlotDataItem(pen=pen)  # mono, or the upper lane (L or M)
+        self.curve2 = pg.PlotDataItem(pen=pen)  # the lower lane (R or S)
+        for c in (self.curve, self.curve2):
+            c.setClipToView(True)
+            c.setDownsampling(auto=True, method="peak")
+            self.addItem(c)
+        self.curve2.setVisible(False)
+        self.lane_line = pg.InfiniteLine(pos=0.0, angle=0, movable=False, pen=LANE_LINE_PEN)
+        self.lane_line.setVisible(False)
+        self.addItem(self.lane_line, ignoreBounds=True)
         self.setYRange(-1.0, 1.0, padding=0.02)
         self.duration = 0.0
+        self.mode = "lr"
+        self.lanes = 0  # 0: empty, 1: mono, 2: stereo
+        self.lane_limit = 1.0  # amplitude that fills half a lane's height
+        self._audio: np.ndarray | None = None
+        self._sr = 1
+        self._offset = 0.0
+
+    @property
+    def stereo(self) -> bool:
+        return self.lanes == 2
 
     def set_audio(self, audio: np.ndarray | None, sr: int, *, offset: float = 0.0) -> None:
-        if audio is None or audio.size == 0:
+        """Draw [T] or [C, T] audio (two lanes for stereo) and fit the amplitude."""
+        if audio is None or np.size(audio) == 0:
+            self._audio = None
+            self.lanes = 0
             self.curve.setData([], [])
+            self.curve2.setData([], [])
+            self.curve2.setVisible(False)
+            self.lane_line.setVisible(False)
+            self.getAxis("left").setTicks(None)
             self.duration = 0.0
             return
-        y = np.asarray(audio, dtype=np.float32)
-        if y.ndim > 1:
-            y = y.mean(axis=0)
-        x, env = envelope(y, sr, MAX_WAVE_POINTS)
-        self.curve.setData(offset + x, env)
-        self.duration = y.shape[-1] / sr
-        peak = float(np.max(np.abs(y))) if y.size else 1.0
-        lim = max(peak, 1e-3) * 1.05
-        self.setYRange(-lim, lim, padding=0.0)
+        self._audio, self._sr, self._offset = np.asarray(audio), int(sr), offset
+        self.duration = self._audio.shape[-1] / sr
+        self._draw()
+        self.set_lane_limit(self.peak() * 1.05)
         self.setLimits(xMin=offset - 0.05 * self.duration, xMax=offset + 1.05 * self.duration)
+
+    def set_mode(self, mode: str) -> None:
+        """"lr" or "ms": redraw a stereo waveform's lanes (mono is unchanged)."""
+        mode = "ms" if mode == "ms" else "lr"
+        if mode == self.mode:
+            return
+        self.mode = mode
+        if self.stereo:
+            self._draw()
+
+    def peak(self) -> float:
+        """The largest magnitude drawn (at least 1e-3)."""
+        if self._audio is None:
+            return 1e-3
+        lanes = channel_lanes(self._audio, self.mode)
+        return max(max(float(np.max(np.abs(y))) if y.size else 0.0 for y in lanes), 1e-3)
+
+    def set_lane_limit(self, lim: float) -> None:
+        """The amplitude scale: each lane spans -lim..lim (compared plots share one)."""
+        self.lane_limit = lim = max(float(lim), 1e-3)
+        if self.stereo:
+            self.curve.setPos(0.0, lim)
+            self.curve2.setPos(0.0, -lim)
+            a, b = LANE_NAMES[self.mode]
+            self.getAxis("left").setTicks([[(lim, a), (-lim, b)], []])
+            self.setYRange(-2 * lim, 2 * lim, padding=0.0)
+        else:
+            self.curve.setPos(0.0, 0.0)
+            self.getAxis("left").setTicks(None)
+            self.setYRange(-lim, lim, padding=0.0)
+
+    def _draw(self) -> None:
+        assert self._audio is not None
+        lanes = channel_lanes(self._audio, self.mode)
+        self.lanes = len(lanes)
+        for curve, y in zip((self.curve, self.curve2), lanes, strict=False):
+            x, env = envelope(y, self._sr, MAX_WAVE_POINTS)
+            curve.setData(self._offset + x, env)
+        self.curve2.setVisible(self.stereo)
+        self.lane_line.setVisible(self.stereo)
+        if not self.stereo:
+            self.curve2.setData([], [])
+        self.set_lane_limit(self.lane_limit)
 
 
 class MelPlot(TimePlot):
@@ -152,7 +291,10 @@ class MelPlot(TimePlot):
             self.image.clear()
             self.duration = 0.0
             return
-        data = np.ascontiguousarray(mel, dtype=np.float32)
+        data = np.asarray(mel, dtype=np.float32)
+        if data.ndim == 3:  # a mel per channel [C, n_mels, frames]: show their mean power
+            data = 10.0 * np.log10(np.mean(10.0 ** (data / 10.0), axis=0) + 1e-12)
+        data = np.ascontiguousarray(data, dtype=np.float32)
         self.levels = levels or mel_levels(data)
         self.image.setImage(data, autoLevels=False, levels=self.levels)
         n_mels, frames = data.shape
