@@ -9,6 +9,11 @@ GUI thread.
 `NullPlayer` stands in when PortAudio or an output device is missing; it keeps
 a position (so clicking the waveform still moves the playhead) and says why
 playback is off in `reason`.
+
+Output is stereo: the stream has two channels whatever is loaded; a mono [T]
+signal plays on both speakers and a stereo [2, T] one as it is, so A/B between a
+stereo original and a mono variation swaps buffers without reopening the stream.
+A device with a single output channel gets the mix of both.
 """
 
 from __future__ import annotations
@@ -47,8 +52,12 @@ class Player(Protocol):
     def sample_rate(self) -> int: ...
 
 
-def _as_frames(audio: np.ndarray) -> np.ndarray:
-    """[T] or [C, T] or [T, C] -> float32 C-contiguous [T, C] with C in (1, 2)."""
+OUTPUT_CHANNELS = 2  # the stream's channels: stereo out, mono played on both
+
+
+def _as_frames(audio: np.ndarray, channels: int = OUTPUT_CHANNELS) -> np.ndarray:
+    """[T] or [C, T] or [T, C] -> float32 C-contiguous [T, channels] (1 or 2): mono is copied
+    to both channels, stereo kept, more channels (or stereo for a 1-channel device) mixed."""
     x = np.asarray(audio, dtype=np.float32)
     if x.ndim == 1:
         x = x[:, None]
@@ -56,8 +65,10 @@ def _as_frames(audio: np.ndarray) -> np.ndarray:
         x = x.T  # [C, T] -> [T, C]
     if x.ndim != 2:
         raise ValueError("audio must be [T], [C, T] or [T, C]")
-    if x.shape[1] > 2:
+    if x.shape[1] > 2 or (channels == 1 and x.shape[1] == 2):
         x = x.mean(axis=1, keepdims=True)
+    if channels == 2 and x.shape[1] == 1:
+        x = np.repeat(x, 2, axis=1)
     return np.ascontiguousarray(np.clip(x, -1.0, 1.0))
 
 
@@ -65,9 +76,10 @@ class _BasePlayer:
     available = False
     reason = ""
 
-    def __init__(self) -> None:
+    def __init__(self, channels: int = OUTPUT_CHANNELS) -> None:
         self.loop = False
-        self._buf = np.zeros((1, 1), dtype=np.float32)
+        self.channels = 1 if channels == 1 else 2  # what the output gets
+        self._buf = np.zeros((1, self.channels), dtype=np.float32)
         self._sr = 44100
         self._index = 0
         self._playing = False
@@ -75,7 +87,7 @@ class _BasePlayer:
     def load(self, audio: np.ndarray, sample_rate: int, *, keep_position: bool = False) -> None:
         pos = self.position
         was_playing = self._playing
-        frames = _as_frames(audio)
+        frames = _as_frames(audio, self.channels)
         if frames.shape[0] == 0:
             raise ValueError("nothing to play: the audio is empty")
         self._prepare(frames, int(sample_rate))
@@ -138,8 +150,9 @@ class NullPlayer(_BasePlayer):
 class SoundDevicePlayer(_BasePlayer):
     """A sounddevice OutputStream fed from a preallocated array by a copy-only callback."""
 
-    def __init__(self, sd: Any, *, device: int | str | None = None, blocksize: int = 1024) -> None:
-        super().__init__()
+    def __init__(self, sd: Any, *, device: int | str | None = None, blocksize: int = 1024,
+                 channels: int = OUTPUT_CHANNELS) -> None:
+        super().__init__(channels)
         self.available = True
         self.reason = ""
         self._sd = sd
@@ -254,4 +267,4 @@ def make_player() -> Player:
         return NullPlayer(f"Playback is off: no audio output device was found ({exc}).")
     if not info or int(info.get("max_output_channels", 0)) < 1:
         return NullPlayer("Playback is off: no audio output device was found.")
-    return SoundDevicePlayer(sd)
+    return SoundDevicePlayer(sd, channels=min(int(info["max_output_channels"]), OUTPUT_CHANNELS))

@@ -1,10 +1,18 @@
 """Playback: the clip, the original section, the selected variation and the previews through
-one player; A/B between original and variation at the same position; loop; playheads."""
+one player; A/B between original and variation at the same position; loop; playheads.
+
+Audio is mono [T] or stereo [2, T]; the player outputs stereo either way. While a bridge or
+ending take plays (play_buffer, in context or alone), the clip view marks the gap between A
+and B and its playhead crosses the marker while the gap plays (the take's follower draws A and
+B; `gap_plan` says where the gap is)."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -20,6 +28,39 @@ from songwriter_app.views.panels import VariationsPanel
 log = logging.getLogger(__name__)
 
 PLAYHEAD_MS = 30
+
+
+@dataclass(frozen=True)
+class GapPlan:
+    """Where a take's gap is in the buffer that plays, and where it goes on the clip view."""
+
+    start: float  # seconds into the buffer
+    end: float
+    after: float  # A's end, seconds into the source file
+    before: float | None  # B's start (None: an ending)
+    seconds: float  # the gap's length
+
+
+def gap_plan(layout: Any, seams: dict[str, Any] | None, n_samples: int, sr: int) -> GapPlan | None:
+    """The gap of a bridge or ending take in a buffer of `n_samples`: the stitched take (A, the
+    gap, B) or the take alone (just the gap). None when there is no gap to show."""
+    if layout is None or getattr(layout, "gap_span", None) is None or not seams:
+        return None
+    take = seams.get("take")
+    if not take or sr <= 0:
+        return None
+    a, b = int(take[0]), int(take[1])
+    if b <= a:
+        return None
+    if n_samples == b - a:  # the take alone
+        start, end = 0.0, (b - a) / sr
+    elif n_samples >= b:  # in context
+        start, end = a / sr, b / sr
+    else:
+        return None
+    sec_a, sec_b = layout.section_a, layout.section_b
+    return GapPlan(start, end, sec_a.start + sec_a.duration,
+                   sec_b.start if sec_b is not None else None, (b - a) / sr)
 
 
 class PlaybackController(QObject):
@@ -41,6 +82,7 @@ class PlaybackController(QObject):
         self.on_tick: Callable[[], None] | None = None  # the window's throttled redraws
         # set by play_buffer: who draws the playheads of what plays (a bridge take in context)
         self.follower: Callable[[float], None] | None = None
+        self.gap: GapPlan | None = None  # the gap of the take play_buffer plays, if any
         self._last_drawn = -1.0
         self._timer = QTimer(self)
         self._timer.setInterval(PLAYHEAD_MS)
@@ -93,6 +135,7 @@ class PlaybackController(QObject):
             return False
         self.source = source
         self.follower = None
+        self._set_gap(None)
         return True
 
     def play_buffer(self, audio: np.ndarray, sr: int, variation_id: str,
@@ -106,8 +149,36 @@ class PlaybackController(QObject):
             return False
         self.source = PlaySource.variation(variation_id)
         self.follower = follower
+        self._set_gap(self._gap_of(variation_id, int(np.shape(audio)[-1]), sr))
         self.play(0.0)
         return True
+
+    def _gap_of(self, variation_id: str, n_samples: int, sr: int) -> GapPlan | None:
+        """The gap of a stored take, when the clip view shows the file its sections are from."""
+        project, clip = self.projects.project, self.projects.clip
+        layout = getattr(getattr(project, "manifest", None), "layout", None)
+        if project is None or clip is None or layout is None or layout.gap_span is None:
+            return None
+        try:
+            rec = project.store.get(variation_id)
+            same = Path(layout.section_a.path).resolve() == Path(clip.path).resolve()
+        except Exception as exc:  # EngineError (gone), OSError (path)
+            log.debug("no gap to show for %s: %s", variation_id, exc)
+            return None
+        return gap_plan(layout, rec.seams, n_samples, sr) if same else None
+
+    def _set_gap(self, plan: GapPlan | None) -> None:
+        self.gap = plan
+        if plan is None:
+            self.clip_view.hide_gap()
+        else:
+            self.clip_view.show_gap(plan.after, plan.before, plan.seconds)
+
+    def _follow_gap(self, pos: float) -> None:
+        """The clip view's playhead through the gap marker while the gap plays."""
+        g = self.gap
+        if g is not None and g.start <= pos < g.end:
+            self.clip_view.set_gap_playhead((pos - g.start) / max(g.end - g.start, 1e-9))
 
     def _on_variation_shown(self, data: VariationAudio) -> None:
         """The selected variation changed: a playing A/B goes on with it at the same place."""
@@ -216,6 +287,7 @@ class PlaybackController(QObject):
         if pos != self._last_drawn:
             if self.follower is not None:
                 self.follower(pos)
+                self._follow_gap(pos)
             elif self.source.kind == "clip":
                 self.clip_view.set_playhead(pos)
             elif self.source.in_section:

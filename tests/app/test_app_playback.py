@@ -48,7 +48,7 @@ class FakeSD:
         return s
 
 
-def _pull(player: SoundDevicePlayer, frames: int, channels: int = 1) -> np.ndarray:
+def _pull(player: SoundDevicePlayer, frames: int, channels: int = 2) -> np.ndarray:
     out = np.full((frames, channels), 9.0, dtype=np.float32)
     player._callback(out, frames, None, None)
     return out
@@ -61,7 +61,7 @@ def test_callback_copies_advances_and_stops_at_the_end() -> None:
     p.load(x, 1000)
     p.play(0.0)
     stream = sd.streams[0]
-    assert stream.kw["samplerate"] == 1000 and stream.kw["channels"] == 1 and stream.active
+    assert stream.kw["samplerate"] == 1000 and stream.kw["channels"] == 2 and stream.active
     assert np.allclose(_pull(p, 4)[:, 0], x[:4])
     assert p.position == pytest.approx(0.004)
     assert np.allclose(_pull(p, 4)[:, 0], x[4:8])
@@ -86,7 +86,7 @@ def test_loop_wraps_around_and_seek() -> None:
     assert np.allclose(_pull(p, 2)[:, 0] * 10, [1, 2])
 
 
-def test_stereo_and_a_new_rate_reopen_the_stream() -> None:
+def test_a_new_rate_reopens_the_stream_and_mono_stays_stereo_out() -> None:
     sd = FakeSD()
     p = SoundDevicePlayer(sd)
     p.load(np.zeros((2, 100), np.float32), 8000)
@@ -95,7 +95,7 @@ def test_stereo_and_a_new_rate_reopen_the_stream() -> None:
     p.load(np.zeros(100, np.float32), 16000, keep_position=True)
     assert sd.streams[0].closed
     p.play()
-    assert sd.streams[-1].kw["samplerate"] == 16000 and sd.streams[-1].kw["channels"] == 1
+    assert sd.streams[-1].kw["samplerate"] == 16000 and sd.streams[-1].kw["channels"] == 2
 
 
 def test_keep_position_for_ab() -> None:
