@@ -8,6 +8,20 @@ path (questions, folder, session, results, stats) stays light.
 ones rendered from trained projects) and real excerpts (the training section and other sections
 of the source file, or the project's clip.wav), prepares them as the original study did by hand
 (mono, one common rate, trimmed generated edges, one common loudness) and writes the folder.
+
+Bridge and ending takes (projects trained with a gap) are judged in context: the stimulus is
+the stitched whole, A + take + B (an ending: A + take), since a filled gap alone says little
+about whether it belongs between its neighbours; raters hear the seams as a listener would.
+- A take-alone file (the CLI's `*_take.wav`, an export's `*_take-alone.*`) is replaced by its
+  stitched file beside it (with a warning), or refused with words when there is none.
+- Takes are not edge-trimmed: their edges are real audio (A's start, B's end), not the
+  generator's padded edges; only the short fades apply.
+- New material rendered for a study from a gap project is takes (seeds as asked), not free
+  material from the masked layout.
+- The hidden truth keeps the take's mode, gap and seam positions in the stimulus's own time.
+- Real excerpts of a layout project come from all its sections (their source files when
+  unchanged, else clip.wav), never from the silent gap or a masked junction, and "other
+  sections" of a file avoid every section trained on.
 """
 
 from __future__ import annotations
@@ -37,6 +51,7 @@ from engine.audio.io import (
     to_mono,
     trim_and_fade,
 )
+from engine.errors import EngineError
 from engine.fileutil import atomic_write_json, check_writable_dir, sha256_file
 from engine.generation.render import generate, project_model
 from engine.project import Project, RenderRecipe
@@ -90,13 +105,66 @@ def _mono(x: np.ndarray) -> np.ndarray:
     return np.asarray(to_mono(x), dtype=np.float32)
 
 
+TAKE_ALONE = ("take", "take alone")  # sidecar "what" of a take written without its context
+
+
+def _stitched_for(path: Path) -> Path | None:
+    """The stitched file written beside a take-alone file, when there is one: the CLI's
+    MODE_seedN_take.wav -> MODE_seedN_stitched.wav, an export's NAME_take-alone.EXT ->
+    NAME.EXT (any audio extension)."""
+    stem = path.stem
+    names = []
+    if stem.endswith("_take"):
+        names.append(stem[: -len("_take")] + "_stitched")
+    if stem.endswith("_take-alone"):
+        names.append(stem[: -len("_take-alone")])
+    for name in names:
+        for ext in (path.suffix, ".wav", ".flac"):
+            cand = path.with_name(name + ext)
+            if cand.is_file():
+                return cand
+    return None
+
+
+def _take_truth(side: dict[str, Any], cut_s: float, length_s: float) -> dict[str, Any] | None:
+    """A take's mode, gap and seams (seconds into the stimulus, after `cut_s` was trimmed from
+    its start) from its flattened sidecar; None when the file is not a bridge or ending take."""
+    seams = side.get("seams")
+    recipe = side.get("recipe")
+    if not isinstance(seams, dict) or not seams.get("take"):
+        return None
+    mode = recipe.get("mode") if isinstance(recipe, dict) else None
+    sr = float(seams.get("sample_rate") or 0) or None
+    in_file = side.get("seams_in_file_s")  # an export: already in the exported file's time
+    if not isinstance(in_file, list):
+        in_file = list(seams.get("seams_s") or [])
+    a, b = seams["take"]
+    return {
+        "mode": mode,
+        "gap_s": round((b - a) / sr, 6) if sr else None,
+        "seams_s": [round(t - cut_s, 6) for t in in_file if 0.0 <= t - cut_s <= length_s],
+        "in_context": True,
+    }
+
+
 def _generated_from_file(
-    path: Path, label: str | None, trim_s: float, project_label: Callable[[str], str]
+    path: Path, label: str | None, trim_s: float, project_label: Callable[[str], str],
+    warn: Callable[[str], None] | None = None,
 ) -> _Item:
     import soundfile as sf
 
     if not path.is_file():
         raise StudyError(f"The variation file {path} does not exist.")
+    side = read_sidecar(path)
+    if side.get("what") in TAKE_ALONE:
+        stitched = _stitched_for(path)
+        if stitched is None:
+            raise StudyError(f"{path.name} is a take alone; a study plays a take in context "
+                             "(A, the take, B): add its stitched file instead.")
+        if warn is not None:
+            warn(f"{path.name} is a take alone; the study plays its stitched file "
+                 f"{stitched.name} (A, the take, B) instead.")
+        path = stitched
     # not audio_io.read_audio: generated files may be at a model rate below 8 kHz (tiny preset)
     try:
         data, sr = sf.read(str(path), dtype="float32", always_2d=True)
@@ -107,7 +175,11 @@ def _generated_from_file(
     audio = data.T
     side = read_sidecar(path)
     already = float(side.get("edges_trimmed_s") or 0.0)
-    x = _fade(_mono(audio), sr, max(0.0, trim_s - already))
+    is_take = isinstance(side.get("seams"), dict) and bool(side["seams"].get("take"))
+    cut = 0.0 if is_take else max(0.0, trim_s - already)  # a take's edges are real audio
+    x = _fade(_mono(audio), sr, cut)
+    if cut and x.shape[-1] == audio.shape[-1]:
+        cut = 0.0  # too short to trim: trim_and_fade left it whole
     proj_path = side.get("project")
     truth = {
         "kind": GENERATED,
@@ -122,17 +194,23 @@ def _generated_from_file(
         "strength": side.get("strength"),
         "model_rate": side.get("sample_rate", sr),
     }
+    take = _take_truth(side, cut, x.shape[-1] / sr) if is_take else None
+    if take is not None:
+        truth["take"] = take
     return _Item(x, sr, truth)
 
 
-def _windows(total: int, length: int, count: int, avoid: tuple[int, int] | None,
+def _windows(total: int, length: int, count: int,
+             avoid: tuple[int, int] | list[tuple[int, int]] | None,
              rng: np.random.Generator) -> list[int]:
-    """Up to `count` non-overlapping window starts of `length` samples, outside `avoid`."""
+    """Up to `count` non-overlapping window starts of `length` samples, outside `avoid` (one
+    span or several)."""
     if length <= 0 or total < length:
         return []
+    spans = [] if avoid is None else [avoid] if isinstance(avoid, tuple) else list(avoid)
     step = max(1, length // 4)
     starts = [s for s in range(0, total - length + 1, step)
-              if avoid is None or s + length <= avoid[0] or s >= avoid[1]]
+              if all(s + length <= a or s >= b for a, b in spans)]
     rng.shuffle(starts)
     chosen: list[int] = []
     for s in starts:
@@ -170,7 +248,15 @@ class _ProjectSource:
             "model_rate": cfg.fs,
         }
 
+    @property
+    def gap_layout(self) -> Any:
+        """The layout of a bridge or ending project (None for any other)."""
+        lay = self.manifest.layout
+        return lay if lay is not None and lay.gap_span is not None else None
+
     def generated(self, g: GenerateSpec, i: int, trim_s: float) -> _Item:
+        if self.gap_layout is not None:
+            return self.take(g.seed + i)
         model = self.model
         seconds = g.seconds if g.seconds is not None else model.clip_seconds
         seed = g.seed + i
@@ -185,6 +271,55 @@ class _ProjectSource:
             "strength": RenderRecipe.of(seed, seconds, g.from_scale, model.n_scales).label,
         }
         return _Item(y, model.fs, truth)
+
+    def take(self, seed: int) -> _Item:
+        """A new bridge or ending take, stitched (A + take + B): judged in context, untrimmed
+        (its edges are real audio)."""
+        from engine.generation.takes import render_take
+
+        lay = self.gap_layout
+        recipe = RenderRecipe.take(lay.mode, seed, lay.gap_seconds,
+                                   n_scales=self.project.scales_done)
+        t = render_take(self.model, recipe)
+        y = _fade(_mono(t.stitched), t.sample_rate)
+        side = {"seams": t.sidecar(), "recipe": recipe.to_dict()}
+        truth = {
+            "kind": GENERATED,
+            "origin": "rendered for the study",
+            **self.base_truth(),
+            "seed": seed,
+            "from_scale": None,
+            "strength": recipe.label,
+            "take": _take_truth(side, 0.0, y.shape[-1] / t.sample_rate),
+        }
+        return _Item(y, t.sample_rate, truth)
+
+    def layout_sections(self) -> list[tuple[np.ndarray, int, float, str, str]]:
+        """A layout project's sections as real audio: (mono audio, rate, start in its file,
+        file, origin) each, from its source file when that is unchanged, else its span of
+        clip.wav less any masked junction."""
+        lay = self.manifest.layout
+        spans = dict(zip(range(len(lay.sections)), lay.real_spans(), strict=False)) \
+            if len(lay.real_spans()) == len(lay.sections) else {}
+        out = []
+        for i, sec in enumerate(lay.sections):
+            audio = None
+            try:
+                if Path(sec.path).is_file() and (not sec.sha256 or
+                                                 sha256_file(sec.path) == sec.sha256):
+                    x, sr = read_audio(sec.path)
+                    x = _mono(x)
+                    a = int(round(sec.start * sr))
+                    audio = (x[a : a + int(round(sec.duration * sr))], sr, sec.start,
+                             sec.path, "training section")
+            except (OSError, RuntimeError, ValueError, EngineError):
+                audio = None  # unreadable now: the project's copy stands in
+            if audio is None:
+                a, b = spans.get(i, (sec.offset, sec.end_sample))
+                audio = (self.clip[a:b], self.fs, sec.start + (a - sec.offset) / self.fs,
+                         str(self.root.resolve() / "clip.wav"), "training section (clip.wav)")
+            out.append(audio)
+        return out
 
     def source_audio(self) -> tuple[np.ndarray, int] | None:
         """The source file (mono, own rate) when it still exists with the same content."""
@@ -202,21 +337,49 @@ class _ProjectSource:
         src = self.manifest.source
         source = self.source_audio() if (sel.real_training or sel.real_other) else None
 
-        def item(x: np.ndarray, sr: int, origin: str, start: float) -> _Item:
+        lay = self.manifest.layout
+
+        def item(x: np.ndarray, sr: int, origin: str, start: float,
+                 path: str | None = None) -> _Item:
             y = np.asarray(resample(x, sr, fs), dtype=np.float32) if sr != fs else x
             truth = {
                 "kind": REAL,
                 "origin": origin,
                 **self.base_truth(),
-                "source_path": src.get("path") if origin != "clip.wav" else
-                str(self.root.resolve() / "clip.wav"),
+                "source_path": path if path is not None else src.get("path")
+                if origin != "clip.wav" else str(self.root.resolve() / "clip.wav"),
                 "start": round(start, 4),
                 "duration": round(x.shape[-1] / sr, 4),
             }
             return _Item(_fade(y, fs), fs, truth)
 
+        def spread(parts: list[tuple[np.ndarray, int, float, str, str]], count: int,
+                   what: str) -> None:
+            """`count` excerpts taken in turn from each part (a layout's sections or real
+            spans); a part shorter than the excerpt gives itself whole."""
+            per = [count // len(parts) + (1 if j < count % len(parts) else 0)
+                   for j in range(len(parts))]
+            got = 0
+            for (x, sr, start, path, origin), k in zip(parts, per, strict=True):
+                n = int(round(length_s * sr))
+                starts = _windows(x.shape[-1], n, k, None, rng) if k else []
+                if k and not starts and x.shape[-1]:
+                    starts, n = [0], x.shape[-1]
+                for s in starts:
+                    out.append(item(x[s : s + n], sr, origin, start + s / sr, path))
+                    got += 1
+            if got < count:
+                warn(f"The {what} of {self.label} hold only {got} excerpt(s) of "
+                     f"{length_s:.1f} s; asked for {count}.")
+
         sec_start = float(src.get("start", 0.0))
-        if sel.real_training:
+        if sel.real_training and lay is not None:
+            parts = self.layout_sections()
+            if any(origin.endswith("(clip.wav)") for *_, origin in parts):
+                warn(f"A source file of {self.label} is gone or changed; its training-section "
+                     "excerpts come from the project's clip.wav instead.")
+            spread(parts, sel.real_training, "training sections")
+        elif sel.real_training:
             if source is not None:
                 x, sr = source
                 a = int(round(sec_start * sr))
@@ -246,7 +409,13 @@ class _ProjectSource:
                 n = int(round(length_s * sr))
                 a = int(round(sec_start * sr))
                 b = a + int(round(float(src.get("duration", 0.0)) * sr))
-                candidates = _windows(x.shape[-1], n, sel.real_other * 4, (a, b), rng)
+                avoid = [(a, b)]
+                if lay is not None:  # every section trained on that is in this file
+                    here = self.project.section.path
+                    avoid += [(int(round(t.start * sr)),
+                               int(round((t.start + t.duration) * sr)))
+                              for t in lay.sections if _same_file(t.path, here)]
+                candidates = _windows(x.shape[-1], n, sel.real_other * 4, avoid, rng)
                 candidates = [s for s in candidates if np.max(np.abs(x[s : s + n])) > 1e-3]
                 starts = sorted(candidates[: sel.real_other])
                 if len(starts) < sel.real_other:
@@ -254,12 +423,28 @@ class _ProjectSource:
                          f"section(s) of {length_s:.1f} s with sound; asked for {sel.real_other}.")
                 for s in starts:
                     out.append(item(x[s : s + n], sr, "other section", s / sr))
-        if sel.real_clip:
+        if sel.real_clip and lay is not None:
+            # real audio only: never the silent gap or a masked junction
+            clip_path = str(self.root.resolve() / "clip.wav")
+            parts = []
+            for a, b in lay.real_spans():
+                sec = next((t for t in lay.sections if t.offset <= a < t.end_sample), None)
+                start = sec.start + (a - sec.offset) / fs if sec is not None else a / fs
+                parts.append((self.clip[a:b], fs, start, clip_path, "clip.wav"))
+            spread(parts, sel.real_clip, "real parts of clip.wav")
+        elif sel.real_clip:
             n = int(round(length_s * fs))
             starts = _windows(self.clip.shape[-1], n, sel.real_clip, None, rng) or [0]
             for s in starts[: sel.real_clip]:
                 out.append(item(self.clip[s : s + n], fs, "clip.wav", sec_start + s / fs))
         return out
+
+
+def _same_file(a: Any, b: Any) -> bool:
+    try:
+        return Path(a).resolve() == Path(b).resolve()
+    except OSError:
+        return str(a) == str(b)
 
 
 def _loudness_plan(items: list[_Item], target: float, max_drop: float, sr: int,
@@ -342,7 +527,8 @@ def iter_build_study(
         for f in src.sel.variation_files:
             check_cancel()
             yield BuildProgress(done, total, f"Reading {Path(f).name}")
-            items.append(_generated_from_file(Path(f), src.label, spec.trim_s, label_for_path))
+            items.append(_generated_from_file(Path(f), src.label, spec.trim_s, label_for_path,
+                                               warnings.append))
             done += 1
         for g in src.sel.generate:
             for i in range(g.count):
@@ -354,7 +540,8 @@ def iter_build_study(
     for f in spec.variation_files:
         check_cancel()
         yield BuildProgress(done, total, f"Reading {Path(f).name}")
-        items.append(_generated_from_file(Path(f), None, spec.trim_s, label_for_path))
+        items.append(_generated_from_file(Path(f), None, spec.trim_s, label_for_path,
+                                           warnings.append))
         done += 1
 
     gen_seconds = [it.audio.shape[-1] / it.sr for it in items]

@@ -12,7 +12,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -312,7 +312,14 @@ class StudyBuilderDialog(QDialog):
                         f"{m.n_scales} scales, {m.config.iters_per_scale} iterations per scale")
         self.table.setItem(r, 0, item)
         n_var = len(find_variation_files(path))
-        use = QCheckBox(f"use {n_var}")
+        # a bridge or ending project: its variations are takes, heard in context (the stitched
+        # A + take + B); new ones are takes too, so strengths do not apply
+        takes = m.layout is not None and m.layout.gap_span is not None
+        item.setData(Qt.ItemDataRole.UserRole, m.layout.mode if takes else None)
+        use = QCheckBox(f"use {n_var} take(s)" if takes else f"use {n_var}")
+        if takes:
+            use.setToolTip("Each take is played in context: A, the take, then B (the stitched "
+                           "file), as a listener would hear it in the song.")
         use.setEnabled(n_var > 0)
         use.setChecked(n_var > 0)
         self.table.setCellWidget(r, 1, use)
@@ -320,7 +327,11 @@ class StudyBuilderDialog(QDialog):
         gen.setRange(0, 100)
         gen.setValue(0 if n_var else 4)
         self.table.setCellWidget(r, 2, gen)
-        strengths = QLineEdit("free")
+        strengths = QLineEdit(f"{m.layout.mode} takes" if takes else "free")
+        if takes:
+            strengths.setEnabled(False)
+            strengths.setToolTip(f"A {m.layout.mode} project renders takes that fill its "
+                                 f"{m.layout.gap_seconds:g} s gap, heard in context.")
         self.table.setCellWidget(r, 3, strengths)
         seed = QSpinBox()
         seed.setRange(0, 2**31 - 1)
@@ -367,8 +378,13 @@ class StudyBuilderDialog(QDialog):
             label = (self.table.item(r, 0).text().strip() if self.table.item(r, 0) else "") or None
             count = cell(2).value()
             seed = cell(4).value()
-            gens = [GenerateSpec(count=count, seed=seed + 100 * j, from_scale=k)
-                    for j, k in enumerate(parse_strengths(cell(3).text()))] if count else []
+            takes = self.table.item(r, 0) is not None and \
+                self.table.item(r, 0).data(Qt.ItemDataRole.UserRole) is not None
+            if takes:  # takes only: one run of seeds, no strengths
+                gens = [GenerateSpec(count=count, seed=seed)] if count else []
+            else:
+                gens = [GenerateSpec(count=count, seed=seed + 100 * j, from_scale=k)
+                        for j, k in enumerate(parse_strengths(cell(3).text()))] if count else []
             projects.append(ProjectSelection(
                 path=path, label=label,
                 variation_files=find_variation_files(path) if cell(1).isChecked() else [],
