@@ -23,6 +23,12 @@ HIGH_RATES: tuple[int, ...] = (22050, 32000, 44100, 48000)
 MSS_RESOLUTIONS: tuple[tuple[int, int, int], ...] = ((2048, 240, 1200), (1024, 120, 600), (512, 50, 240))
 
 
+# How a stereo section trains (engine.audio.channels): "mono" averages the channels; the others
+# keep both and put them through one network, as left/right or as mid/side.
+STEREO_MODES = ("mono", "left-right", "mid-side")
+# The working rates a full-band preset takes from the source file (fs_from_source).
+SOURCE_RATES = (44100, 48000)
+
 COMPILE_MODES = ("", "default", "max-autotune-no-cudagraphs", "reduce-overhead")
 
 
@@ -34,8 +40,12 @@ class TrainConfig:
     summary: str = ""  # one line for help texts: what it is for and what it gives up
     # --- audio ---
     fs: int = 16000  # working sample rate (Hz); the finest scale
+    # the working rate is the file's own when it is one of SOURCE_RATES (fs otherwise)
+    fs_from_source: bool = False
+    stereo: str = "mono"  # STEREO_MODES: a stereo file trains in stereo unless "mono"
     max_seconds: float = 25.0  # longest section trained on
     candidate_rates: tuple[int, ...] = CANDIDATE_RATES  # scale rates to choose from (<= fs)
+    high_rates: tuple[int, ...] = HIGH_RATES  # top scales above the candidates (<= fs)
     mode: str = "music"  # "music" (spectral reconstruction loss) or "speech" (MSE, first scale 500 Hz)
     energy_threshold: float = 0.0025  # first scale: mean square of the peak-normalised signal
     fallback_first_rate: int = 500  # first scale when no candidate passes the energy test
@@ -98,6 +108,8 @@ class TrainConfig:
                 problems.append(f"window must be 0 (off) or at least {need} samples")
         if self.window < 0 or self.window_batch < 1 or self.window_above < 0 or self.iters_window < 0:
             problems.append("window, window_above and iters_window must be >= 0, window_batch >= 1")
+        if self.stereo not in STEREO_MODES:
+            problems.append(f"stereo must be one of {', '.join(map(repr, STEREO_MODES))}")
         if self.compile not in COMPILE_MODES:
             problems.append(f"compile must be one of {', '.join(map(repr, COMPILE_MODES))}")
         if problems:
@@ -131,6 +143,13 @@ class TrainConfig:
             return self.window_batch * (self.window + 2 * self.window_margin)
         return length
 
+    def for_source(self, source_rate: int) -> TrainConfig:
+        """The config for a file at `source_rate`: its own rate as the working rate when
+        fs_from_source and the rate is one of SOURCE_RATES; else this config unchanged."""
+        if self.fs_from_source and source_rate in SOURCE_RATES and source_rate != self.fs:
+            return self.replace(fs=int(source_rate))
+        return self
+
     @property
     def rec_weight(self) -> float:
         return self.rec_weight_music if self.mode == "music" else self.rec_weight_speech
@@ -162,6 +181,9 @@ class TrainConfig:
 # losses read back every 25 iterations (no numeric change). bf16 autocast and TF32 stay off until
 # measured on a GPU (bench/gpu.sh).
 _FAST_LEVERS: dict[str, Any] = {"bank_size": 8, "bank_refresh": 10, "loss_every": 25}
+# The channel basis of the stereo presets, chosen by bench/stereo_compare.py (bench/README.md,
+# "Stereo").
+STEREO_BASIS = "mid-side"
 # Window training for the GPU presets: scales longer than 4 windows (65 536 samples: the 4, 8
 # and 16 kHz scales of a 25 s section, and hifi's top scales) train on 4 random windows of 16 384
 # samples (8 receptive fields) per iteration. Its quality was measured on a CPU at 16 channels
@@ -185,7 +207,7 @@ PRESETS: dict[str, TrainConfig] = {
     ),
     "quick": TrainConfig(
         name="quick",
-        summary="For a CPU: the full 16 kHz working rate (treble up to 8 kHz), sections up to 10 s. "
+        summary="For a CPU: mono at a 16 kHz working rate (treble up to 8 kHz), sections up to 10 s. "
         "14-17 min for 10 s on a 2-core CPU (measured). Gives up: 8 scales instead of 12, 16 "
         "channels instead of 96, 350 iterations per scale instead of 2000 (rougher texture "
         "than standard); scales over 32 768 samples train on 2 random windows of 8192 samples.",
@@ -203,20 +225,49 @@ PRESETS: dict[str, TrainConfig] = {
         window_above=32768,
         progress_every=5,
     ),
+    "studio": TrainConfig(
+        name="studio",
+        summary="Full band and stereo on a CPU: the source file's own rate (44.1 or 48 kHz; "
+        "other rates 44.1 kHz), a stereo file stays stereo, sections up to 10 s. "
+        "Its cost on a 2-core CPU is being measured. Gives up what quick gives up (16 "
+        "channels, 350 iterations per scale, rougher texture than hifi) and takes two more scales (32 kHz and the source "
+        "rate) on 2 random windows of 8192 samples.",
+        fs=44100,
+        fs_from_source=True,
+        stereo=STEREO_BASIS,
+        max_seconds=10.0,
+        candidate_rates=(320, 500, 800, 1280, 2000, 4000, 8000, 16000, 32000),
+        high_rates=(),
+        channels_first=16,
+        channels=16,
+        iters_per_scale=350,
+        bank_size=8,
+        bank_refresh=10,
+        loss_every=25,
+        window=8192,
+        window_batch=2,
+        window_above=32768,
+        progress_every=5,
+    ),
     "standard": TrainConfig(
         name="standard",
         summary="The reference architecture for a CUDA GPU: 16 kHz, up to 25 s, up to 16 scales, "
-        "16/96 channels, 2000 iterations per scale; scales over 65 536 samples train on 4 random "
-        "windows of 16 384 samples per iteration (set window=0 for the reference trainer).",
+        "16/96 channels, 2000 iterations per scale, stereo kept; scales over 65 536 samples "
+        "train on 4 random windows of 16 384 samples per iteration (set window=0 for the "
+        "reference trainer).",
+        stereo=STEREO_BASIS,
         **_FAST_LEVERS,
         **_GPU_WINDOWS,
     ),
     "hifi": TrainConfig(
         name="hifi",
-        summary="Full bandwidth for a CUDA GPU: 44.1 kHz working rate with the extra top scales "
-        "(22.05, 32, 44.1 kHz), up to 25 s, 16/96 channels, 2000 iterations per scale; scales "
-        "over 65 536 samples train on 4 random windows of 16 384 samples per iteration.",
+        summary="Full band and stereo for a CUDA GPU: the source file's own rate (44.1 or 48 kHz) "
+        "with the extra top scales (22.05, 32 kHz), up to 25 s, 16/96 channels, 2000 iterations "
+        "per scale, stereo kept; scales over 65 536 samples train on 4 random windows of 16 384 "
+        "samples per iteration.",
         fs=44100,
+        fs_from_source=True,
+        stereo=STEREO_BASIS,
         **_FAST_LEVERS,
         **_GPU_WINDOWS,
     ),

@@ -43,7 +43,7 @@ class SectionAudio:
     """A project's training section at the working rate and original level."""
 
     project: Path
-    audio: np.ndarray  # [T] float32
+    audio: np.ndarray  # [T] float32, or [2, T] (L/R) for a stereo project
     sample_rate: int
     mel: np.ndarray
     frame_seconds: float

@@ -16,7 +16,7 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from engine.audio import dsp
+from engine.audio import channels, dsp
 from engine.errors import AudioError, OutputError
 from engine.fileutil import atomic_path, sha256_file
 
@@ -53,6 +53,15 @@ def read_audio(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
     return audio, int(sr)
 
 
+def source_rate(path: str | os.PathLike[str]) -> int:
+    """A file's own sample rate from its header (0 when it cannot be read: load_clip then says
+    why)."""
+    try:
+        return int(sf.info(str(path)).samplerate)
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError, OSError):
+        return 0
+
+
 def to_mono(audio: np.ndarray) -> np.ndarray:
     """Average channels: [C, T] -> [T]; a 1-D array is returned unchanged."""
     return audio if audio.ndim == 1 else audio.mean(axis=0).astype(np.float32)
@@ -77,9 +86,10 @@ def peak(x: np.ndarray) -> float:
 
 @dataclass(frozen=True)
 class Clip:
-    """A training section: mono, at the working rate, peak-normalised to 1."""
+    """A training section: mono or stereo (engine.audio.channels), at the working rate,
+    peak-normalised to 1 over its channels."""
 
-    signal: np.ndarray  # [T] float32, peak 1
+    signal: np.ndarray  # [T] or [2, T] (L/R) float32, peak 1
     fs: int  # working rate of `signal`
     gain: float  # multiply `signal` by this to restore the original level
     source_path: str  # the file it came from
@@ -102,8 +112,11 @@ def load_clip(
     duration: float | None = None,
     max_seconds: float | None = None,
     min_samples: int = 0,
+    stereo: str = "mono",
 ) -> Clip:
-    """Read `path`, cut [start, start+duration), downmix, resample to `fs`, peak-normalise.
+    """Read `path`, cut [start, start+duration), keep the channels the channel policy says
+    (`stereo`: engine.audio.channels.keep_channels; "mono" downmixes), resample to `fs`,
+    peak-normalise.
 
     The working rate is `fs` when the file's rate is higher; a file with a
     lower native rate is resampled up to `fs` (caw-method.md section 2), so all
@@ -124,11 +137,10 @@ def load_clip(
     if max_seconds is not None:
         length = min(length, max_seconds)
     a, b = int(round(start * sr)), int(round((start + length) * sr))
-    section = audio[:, a:b]
-    mono = to_mono(section)
-    if peak(mono) < SILENCE_PEAK:
+    section = channels.keep_channels(audio[:, a:b], stereo)
+    if peak(section) < SILENCE_PEAK:
         raise AudioError(f"The chosen section of {name} is silent; pick a part with sound.")
-    work = resample(mono, sr, fs)
+    work = resample(section, sr, fs)
     assert isinstance(work, np.ndarray)
     if work.shape[-1] < min_samples:
         raise AudioError(
@@ -174,13 +186,15 @@ def save_audio(
 
 
 def integrated_loudness(x: np.ndarray, sr: int) -> float:
-    """ITU-R BS.1770 integrated loudness in LUFS (pyloudnorm); RMS dBFS for very short signals."""
+    """ITU-R BS.1770 integrated loudness in LUFS (pyloudnorm, over every channel of [T] or
+    [C, T]: a stereo signal is measured as stereo); RMS dBFS for very short signals."""
     import pyloudnorm
 
-    mono = to_mono(np.asarray(x, dtype=np.float32))
+    a = np.asarray(x, dtype=np.float32)
+    mono = to_mono(a)
     if mono.shape[-1] >= int(0.5 * sr):
         meter = pyloudnorm.Meter(sr)
-        value = float(meter.integrated_loudness(mono.astype(np.float64)))
+        value = float(meter.integrated_loudness(a.T.astype(np.float64)))
         if math.isfinite(value):
             return value
     rms = float(np.sqrt(np.mean(np.square(mono)))) if mono.size else 0.0

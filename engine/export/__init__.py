@@ -390,6 +390,7 @@ def export_variations(
         seconds = y.shape[-1] / out_sr
         save_audio(item.target, y, out_sr, subtype=subtype)
         if item.sidecar is not None:
+            about = {"channels": 1 if y.ndim == 1 else int(y.shape[0]), **about}
             atomic_write_json(item.sidecar, _sidecar(
                 item, project, options, out_sr, seconds, lufs, about))
         yield ExportResult(item.record, item.target, item.sidecar, out_sr, seconds, lufs)
@@ -409,12 +410,12 @@ def _seams_in_file(seams: dict[str, Any], options: ExportOptions, *, length_s: f
 def _original_for_export(project: Project, options: ExportOptions) -> tuple[np.ndarray, int, str]:
     """The original section for a reference track: [C, T] at the export rate, and where it came
     from. The source file is used when it is still there, unchanged (same SHA-256); otherwise the
-    project's own mono copy at the working rate stands in."""
+    project's own copy (its channels, the working rate) stands in."""
     src = project.section
     fs = project.working_rate
     audio: np.ndarray | None = None
     sr = fs
-    origin = "project copy (mono, working rate): the source file is missing or has changed"
+    origin = "project copy (working rate): the source file is missing or has changed"
     try:
         if src.status() is SourceStatus.UNCHANGED:
             info = sf.info(str(src.path))
@@ -428,7 +429,7 @@ def _original_for_export(project: Project, options: ExportOptions) -> tuple[np.n
         audio = None
     if audio is None:
         clip, sr = project.original()
-        audio = clip[None, :]
+        audio = clip if clip.ndim == 2 else clip[None, :]
     out_sr = sr
     wanted = fs if options.rate == "working" else src.sample_rate
     if wanted != sr:

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from engine import ENGINE_VERSION
+from engine.audio.channels import as_network_input, network_to_audio
 from engine.audio.io import resample, save_audio, trim_and_fade
 from engine.device import resolve_device
 from engine.errors import ConfigError, EngineError, ProjectError
@@ -47,9 +48,9 @@ class TrainedModel:
     project_dir: Path
     manifest: Manifest
     pyramid: Pyramid
-    clip: np.ndarray  # [T] the training section at the working rate, peak 1
-    reals: list[np.ndarray]  # real signal at each scale
-    z_rec: torch.Tensor  # [1, 1, T0]
+    clip: np.ndarray  # [T] or [2, T] (L/R): the training section at the working rate, peak 1
+    reals: list[np.ndarray]  # real signal at each scale, [A, T_s] in the networks' basis
+    z_rec: torch.Tensor  # [1, A, T0]
 
     @property
     def fs(self) -> int:
@@ -80,11 +81,13 @@ def load_model(
     gens = [load_scale(root, manifest, s, with_discriminator=False)[0] for s in range(manifest.scales_done)]
     clip, sr = load_clip_signal(root)
     rates = manifest.rates[: manifest.scales_done]
-    reals = scale_signals(clip, sr, rates)
+    reals = [as_network_input(x, manifest.config.stereo)[0].numpy()
+             for x in scale_signals(clip, sr, rates)]
     return TrainedModel(
         project_dir=root,
         manifest=manifest,
-        pyramid=Pyramid(gens, rates, manifest.noise_amps[: manifest.scales_done], dev),
+        pyramid=Pyramid(gens, rates, manifest.noise_amps[: manifest.scales_done], dev,
+                        manifest.audio_channels),
         clip=clip,
         reals=reals,
         z_rec=load_z_rec(root),
@@ -98,8 +101,9 @@ def project_model(project: Any, device: str | torch.device | None = None) -> Tra
 
 
 def _finish(model: TrainedModel, x: torch.Tensor, trim: bool) -> np.ndarray:
-    """[1, 1, T] at the top finished scale -> float32 [T] at the working rate, original level."""
-    y = x.reshape(-1).float().cpu().numpy()
+    """[1, A, T] at the top finished scale -> float32 [T] (or [2, T] L/R) at the working rate,
+    original level."""
+    y = network_to_audio(x, model.manifest.config.stereo)
     top = model.pyramid.rates[-1]
     if top != model.fs:
         y = np.asarray(resample(y, top, model.fs), dtype=np.float32)
@@ -125,7 +129,7 @@ def generate(
         return _finish(model, pyr.run(lengths, pyr.random_noise(lengths, g)), trim)
     seconds = min(seconds, model.clip_seconds)
     lengths = lengths_for(pyr.rates, seconds)
-    real = torch.from_numpy(model.reals[from_scale][: lengths[from_scale]])
+    real = torch.from_numpy(model.reals[from_scale][..., : lengths[from_scale]])
     noise = pyr.random_noise(lengths, g)
     out = pyr.run(lengths, noise, start=from_scale, start_signal=real)
     return _finish(model, out, trim)
@@ -190,7 +194,7 @@ def strength_label(from_scale: int | None, n_scales: int) -> str:
 class Variation:
     """A rendered variation: audio at the working rate and where it came from."""
 
-    audio: np.ndarray  # [T] float32, original loudness, edges trimmed if asked
+    audio: np.ndarray  # [T] or [2, T] float32, original loudness, edges trimmed if asked
     sample_rate: int
     seed: int
     from_scale: int | None

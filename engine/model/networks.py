@@ -1,8 +1,9 @@
 """Generator and discriminator of one scale (caw-method.md section 4).
 
 Both are stacks of "valid" dilated 1-D convolutions with weight normalisation.
-Shapes are [B, 1, T] in and out; the generator pads its input by half the
-receptive field so its output has the input's length.
+Shapes are [B, A, T] in and out, A the audio channels (1 mono, 2 stereo:
+engine.audio.channels); the generator pads its input by half the receptive
+field so its output has the input's length.
 """
 
 from __future__ import annotations
@@ -29,12 +30,12 @@ def pre_emphasis(x: torch.Tensor, coef: float = PRE_EMPHASIS) -> torch.Tensor:
 class Trunk(nn.Module):
     """Head conv (dilation 1) and blocks with dilations 2 .. 2**(n_layers-2), each with BN + LeakyReLU."""
 
-    def __init__(self, *, channels: int, n_layers: int, kernel: int) -> None:
+    def __init__(self, *, channels: int, n_layers: int, kernel: int, audio_channels: int = 1) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         for i in range(n_layers - 1):
             layers += [
-                _conv(1 if i == 0 else channels, channels, kernel=kernel, dilation=2**i),
+                _conv(audio_channels if i == 0 else channels, channels, kernel=kernel, dilation=2**i),
                 nn.BatchNorm1d(channels),
                 nn.LeakyReLU(0.2),
             ]
@@ -93,16 +94,19 @@ def masked_batch_norm(bn: nn.BatchNorm1d, h: torch.Tensor, mask: torch.Tensor) -
 class ScaleGenerator(nn.Module):
     """G_s: adds the detail of one frequency band to the upsampled previous output."""
 
-    def __init__(self, *, channels: int, n_layers: int = 8, kernel: int = 9) -> None:
+    def __init__(self, *, channels: int, n_layers: int = 8, kernel: int = 9,
+                 audio_channels: int = 1) -> None:
         super().__init__()
         self.channels, self.n_layers, self.kernel = channels, n_layers, kernel
+        self.audio_channels = audio_channels
         self.receptive_field = 1 + (kernel - 1) * (2**n_layers - 1)
         self.pad = self.receptive_field // 2
-        self.trunk = Trunk(channels=channels, n_layers=n_layers, kernel=kernel)
+        self.trunk = Trunk(channels=channels, n_layers=n_layers, kernel=kernel,
+                           audio_channels=audio_channels)
         self.last = _conv(channels, channels, kernel=kernel, dilation=2 ** (n_layers - 1))
         self.gate_f = _conv(channels, channels, kernel=kernel, padding="same")
         self.gate_g = _conv(channels, channels, kernel=kernel, padding="same")
-        self.out = _conv(channels, 1, kernel=1)
+        self.out = _conv(channels, audio_channels, kernel=1)
 
     @property
     def window_margin(self) -> int:
@@ -147,10 +151,13 @@ class ScaleGenerator(nn.Module):
 class ScaleDiscriminator(nn.Module):
     """D_s: a patch critic; one score per position of the unpadded signal."""
 
-    def __init__(self, *, channels: int, n_layers: int = 8, kernel: int = 9) -> None:
+    def __init__(self, *, channels: int, n_layers: int = 8, kernel: int = 9,
+                 audio_channels: int = 1) -> None:
         super().__init__()
         self.channels, self.n_layers, self.kernel = channels, n_layers, kernel
-        self.trunk = Trunk(channels=channels, n_layers=n_layers, kernel=kernel)
+        self.audio_channels = audio_channels
+        self.trunk = Trunk(channels=channels, n_layers=n_layers, kernel=kernel,
+                           audio_channels=audio_channels)
         self.last = _conv(channels, 1, kernel=kernel, dilation=2 ** (n_layers - 1))
 
     def forward(self, x: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from engine.audio.io import resample
-from engine.config import HIGH_RATES, TrainConfig
+from engine.config import TrainConfig
 from engine.errors import AudioError
 
 # A discriminator must see at least this many positions beyond its receptive field.
@@ -19,7 +19,7 @@ MIN_D_POSITIONS = 64
 def candidate_rates(cfg: TrainConfig) -> list[int]:
     """Candidate scale rates for the working rate: those <= fs, high top scales, fs last."""
     rates = [r for r in cfg.candidate_rates if r <= cfg.fs]
-    rates += [r for r in HIGH_RATES if rates and rates[-1] < r <= cfg.fs]
+    rates += [r for r in cfg.high_rates if rates and rates[-1] < r <= cfg.fs]
     if not rates or rates[-1] != cfg.fs:
         rates.append(cfg.fs)
     return rates

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from engine.audio.channels import network_to_audio
 from engine.audio.io import resample
 from engine.model.networks import ScaleGenerator
 from engine.model.pyramid import upsample
@@ -20,22 +21,26 @@ def lengths_for(rates: list[int], seconds: float) -> list[int]:
     return [max(1, int(round(r * seconds))) for r in rates]
 
 
-def seeded_noise(n: int, generator: torch.Generator, device: torch.device) -> torch.Tensor:
-    """N(0,1) noise [1, 1, n] drawn on the CPU so a seed gives the same audio on every device."""
-    return torch.randn((1, 1, n), generator=generator).to(device)
+def seeded_noise(n: int, generator: torch.Generator, device: torch.device, channels: int = 1
+                 ) -> torch.Tensor:
+    """N(0,1) noise [1, channels, n] drawn on the CPU so a seed gives the same audio on every
+    device (independent per channel: the networks mix them)."""
+    return torch.randn((1, channels, n), generator=generator).to(device)
 
 
 class Pyramid:
-    """Frozen generators of scales 0..k-1 with their rates and noise amplitudes."""
+    """Frozen generators of scales 0..k-1 with their rates and noise amplitudes; signals are
+    [1, A, T], A the audio channels the networks were built for (in their basis)."""
 
     def __init__(
         self, generators: list[ScaleGenerator], rates: list[int], amps: list[float],
-        device: torch.device,
+        device: torch.device, audio_channels: int = 1,
     ) -> None:
         self.generators = [g.to(device).eval().requires_grad_(False) for g in generators]
         self.rates = rates
         self.amps = amps
         self.device = device
+        self.audio_channels = audio_channels
 
     def __len__(self) -> int:
         return len(self.generators)
@@ -48,7 +53,7 @@ class Pyramid:
         self, lengths: list[int], noise: list[torch.Tensor | None], *, upto: int | None = None,
         start: int = 0, start_signal: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Run scales start..upto-1; returns the output of scale upto-1, [1, 1, lengths[upto-1]].
+        """Run scales start..upto-1; returns the output of scale upto-1, [1, A, lengths[upto-1]].
 
         `noise[s]` is the unscaled N(0,1) noise of scale s (None = zeros). With
         `start_signal` (the real or given signal at scale `start`), that scale is not
@@ -58,12 +63,12 @@ class Pyramid:
         x: torch.Tensor | None = None
         first = start
         if start_signal is not None:
-            x = start_signal.to(self.device).reshape(1, 1, -1)
+            x = start_signal.to(self.device).reshape(1, self.audio_channels, -1)
             first = start + 1
         for s in range(first, upto):
             n = lengths[s]
             prev = (
-                torch.zeros((1, 1, n), device=self.device)
+                torch.zeros((1, self.audio_channels, n), device=self.device)
                 if x is None
                 else upsample(x, self.rates[s - 1], self.rates[s], n)
             )
@@ -77,7 +82,8 @@ class Pyramid:
         self, lengths: list[int], generator: torch.Generator, *, upto: int | None = None
     ) -> list[torch.Tensor | None]:
         upto = len(self.generators) if upto is None else upto
-        return [seeded_noise(lengths[s], generator, self.device) for s in range(upto)]
+        return [seeded_noise(lengths[s], generator, self.device, self.audio_channels)
+                for s in range(upto)]
 
     def prev_input(self, scale: int, lengths: list[int], noise: list[torch.Tensor | None]) -> torch.Tensor:
         """The upsampled output of scales 0..scale-1 at scale `scale`'s rate."""
@@ -91,7 +97,8 @@ def render_scale_previews(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The coarse-to-fine previews of a finished scale: a seeded random sample (at most
     preview_seconds) and the reconstruction, both from scales 0..scale, at the working rate and
-    the original level. The same seed every time, so a re-rendered preview matches training's."""
+    the original level ([T], or [2, T] L/R for a stereo project). The same seed every time, so a
+    re-rendered preview matches training's."""
     cfg = manifest.config
     rate = manifest.rates[scale]
     seconds = min(cfg.preview_seconds, clip_seconds)
@@ -101,7 +108,7 @@ def render_scale_previews(
     rec = pyramid.run(lengths, [z_rec] + [None] * scale, upto=scale + 1)
 
     def to_fs(x: torch.Tensor) -> np.ndarray:
-        y = x.reshape(-1).float().cpu().numpy()
+        y = network_to_audio(x, cfg.stereo)
         y = np.asarray(resample(y, rate, cfg.fs), dtype=np.float32)
         return (y * manifest.gain).astype(np.float32)
 

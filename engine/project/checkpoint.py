@@ -3,7 +3,7 @@
 Layout (every file written atomically; manifest.json is the commit point):
 
     manifest.json          format and engine version, config, rates, noise amplitudes, progress
-    clip.wav               the training section: mono, working rate, peak 1 (float)
+    clip.wav               the training section: mono or stereo (L/R), working rate, peak 1 (float)
     z_rec.safetensors      the fixed reconstruction noise at the coarsest scale
     scales/NNN.safetensors generator (G.*) and discriminator (D.*) weights of scale NNN
     train_log.jsonl        one JSON line per scale finished, per start, cancel and resume
@@ -62,6 +62,9 @@ class Manifest:
     # sections, gap and masked spans of a layout project (engine.project.layout); None: a plain
     # one-section project. Additive: older manifests have no "layout" and load unchanged.
     layout: Layout | None = None
+    # audio channels the networks were trained on (2: a stereo section, in config.stereo's
+    # basis). Additive: older manifests have none and are mono.
+    audio_channels: int = 1
 
     @property
     def holes(self) -> list[tuple[int, int]]:
@@ -90,6 +93,8 @@ class Manifest:
             return f"{self.scales_done} finished scales of {len(self.rates)}"
         if self.rates[-1] != self.config.fs:
             return "the finest scale rate differs from the working rate"
+        if self.audio_channels not in (1, 2):
+            return f"{self.audio_channels} audio channels (1 or 2 are supported)"
         return None
 
     def channels_at(self, scale: int) -> int:
@@ -112,6 +117,7 @@ class Manifest:
             "seconds_per_scale": [float(s) for s in self.seconds_per_scale],
             "iterations_done": list(self.iterations_done),
             **({"layout": self.layout.to_dict()} if self.layout is not None else {}),
+            **({"audio_channels": self.audio_channels} if self.audio_channels != 1 else {}),
         }
 
     @classmethod
@@ -134,6 +140,7 @@ class Manifest:
             engine_version=str(d.get("engine_version", "")),
             format_version=int(d["format_version"]),
             layout=Layout.from_dict(d["layout"]) if d.get("layout") else None,
+            audio_channels=int(d.get("audio_channels", 1)),
         )
 
 
@@ -244,18 +251,30 @@ def load_losses(project_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
     return [p for s in sorted(by_scale) for p in by_scale[s]]
 
 
+def _write_float_wav(path: Path, x: np.ndarray, fs: int) -> None:
+    """[T] or [C, T] float32 -> a float WAV, atomically."""
+    data = np.asarray(x, dtype=np.float32)
+    with atomic_path(path) as tmp:
+        sf.write(str(tmp), data.T if data.ndim == 2 else data, fs, subtype="FLOAT", format="WAV")
+
+
+def _read_wav(path: Path) -> tuple[np.ndarray, int]:
+    """A WAV as [T] (mono) or [C, T]; the errors soundfile raises pass through."""
+    data, sr = sf.read(str(path), dtype="float32", always_2d=False)
+    return np.ascontiguousarray(data.T if data.ndim == 2 else data), int(sr)
+
+
 def save_clip(project_dir: str | os.PathLike[str], signal: np.ndarray, fs: int) -> None:
-    with atomic_path(Path(project_dir) / "clip.wav") as tmp:
-        sf.write(str(tmp), signal.astype(np.float32), fs, subtype="FLOAT", format="WAV")
+    _write_float_wav(Path(project_dir) / "clip.wav", signal, fs)
 
 
 def load_clip_signal(project_dir: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
+    """The training section: [T] mono or [2, T] L/R at the working rate."""
     path = Path(project_dir) / "clip.wav"
     try:
-        data, sr = sf.read(str(path), dtype="float32", always_2d=False)
+        return _read_wav(path)
     except (sf.LibsndfileError, RuntimeError, OSError) as exc:
         raise ProjectError(f"The project's training clip {path} is missing or damaged.") from exc
-    return np.ascontiguousarray(data), int(sr)
 
 
 def save_tensors(path: Path, tensors: dict[str, torch.Tensor]) -> None:
@@ -307,8 +326,7 @@ def save_previews(
     for kind, y in zip(PREVIEW_KINDS, (sample, reconstruction), strict=True):
         path = preview_path(project_dir, scale, kind)
         path.parent.mkdir(exist_ok=True)
-        with atomic_path(path) as tmp:
-            sf.write(str(tmp), np.asarray(y, dtype=np.float32), fs, subtype="FLOAT", format="WAV")
+        _write_float_wav(path, y, fs)
 
 
 def load_previews(project_dir: str | os.PathLike[str], manifest: Manifest) -> dict[int, dict[str, Any]]:
@@ -320,9 +338,9 @@ def load_previews(project_dir: str | os.PathLike[str], manifest: Manifest) -> di
         try:
             got = []
             for kind in PREVIEW_KINDS:
-                y, sr = sf.read(str(preview_path(project_dir, s, kind)), dtype="float32")
-                if y.ndim != 1 or not np.all(np.isfinite(y)):
-                    raise ValueError("not a mono finite signal")
+                y, sr = _read_wav(preview_path(project_dir, s, kind))
+                if (y.ndim == 1) != (manifest.audio_channels == 1) or not np.all(np.isfinite(y)):
+                    raise ValueError("not a finite signal with the project's channels")
                 got.append(y)
         except (sf.LibsndfileError, RuntimeError, OSError, ValueError):
             continue
@@ -348,7 +366,8 @@ def load_scale(
 ) -> tuple[ScaleGenerator, ScaleDiscriminator | None]:
     cfg = manifest.config
     tensors = load_tensors(scale_path(project_dir, scale))
-    kw = {"channels": manifest.channels_at(scale), "n_layers": cfg.n_layers, "kernel": cfg.kernel_size}
+    kw = {"channels": manifest.channels_at(scale), "n_layers": cfg.n_layers, "kernel": cfg.kernel_size,
+          "audio_channels": manifest.audio_channels}
     g = ScaleGenerator(**kw)
     try:
         g.load_state_dict(_split(tensors, "G."))

@@ -116,7 +116,7 @@ class Project:
             return self._cache[full]
 
     def original(self) -> tuple[np.ndarray, int]:
-        """The training section at the working rate and its original level [T]."""
+        """The training section at the working rate and its original level: [T], or [2, T] L/R."""
         clip, sr = load_clip_signal(self.root)
         return (clip * self.manifest.gain).astype(np.float32), sr
 

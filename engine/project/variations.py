@@ -223,14 +223,14 @@ class VariationStore:
         return self.folder / rec.file
 
     def load_audio(self, vid: str | VariationRecord) -> tuple[np.ndarray, int]:
-        """The stored audio as float32 [T] and its sample rate."""
+        """The stored audio as float32 [T] (mono) or [2, T] (stereo, L/R) and its sample rate."""
         p = self.path(vid)
         try:
             data, sr = sf.read(str(p), dtype="float32", always_2d=False)
         except (sf.LibsndfileError, RuntimeError, OSError) as exc:
             raise ProjectError(f"The variation file {p} is missing or damaged.") from exc
         if data.ndim > 1:
-            data = data.mean(axis=1)
+            data = data.T if data.shape[1] == 2 else data.mean(axis=1)
         return np.ascontiguousarray(data, dtype=np.float32), int(sr)
 
     def find(self, recipe: RenderRecipe) -> VariationRecord | None:
@@ -253,8 +253,10 @@ class VariationStore:
         self, audio: np.ndarray, sample_rate: int, recipe: RenderRecipe, *, trimmed: bool = False,
         provenance: dict[str, Any] | None = None, seams: dict[str, Any] | None = None,
     ) -> VariationRecord:
-        """Save `audio` (float32 [T] at `sample_rate`), made by `recipe`, as a new variation."""
-        x = np.asarray(audio, dtype=np.float32).reshape(-1)
+        """Save `audio` (float32 [T], or [2, T] L/R, at `sample_rate`), made by `recipe`, as a
+        new variation."""
+        x = np.asarray(audio, dtype=np.float32)
+        x = x if x.ndim == 2 and x.shape[0] == 2 else x.reshape(-1)
         if x.size == 0:
             raise ConfigError("An empty variation cannot be saved.")
         with self._lock:

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import torch
 
-from engine.audio.io import load_clip
+from engine.audio.channels import as_network_input, count, encode
+from engine.audio.io import load_clip, source_rate
 from engine.config import TrainConfig
 from engine.device import (
     OOM_ADVICE,
@@ -84,7 +85,7 @@ MAX_EVENTS_PER_SECOND = 20.0
 class _Scale:
     """Per-scale tensors on the device."""
 
-    real: torch.Tensor  # [1, 1, T]
+    real: torch.Tensor  # [1, A, T] in the networks' channel basis
     length: int
     rate: int
     channels: int
@@ -123,8 +124,10 @@ def prepare_project(
         if len(rates) < 2:
             raise ConfigError(_too_long_gap(placed.mode, placed.gap, cfg))
     else:
+        cfg = cfg.for_source(source_rate(clip_path))
         clip = load_clip(
             clip_path, cfg.fs, start=start, duration=duration, max_seconds=cfg.max_seconds,
+            stereo=cfg.stereo,
         )
         signal, placed = clip.signal, None
         source = {
@@ -137,7 +140,7 @@ def prepare_project(
             "gain": clip.gain,
         }
         rates = choose_rates(signal, cfg)
-    reals = scale_signals(signal, cfg.fs, rates)
+    reals = scale_signals(encode(signal, cfg.stereo), cfg.fs, rates)
     if device is not None:
         # what one step holds: the windows at a scale that trains on windows
         check_fits(cfg.step_samples(reals[-1].shape[-1]), cfg.channels, cfg.n_layers, device)
@@ -147,7 +150,7 @@ def prepare_project(
     try:
         save_clip(root, signal, cfg.fs)
         g = torch.Generator().manual_seed(seed)
-        save_z_rec(root, torch.randn((1, 1, reals[0].shape[-1]), generator=g))
+        save_z_rec(root, torch.randn((1, count(signal), reals[0].shape[-1]), generator=g))
         manifest = Manifest(
             config=cfg,
             rates=rates,
@@ -155,6 +158,7 @@ def prepare_project(
             source=source,
             seed=seed,
             layout=placed,
+            audio_channels=count(signal),
         )
         write_manifest(root, manifest)
     except BaseException:
@@ -254,7 +258,7 @@ def _train(root: Path, manifest: Manifest, dev: torch.device, cancel: CancelToke
     clip, fs = load_clip_signal(root)
     reals_np = scale_signals(clip, fs, manifest.rates)
     scales = [
-        _Scale(torch.from_numpy(x).to(dev).reshape(1, 1, -1), x.shape[-1], r, manifest.channels_at(i))
+        _Scale(as_network_input(x, cfg.stereo).to(dev), x.shape[-1], r, manifest.channels_at(i))
         for i, (x, r) in enumerate(zip(reals_np, manifest.rates, strict=True))
     ]
     lengths = [s.length for s in scales]
@@ -262,7 +266,7 @@ def _train(root: Path, manifest: Manifest, dev: torch.device, cancel: CancelToke
     first = manifest.scales_done
     pyramid = Pyramid(
         [load_scale(root, manifest, s, with_discriminator=False)[0] for s in range(first)],
-        manifest.rates, manifest.noise_amps, dev,
+        manifest.rates, manifest.noise_amps, dev, manifest.audio_channels,
     )
     prev_gd: tuple[ScaleGenerator, ScaleDiscriminator] | None = None
     if first > 0:
@@ -283,8 +287,10 @@ def _train(root: Path, manifest: Manifest, dev: torch.device, cancel: CancelToke
             rec0 = pyramid.run(lengths, [z_rec], upto=1)
             manifest.noise_amps[1] = float(upsample(rec0, scales[0].rate, sc.rate, sc.length).std())
             pyramid.amps = manifest.noise_amps
-        g = ScaleGenerator(channels=sc.channels, n_layers=cfg.n_layers, kernel=cfg.kernel_size).to(dev)
-        d = ScaleDiscriminator(channels=sc.channels, n_layers=cfg.n_layers, kernel=cfg.kernel_size).to(dev)
+        kw = {"channels": sc.channels, "n_layers": cfg.n_layers, "kernel": cfg.kernel_size,
+              "audio_channels": manifest.audio_channels}
+        g = ScaleGenerator(**kw).to(dev)
+        d = ScaleDiscriminator(**kw).to(dev)
         if prev_gd is not None and same_shapes(g, prev_gd[0]) and same_shapes(d, prev_gd[1]):
             g.load_state_dict(prev_gd[0].state_dict())
             d.load_state_dict(prev_gd[1].state_dict())

@@ -52,7 +52,8 @@ class _InputBank:
 
     def get(self, iteration: int) -> torch.Tensor:
         if self.scale == 0:
-            return torch.zeros((1, 1, self.lengths[0]), device=self.pyramid.device)
+            return torch.zeros((1, self.pyramid.audio_channels, self.lengths[0]),
+                               device=self.pyramid.device)
         if self.size == 0:
             return self._draw()
         if not self.entries:
@@ -73,8 +74,8 @@ class _InputBank:
 
 
 def _windows(padded: torch.Tensor, starts: list[int], width: int) -> torch.Tensor:
-    """[1, 1, T'] -> [B, 1, width]: padded[start : start + width] for each start."""
-    return padded[0, 0].unfold(0, width, 1)[starts].unsqueeze(1)
+    """[1, A, T'] -> [B, A, width]: padded[..., start : start + width] for each start."""
+    return padded[0].unfold(-1, width, 1)[:, starts].transpose(0, 1)
 
 
 def compile_forward(module: torch.nn.Module, mode: str, dev: torch.device) -> Callable[..., torch.Tensor]:
@@ -139,7 +140,7 @@ class ScaleStep:
             m = self.margin
             self.rec_prev_pad = F.pad(self.rec_prev, (m, m))
             self.rec_noise_pad = F.pad(self.rec_noise, (m, m))
-            self.valid_pad = F.pad(torch.ones_like(real), (m, m))
+            self.valid_pad = F.pad(torch.ones_like(real[:, :1]), (m, m))
             # the spectral loss is a norm, so it grows with the square root of the samples it
             # sees: scale the windows' norm to estimate the whole scale's (rec_weight keeps its
             # meaning); MSE is a mean and needs nothing
@@ -188,7 +189,8 @@ class ScaleStep:
         return torch.randint(span, (self.n_windows,), generator=self.win_rng).tolist()
 
     def _window_inputs(self, it: int) -> tuple[torch.Tensor, ...]:
-        """real [B, 1, W]; noise, prev, rec_noise, rec_prev, valid [B, 1, W + 2 margin]."""
+        """real [B, A, W]; noise, prev, rec_noise, rec_prev [B, A, W + 2 margin]; valid
+        [B, 1, W + 2 margin]."""
         starts = self.window_starts()
         m, w = self.margin, self.width
         wide = w + 2 * m
@@ -197,7 +199,7 @@ class ScaleStep:
         prevs = self.bank.get_many(it, len(starts))
         prev = torch.cat([_windows(F.pad(p, (m, m)), [st], wide) for p, st in zip(prevs, starts,
                                                                                    strict=True)])
-        noise = torch.randn(valid.shape, device=self.dev) * self.amp_s * valid
+        noise = torch.randn(prev.shape, device=self.dev) * self.amp_s * valid
         rec_noise = _windows(self.rec_noise_pad, starts, wide)
         rec_prev = _windows(self.rec_prev_pad, starts, wide)
         if self.masked:
@@ -308,15 +310,16 @@ def lone_scale_step(
     cfg: TrainConfig, real: torch.Tensor, *, channels: int | None = None,
     noise_amp: float = 0.1, seed: int = 0, holes: list[tuple[int, int]] | None = None,
 ) -> ScaleStep:
-    """A training step on one scale of `real` ([1, 1, T]) with fresh networks (cfg's layers and
+    """A training step on one scale of `real` ([1, A, T]) with fresh networks (cfg's layers and
     kernel, `channels` or cfg.channels) and no coarser scales below it: what the benches time
     and the tests check. The networks and the reconstruction noise come from torch's RNG."""
     dev = real.device
-    n = real.shape[-1]
-    kw = {"channels": channels or cfg.channels, "n_layers": cfg.n_layers, "kernel": cfg.kernel_size}
+    a, n = real.shape[1], real.shape[-1]
+    kw = {"channels": channels or cfg.channels, "n_layers": cfg.n_layers, "kernel": cfg.kernel_size,
+          "audio_channels": a}
     g, d = ScaleGenerator(**kw).to(dev), ScaleDiscriminator(**kw).to(dev)
-    z_rec = torch.randn((1, 1, n)).to(dev)
-    pyramid = Pyramid([], [cfg.fs], [noise_amp], dev)
+    z_rec = torch.randn((1, a, n)).to(dev)
+    pyramid = Pyramid([], [cfg.fs], [noise_amp], dev, a)
     return ScaleStep(0, real, g, d, pyramid, [n], z_rec, [noise_amp], cfg, dev, seed,
                      holes=holes or ())
 

@@ -45,15 +45,19 @@ def load_clip(path: Path) -> ClipAudio:
 def load_section(project: Project) -> SectionAudio:
     """The training section at the working rate and original level, with its mel."""
     from engine.audio.features import mel_frame_seconds
+    from engine.audio.io import to_mono
 
     audio, sr = project.original()
-    return SectionAudio(project.root, audio, sr, mel_of(audio, sr), mel_frame_seconds(sr))
+    return SectionAudio(project.root, audio, sr, mel_of(to_mono(audio), sr), mel_frame_seconds(sr))
 
 
 def section_as_clip(project: Project) -> ClipAudio:
     """The project's own copy of the section, shown when the source file is gone."""
+    from engine.audio.io import to_mono
+
     s = load_section(project)
-    return ClipAudio(project.root / "clip.wav", s.audio[None, :], s.sample_rate, s.audio, s.mel,
+    audio = s.audio if s.audio.ndim == 2 else s.audio[None, :]
+    return ClipAudio(project.root / "clip.wav", audio, s.sample_rate, to_mono(s.audio), s.mel,
                      s.frame_seconds)
 
 
