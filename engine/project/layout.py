@@ -140,6 +140,47 @@ class LayoutRequest:
                     )
 
 
+@dataclass(frozen=True)
+class SectionFile:
+    """An audio file a section may come from, read once to know it can be: its length."""
+
+    path: str  # resolved
+    duration: float  # seconds
+    sample_rate: int
+    channels: int
+
+    @property
+    def name(self) -> str:
+        return Path(self.path).name
+
+    def check_section(self, start: float, end: float, name: str = "B") -> None:
+        """ConfigError when [start, end) seconds is not a section of this file."""
+        if start < 0 or not end > start:
+            raise ConfigError(f"Section {name} ({start:g}-{end:g} s) must end after it starts, "
+                              "at 0 s or later.")
+        if end - start < MIN_SECTION_SECONDS:
+            raise ConfigError(f"Section {name} is too short ({end - start:.2f} s); a section "
+                              f"needs at least {MIN_SECTION_SECONDS:.1f} s.")
+        if end > self.duration + 1e-3:
+            raise ConfigError(f"Section {name} ({start:.2f}-{end:.2f} s) reaches past the end of "
+                              f"{self.name} ({self.duration:.2f} s); choose an earlier start or "
+                              "a shorter length.")
+
+
+def probe_section_file(path: str | Path) -> SectionFile:
+    """Read a file through (it may take a while: call it off the GUI thread) and say how long
+    it is. AudioError for a file that is not readable audio, ConfigError for one shorter than
+    a section."""
+    from engine.audio.io import read_audio
+
+    audio, sr = read_audio(path)
+    duration = audio.shape[-1] / sr
+    if duration < MIN_SECTION_SECONDS:
+        raise ConfigError(f"{Path(path).name} is only {duration:.2f} s long; a section needs at "
+                          f"least {MIN_SECTION_SECONDS:.1f} s.")
+    return SectionFile(str(Path(path).resolve()), duration, int(sr), int(audio.shape[0]))
+
+
 def _same_file(a: str, b: str) -> bool:
     try:
         return Path(a).resolve() == Path(b).resolve()

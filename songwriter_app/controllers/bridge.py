@@ -1,5 +1,6 @@
-"""Bridges and endings in the app: sections A (green region) and B (blue region) on the clip
-view and a gap train a model with the gap masked (through the training controller, so its
+"""Bridges and endings in the app: sections A (green region) and B (blue region, or a range of
+another audio file, read off the GUI thread to check it) on the clip view and a gap train a
+model with the gap masked (or go to the training queue) (through the training controller, so its
 progress shows in the Train tab); takes render into the project's store (the same list the
 Variations tab shows, so A/B, rating and export work on them too) with their seams and seam
 verdicts; a take plays in context (A -> take -> B, the playheads running through the take's
@@ -12,7 +13,7 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QFileDialog, QWidget
 
 from engine.errors import EngineError
 from engine.project import Project, RenderRecipe
@@ -92,6 +93,13 @@ class BridgeController(QObject):
         self.window, self.panel, self.clip_view = window, panel, clip_view
         self.projects, self.training, self.playback = projects, training, playback
         self.device = device
+        self.settings = settings
+        self.queue: Any = None  # the window's QueueController (install_bridge sets it)
+        # section B from another file: its path, and what reading it found (None until read,
+        # or when it cannot be read now: a reopened project whose B file is gone)
+        self.b_path: Path | None = None
+        self.b_info: Any = None  # engine.project.layout.SectionFile
+        self._probe = JobSlot(runner, "b-file", self)
         self._render = JobSlot(runner, "takes", self)
         self._render.busy_changed.connect(self.busy_changed)
         self._render.busy_changed.connect(lambda _b: self.update_state())
@@ -104,6 +112,10 @@ class BridgeController(QObject):
         self.playing_context = True
 
         panel.train_requested.connect(self.train)
+        panel.queue_requested.connect(self.add_to_queue)
+        panel.b_file_requested.connect(lambda: self.choose_b_file())
+        panel.b_clip_requested.connect(self.use_clip_for_b)
+        panel.b_range_changed.connect(self._show_sections)
         panel.render_requested.connect(self.render)
         panel.stop_requested.connect(self._render.request_cancel)
         panel.play_context_requested.connect(lambda: self.play(context=True))
@@ -145,7 +157,8 @@ class BridgeController(QObject):
         self.panel.set_project_state(
             can_train=self.projects.clip is not None and not self.training.busy,
             can_render=p is not None and p.trained and not self.training.busy,
-            rendering=self.busy)
+            rendering=self.busy,
+            can_queue=self.projects.clip is not None and self.queue is not None)
 
     def _on_training_ended(self, how: str) -> None:
         """A bridge or ending model finished: come back to this tab (after the window's own
@@ -156,8 +169,12 @@ class BridgeController(QObject):
         if tabs is not None:
             QTimer.singleShot(0, lambda: tabs.setCurrentWidget(self.panel))
 
+    def _b_on_clip(self) -> bool:
+        """Section B is the clip view's blue region (not another file, not an ending)."""
+        return self.panel.current_mode() != "ending" and self.b_path is None
+
     def _on_visible(self, shown: bool) -> None:
-        self.clip_view.show_section_b(shown and self.panel.current_mode() != "ending")
+        self.clip_view.show_section_b(shown and self._b_on_clip())
         if shown:
             self._show_sections()
 
@@ -199,29 +216,106 @@ class BridgeController(QObject):
 
     def _place_project_sections(self) -> None:
         """A bridge project remembers its sections: put A and B back on the clip view when the
-        clip shown is their source file."""
+        clip shown is their source file; a B from another file comes back as that file, its
+        start and length (the file read again, off the GUI thread, to check it is still
+        there)."""
         p, clip = self._gap_project(), self.projects.clip
         if p is None or clip is None:
             return
         lay = p.manifest.layout
-        try:
-            same = Path(lay.section_a.path).resolve() == Path(clip.path).resolve()
-        except OSError:
-            same = False
-        if not same:
+        a, b = lay.section_a, lay.section_b
+        if _same_path(a.path, clip.path):
+            self.clip_view.set_section(a.start, a.duration)
+        if b is None:
             return
-        a = lay.section_a
-        self.clip_view.set_section(a.start, a.duration)
-        if lay.section_b is not None:
-            self.clip_view.set_section_b(lay.section_b.start, lay.section_b.duration)
+        if _same_path(b.path, clip.path):
+            self._set_b_file(None)
+            self.clip_view.set_section_b(b.start, b.duration)
+        elif self.b_path is None or not _same_path(self.b_path, b.path) or \
+                self.panel.b_range() != (b.start, b.duration):
+            self.b_path, self.b_info = Path(b.path), None
+            self.panel.set_b_file(Path(b.path).name, None, start=b.start, length=b.duration,
+                                  note="checking the file…")
+            self._probe.start(_probe, b.path, on_result=lambda info: self._on_b_read(
+                info, keep=True), on_error=self._on_b_unreadable)
+        self._show_sections()
+
+    # ---- section B from another file ----
+
+    def choose_b_file(self, path: Path | None = None) -> bool:
+        """Ask for a file (or take `path`) and read it off the GUI thread; B comes from it once
+        it proves readable and long enough (an error dialog otherwise, nothing changed)."""
+        if path is None:
+            from engine.audio.io import SUPPORTED_EXTENSIONS
+
+            start = self.settings.get("dirs/clips", str(Path.home()))
+            name, _ = QFileDialog.getOpenFileName(
+                self.window, "Section B from another audio file", start,
+                "Audio (" + " ".join(f"*{e}" for e in SUPPORTED_EXTENSIONS) + ")")
+            if not name:
+                return False
+            path = Path(name)
+        self.status.emit(f"Reading {Path(path).name} for section B…", 0)
+        return self._probe.start(_probe, str(path), on_result=self._on_b_read,
+                                 on_error=self._on_b_error) is not None
+
+    def _on_b_read(self, info: Any, keep: bool = False) -> None:
+        if keep:  # a reopened project: its own start and length, now checked against the file
+            start, length = self.panel.b_range()
+        else:
+            _a0, ad = self.clip_view.section()
+            start, length = 0.0, round(min(max(ad, 0.5), info.duration), 2)
+        self.b_path, self.b_info = Path(info.path), info
+        note = ""
+        try:
+            info.check_section(start, start + length)
+        except EngineError as exc:
+            note = str(exc)
+        self.panel.set_b_file(info.name, info.duration, start=start, length=length, note=note)
+        self.clip_view.show_section_b(False)
+        self.status.emit(f"Section B comes from {info.name} ({info.duration:.2f} s): set its "
+                         "start and length.", 8000)
+        self._show_sections()
+
+    def _on_b_error(self, err: JobError) -> None:
+        self.status.emit("", 1)
+        self.failed.emit("Cannot use this file for section B", err.message, err.kind)
+
+    def _on_b_unreadable(self, err: JobError) -> None:
+        """A reopened project's B file cannot be read now: say so beside it (no dialog)."""
+        if self.b_path is not None:
+            start, length = self.panel.b_range()
+            self.panel.set_b_file(self.b_path.name, None, start=start, length=length,
+                                  note=f"cannot be read now: {err.message}")
+
+    def use_clip_for_b(self) -> None:
+        """Section B back to the blue region of the open clip."""
+        self._set_b_file(None)
+        self._on_visible(self.panel.isVisible())
+        self._show_sections()
+
+    def _set_b_file(self, info: Any) -> None:
+        self._probe.cancel()
+        self.b_path = None if info is None else Path(info.path)
+        self.b_info = info
+        if info is None:
+            self.panel.set_b_file(None)
 
     def _show_sections(self) -> None:
         mode = self.panel.current_mode()
         if self.panel.isVisible():
-            self.clip_view.show_section_b(mode != "ending")
+            self.clip_view.show_section_b(self._b_on_clip())
         a0, ad = self.clip_view.section()
         text = f"A (green): {a0:.2f}–{a0 + ad:.2f} s"
-        if mode != "ending":
+        if mode != "ending" and self.b_path is not None:
+            b0, bd = self.panel.b_range()
+            text += f"   B: {self.b_path.name} {b0:.2f}–{b0 + bd:.2f} s"
+            if self.b_info is not None:
+                try:
+                    self.b_info.check_section(b0, b0 + bd)
+                except EngineError as exc:
+                    text += f"\n⚠ {exc}"
+        elif mode != "ending":
             b0, bd = self.clip_view.section_b()
             text += f"   B (blue): {b0:.2f}–{b0 + bd:.2f} s"
         gap = self.panel.gap.value()
@@ -246,7 +340,15 @@ class BridgeController(QObject):
         mode = self.panel.current_mode()
         a0, ad = self.clip_view.section()
         sections = [SectionRequest(str(clip.path), round(a0, 3), round(a0 + ad, 3))]
-        if mode != "ending":
+        if mode != "ending" and self.b_path is not None:
+            if self._probe.busy:
+                raise EngineError(f"Still reading {self.b_path.name} for section B; try again "
+                                  "in a moment.")
+            b0, bd = self.panel.b_range()
+            if self.b_info is not None:
+                self.b_info.check_section(round(b0, 3), round(b0 + bd, 3))
+            sections.append(SectionRequest(str(self.b_path), round(b0, 3), round(b0 + bd, 3)))
+        elif mode != "ending":
             b0, bd = self.clip_view.section_b()
             sections.append(SectionRequest(str(clip.path), round(b0, 3), round(b0 + bd, 3)))
         gap = 0.0 if mode == "variation" else float(self.panel.gap.value())
@@ -263,6 +365,21 @@ class BridgeController(QObject):
             self.failed.emit("Cannot train this", str(exc), "engine")
             return False
         return self.training.start_training(layout=req)
+
+    def add_to_queue(self) -> bool:
+        """Queue the training this tab sets up (sections, gap, mode; the Train tab's preset)."""
+        if self.queue is None:
+            return False
+        try:
+            req = self.layout_request()
+        except EngineError as exc:
+            self.failed.emit("Cannot queue this", str(exc), "engine")
+            return False
+        jobs = self.queue.add_layout(req)
+        dock = getattr(self.window, "queue_dock", None)
+        if jobs and dock is not None:
+            dock.show()
+        return bool(jobs)
 
     # ---- render ----
 
@@ -346,10 +463,14 @@ class BridgeController(QObject):
         if p is None or not rec.seams:
             return None
         lay = p.manifest.layout
+        clip = self.projects.clip
         a, b = rec.seams["take"]
-        if pos < a / sr:
+        if clip is None:
+            return None
+        if pos < a / sr and _same_path(lay.section_a.path, clip.path):
             return lay.section_a.start + pos
-        if pos >= b / sr and lay.section_b is not None:
+        if pos >= b / sr and lay.section_b is not None and \
+                _same_path(lay.section_b.path, clip.path):  # not a B from another file
             return lay.section_b.start + pos - b / sr
         return None
 
@@ -395,6 +516,20 @@ class BridgeController(QObject):
         return True
 
 
+def _same_path(a: Any, b: Any) -> bool:
+    try:
+        return Path(a).resolve() == Path(b).resolve()
+    except OSError:
+        return str(a) == str(b)
+
+
+def _probe(path: str) -> Any:
+    """The job that reads a file for section B (engine.project.layout.probe_section_file)."""
+    from engine.project.layout import probe_section_file
+
+    return probe_section_file(path)
+
+
 __all__ = ["BridgeController", "gap_advice", "take_label"]
 
 
@@ -410,6 +545,8 @@ def install_bridge(window: Any) -> BridgeController:
     c = BridgeController(window, panel, window.clip_view, window.projects, window.training,
                          window.playback, window.jobs, window.settings, device=window.device,
                          parent=window)
+    c.queue = getattr(window, "queue", None)  # the window's training queue, when it has one
     c.status.connect(window.say)
     c.failed.connect(window._show_error)
+    c.update_state()
     return c

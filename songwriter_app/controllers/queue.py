@@ -30,7 +30,7 @@ from engine.queue import (
     QueueFile,
     QueueFinished,
 )
-from engine.queue.model import section_jobs
+from engine.queue.model import layout_jobs, section_jobs
 from engine.training.cost import clock_time
 from songwriter_app.controllers.project import ProjectController
 from songwriter_app.controllers.training import TrainingController
@@ -208,6 +208,21 @@ class QueueController(QObject):
         if not paths:
             return []
         return self._add(paths, None)
+
+    def add_layout(self, request: Any) -> list[Job]:
+        """Queue a layout (several sections, a bridge or an ending: a LayoutRequest, e.g. the
+        Bridge tab's) with the Train tab's preset. A bad request changes nothing and says why."""
+        name, overrides = self._preset()
+        try:
+            jobs = layout_jobs([request], projects_dir=self.projects_dir, preset=name,
+                               overrides=overrides)
+            self.queue.add(*jobs)
+        except EngineError as exc:
+            self.failed.emit("Cannot add to the queue", str(exc), "engine")
+            return []
+        self.refresh()
+        self.status.emit(f"Queued {jobs[0].label} ({name}).", 8000)
+        return jobs
 
     def _add(self, clips: list[Path], sections: list[tuple[float, float | None]] | None
              ) -> list[Job]:

@@ -1,7 +1,9 @@
 """The Bridge / Ending panel: choose the mode and the gap, train a model with the gap masked,
 render takes, list them, play a take in context (A -> take -> B) or alone, export.
 
-Section A is the clip view's green region, section B its blue one (shown while this panel is).
+Section A is the clip view's green region, section B its blue one (shown while this panel is),
+or a range of another audio file ("B from another file…": the file named, start and length in
+spin boxes).
 User actions leave as signals; the controller (songwriter_app.controllers.bridge) calls the
 intent methods (set_project_state, set_takes, show_take, set_playhead ...)."""
 
@@ -43,6 +45,10 @@ class BridgePanel(QWidget):
     ab_requested = Signal()
     export_requested = Signal()
     save_take_requested = Signal()
+    queue_requested = Signal()
+    b_file_requested = Signal()  # choose a file for section B
+    b_clip_requested = Signal()  # section B back on the open clip (the blue region)
+    b_range_changed = Signal()  # B's start or length (in its own file) changed
     mode_changed = Signal(str)
     take_selected = Signal(object)  # the selected record id (str) or None
     visibility_changed = Signal(bool)
@@ -86,6 +92,34 @@ class BridgePanel(QWidget):
         self.state.setWordWrap(True)
         self.train_btn = QPushButton("Train bridge model")
         self.train_btn.setObjectName("trainBridgeButton")
+        self.queue_btn = QPushButton("Add to Queue")
+        self.queue_btn.setObjectName("queueBridgeButton")
+        self.queue_btn.setToolTip("Queue this training (the sections, the gap, the preset of the "
+                                  "Train tab) to run later with the training queue.")
+        # section B from another audio file
+        self.b_source = QLabel("B: the blue region of the open clip")
+        self.b_source.setObjectName("bSourceLabel")
+        self.b_source.setWordWrap(True)
+        self.b_file_btn = QPushButton("B from another file…")
+        self.b_file_btn.setObjectName("bFileButton")
+        self.b_file_btn.setToolTip("Take section B from a second audio file (e.g. the chorus "
+                                   "of another take); A stays the green region.")
+        self.b_clip_btn = QPushButton("B from this clip")
+        self.b_clip_btn.setObjectName("bClipButton")
+        self.b_clip_btn.setToolTip("Section B back to the blue region of the open clip.")
+        self.b_start = QDoubleSpinBox()
+        self.b_start.setObjectName("bStartSpin")
+        self.b_length = QDoubleSpinBox()
+        self.b_length.setObjectName("bLengthSpin")
+        for sb in (self.b_start, self.b_length):
+            sb.setDecimals(2)
+            sb.setSingleStep(0.5)
+            sb.setSuffix(" s")
+            sb.setRange(0.0, 0.0)
+            sb.setKeyboardTracking(False)
+        self._b_file: str | None = None  # the file B comes from (None: the open clip)
+        self.b_start.setToolTip("Where section B starts in its file.")
+        self.b_length.setToolTip("How long section B is.")
         self.render_btn = QPushButton("Render takes")
         self.render_btn.setObjectName("renderTakesButton")
         self.stop_btn = QPushButton("Stop")
@@ -99,10 +133,18 @@ class BridgePanel(QWidget):
         grid.addWidget(self.gap, 1, 1)
         grid.addWidget(QLabel("Fade-out"), 1, 2)
         grid.addWidget(self.fade_out, 1, 3)
-        grid.addWidget(self.sections, 2, 0, 1, 4)
-        grid.addWidget(self.hint, 3, 0, 1, 4)
-        grid.addWidget(self.train_btn, 4, 0, 1, 2)
-        grid.addWidget(self.state, 4, 2, 1, 2)
+        grid.addWidget(self.b_file_btn, 2, 0, 1, 2)
+        grid.addWidget(self.b_clip_btn, 2, 2, 1, 2)
+        grid.addWidget(self.b_source, 3, 0, 1, 4)
+        grid.addWidget(QLabel("B start"), 4, 0)
+        grid.addWidget(self.b_start, 4, 1)
+        grid.addWidget(QLabel("B length"), 4, 2)
+        grid.addWidget(self.b_length, 4, 3)
+        grid.addWidget(self.sections, 5, 0, 1, 4)
+        grid.addWidget(self.hint, 6, 0, 1, 4)
+        grid.addWidget(self.train_btn, 7, 0, 1, 2)
+        grid.addWidget(self.queue_btn, 7, 2, 1, 2)
+        grid.addWidget(self.state, 8, 0, 1, 4)
 
         takes = QGroupBox("Takes")
         tl = QVBoxLayout(takes)
@@ -157,6 +199,11 @@ class BridgePanel(QWidget):
 
         self.mode.currentIndexChanged.connect(self._on_mode)
         self.train_btn.clicked.connect(self.train_requested)
+        self.queue_btn.clicked.connect(self.queue_requested)
+        self.b_file_btn.clicked.connect(self.b_file_requested)
+        self.b_clip_btn.clicked.connect(self.b_clip_requested)
+        self.b_start.valueChanged.connect(lambda _v: self.b_range_changed.emit())
+        self.b_length.valueChanged.connect(lambda _v: self.b_range_changed.emit())
         self.render_btn.clicked.connect(self.render_requested)
         self.stop_btn.clicked.connect(self.stop_requested)
         self.play_context_btn.clicked.connect(self.play_context_requested)
@@ -192,9 +239,49 @@ class BridgePanel(QWidget):
         mode = self.current_mode()
         self.fade_out.setEnabled(mode == "ending")
         self.gap.setEnabled(mode != "variation")
+        self._enable_b()
         self.train_btn.setText({"bridge": "Train bridge model", "ending": "Train ending model"}
                                .get(mode, "Train on A and B"))
         self.mode_changed.emit(mode)
+
+    # ---- section B from another file ----
+
+    def set_b_file(self, name: str | None, duration: float | None = None, *,
+                   start: float = 0.0, length: float = 0.0, note: str = "") -> None:
+        """Show where B comes from: `name` (a file, `duration` s long when known) with start
+        and length in the spin boxes, or None for the open clip's blue region."""
+        self._b_file = name
+        for sb in (self.b_start, self.b_length):
+            sb.blockSignals(True)
+        if name is None:
+            self.b_source.setText("B: the blue region of the open clip")
+            self.b_start.setRange(0.0, 0.0)
+            self.b_length.setRange(0.0, 0.0)
+        else:
+            top = duration if duration is not None else max(start + length, 0.0) + 3600.0
+            self.b_start.setRange(0.0, max(top - 0.5, 0.0))
+            self.b_length.setRange(0.5 if top >= 0.5 else 0.0, max(top, 0.5))
+            self.b_start.setValue(start)
+            self.b_length.setValue(length)
+            long = f", {duration:.2f} s long" if duration is not None else ""
+            self.b_source.setText(f"B from: {name}{long}" + (f" ({note})" if note else ""))
+            self.b_source.setToolTip(name)
+        for sb in (self.b_start, self.b_length):
+            sb.blockSignals(False)
+        self._enable_b()
+
+    def b_range(self) -> tuple[float, float]:
+        """B's start and length in its own file (seconds)."""
+        return float(self.b_start.value()), float(self.b_length.value())
+
+    def _enable_b(self) -> None:
+        with_b = self.current_mode() != "ending"
+        has_file = self._b_file is not None
+        self.b_file_btn.setEnabled(with_b)
+        self.b_clip_btn.setEnabled(with_b and has_file)
+        self.b_start.setEnabled(with_b and has_file)
+        self.b_length.setEnabled(with_b and has_file)
+        self.b_source.setEnabled(with_b)
 
     def take_request(self) -> tuple[int, int, float]:
         """seed, count, fade-out seconds."""
@@ -214,8 +301,10 @@ class BridgePanel(QWidget):
     def set_state(self, text: str) -> None:
         self.state.setText(text)
 
-    def set_project_state(self, *, can_train: bool, can_render: bool, rendering: bool) -> None:
+    def set_project_state(self, *, can_train: bool, can_render: bool, rendering: bool,
+                          can_queue: bool | None = None) -> None:
         self.train_btn.setEnabled(can_train)
+        self.queue_btn.setEnabled(can_train if can_queue is None else can_queue)
         self.render_btn.setEnabled(can_render and not rendering)
         self.stop_btn.setEnabled(rendering)
         has = self.list.currentItem() is not None
