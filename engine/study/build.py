@@ -530,9 +530,22 @@ def iter_build_study(
             items.append(_generated_from_file(Path(f), src.label, spec.trim_s, label_for_path,
                                                warnings.append))
             done += 1
+        taken: set[int] = set()  # a gap project's take seeds: the same seed, the same take
+        gap = src.gap_layout
+        if gap is not None and any(g.from_scale is not None or g.seconds is not None
+                                   for g in src.sel.generate):
+            warnings.append(f"{src.label} is a {gap.mode} project: its new material is takes "
+                            f"filling its {gap.gap_seconds:g} s gap; strengths and lengths do "
+                            "not apply to them.")
         for g in src.sel.generate:
             for i in range(g.count):
                 check_cancel()
+                if gap is not None and g.seed + i in taken:
+                    warnings.append(f"Seed {g.seed + i} of {src.label} was asked for twice; "
+                                    "its take is in the study once.")
+                    done += 1
+                    continue
+                taken.add(g.seed + i)
                 yield BuildProgress(done, total, f"Rendering variation {i + 1} of {g.count} from "
                                                  f"{src.label} (seed {g.seed + i})")
                 items.append(src.generated(g, i, spec.trim_s))

@@ -104,6 +104,19 @@ def test_an_exported_take_alone_needs_its_stitched_file(bridge_takes_project: Pa
     assert g.seconds == pytest.approx(STITCHED_S - 0.4, abs=1e-3)  # the export trimmed 0.2 s
 
 
+def test_strengths_do_not_apply_to_takes_and_a_seed_is_one_take(bridge_takes_project: Path,
+                                                                 tmp_path: Path) -> None:
+    spec = StudySpec(projects=[ProjectSelection(
+        bridge_takes_project, real_training=1,
+        generate=[GenerateSpec(2, seed=5), GenerateSpec(2, seed=6, from_scale=1)])])
+    study, warnings = _build(spec, tmp_path / "study")
+    gen = [s for s in study.stimuli if s.kind == GENERATED]
+    assert sorted(s.truth["seed"] for s in gen) == [5, 6, 7]
+    assert all("take" in s.truth for s in gen)
+    assert any("strengths and lengths do not apply" in w for w in warnings)
+    assert any("Seed 6 of" in w and "asked for twice" in w for w in warnings)
+
+
 def test_windows_avoid_every_span() -> None:
     rng = np.random.default_rng(0)
     starts = _windows(100, 10, 20, [(10, 30), (60, 80)], rng)
