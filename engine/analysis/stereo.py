@@ -139,3 +139,80 @@ def stereo_baselines(
         n = min(first.shape[-1], second.shape[-1])
         out["independent takes"] = stereo_metrics(np.stack([first[:n], second[:n]]), sr)
     return out
+
+
+# ---- a variation's image against the original's --------------------------------------------
+
+# image_error's correlation error under which a take's image reads as the original's, and the
+# side/mid change (dB) beyond which it reads as narrower or wider
+IMAGE_CORR_CLOSE = 0.15
+IMAGE_WIDTH_DB = 3.0
+
+
+def image_error(m: StereoMetrics, ref: StereoMetrics) -> dict[str, float]:
+    """How far an image is from the original's, band by band (0 = the same image): the mean over
+    bands of |correlation - the original's|, the mean of |side/mid dB - the original's|, the
+    mean signed side/mid change (dB; below 0 = narrower), and the mono level change's error."""
+    pairs = list(zip(m.bands, ref.bands, strict=True))
+    return {
+        "correlation_error": float(np.mean([abs(a.correlation - b.correlation) for a, b in pairs])),
+        "side_mid_db_error": float(np.mean([abs(a.side_to_mid_db - b.side_to_mid_db) for a, b in pairs])),
+        "width_change_db": float(np.mean([a.side_to_mid_db - b.side_to_mid_db for a, b in pairs])),
+        "mono_change_error_db": abs(m.mono_change_db - ref.mono_change_db),
+    }
+
+
+def image_words(m: StereoMetrics, ref: StereoMetrics) -> str:
+    """A musician's words for a take's stereo image next to the original's."""
+    err = image_error(m, ref)
+    if m.side_to_mid_db <= SIDE_FLOOR_DB + 1e-6:
+        return "stereo: mono (no width)"
+    if err["correlation_error"] > 2 * IMAGE_CORR_CLOSE and m.correlation < ref.correlation - 0.3:
+        return f"stereo: channels unrelated (correlation {m.correlation:.2f}, original {ref.correlation:.2f})"
+    if err["width_change_db"] < -IMAGE_WIDTH_DB:
+        shape = "narrower"
+    elif err["width_change_db"] > IMAGE_WIDTH_DB:
+        shape = "wider"
+    else:
+        shape = "like the original" if err["correlation_error"] <= IMAGE_CORR_CLOSE else "close"
+    return (f"stereo: {shape} (width {m.side_to_mid_db:.0f} dB side/mid, original "
+            f"{ref.side_to_mid_db:.0f} dB; correlation {m.correlation:.2f}/{ref.correlation:.2f})")
+
+
+def stereo_report(original: np.ndarray, sr: int, variations: dict[str, np.ndarray]) -> dict[str, object]:
+    """The stereo measures of each variation ([2, T]; a mono one is measured as mono on both
+    channels) beside the original's and the baselines (stereo_baselines, the independent takes
+    made from the first two variations), with each one's image error against the original."""
+    def two(x: np.ndarray) -> np.ndarray:
+        a = np.asarray(x, dtype=np.float64)
+        return np.stack([a, a]) if a.ndim == 1 else a
+
+    base = stereo_baselines(original, sr, list(variations.values()))
+    ref = base["original"]
+    rows: dict[str, object] = {}
+    for name, x in variations.items():
+        m = stereo_metrics(two(x), sr)
+        rows[name] = {**m.to_dict(), **image_error(m, ref), "words": image_words(m, ref)}
+    return {"original": ref.to_dict(),
+            "baselines": {k: {**v.to_dict(), **image_error(v, ref)} for k, v in base.items()
+                          if k != "original"},
+            "variations": rows}
+
+
+def format_stereo_report(report: dict[str, object]) -> str:
+    """The stereo report as a table: correlation, side/mid and mono change, image errors."""
+    head = (f"{'stereo':<24} {'corr':>6} {'side/mid dB':>11} {'mono dB':>8} {'corr err':>8} "
+            f"{'width err dB':>12}")
+    out = [head]
+
+    def row(name: str, d: dict) -> str:
+        return (f"{name[:24]:<24} {d['correlation']:>6.2f} {d['side_to_mid_db']:>11.1f} "
+                f"{d['mono_change_db']:>8.2f} {d.get('correlation_error', 0.0):>8.2f} "
+                f"{d.get('side_mid_db_error', 0.0):>12.1f}")
+
+    out.append(row("original", report["original"]))  # type: ignore[arg-type]
+    for name, d in report["baselines"].items():  # type: ignore[union-attr]
+        out.append(row(f"baseline: {name}", d))
+    for name, d in report["variations"].items():  # type: ignore[union-attr]
+        out.append(row(name, d) + f"  {d['words']}")
+    return "\n".join(out)

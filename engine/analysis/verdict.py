@@ -17,6 +17,7 @@ import numpy as np
 from engine.analysis.baselines import compute_baselines
 from engine.analysis.measures import VariationMetrics, evaluate_variation
 from engine.analysis.reference import Reference, prepare_reference
+from engine.analysis.stereo import image_error, image_words, stereo_metrics
 
 XCORR_FOLLOWS = 0.6  # quick_verdict: waveform correlation that means "follows the original"
 
@@ -69,7 +70,9 @@ def quick_verdict(clip: np.ndarray, variation: np.ndarray, sr: int) -> tuple[str
     the real signal up to a scale score 0.6-0.8: its low band and timing stay); "noisy: timbre far" when the timbre
     distance is closer (on a log scale) to the shaped-noise baseline (at least 4x
     real-vs-real) than to real-vs-real;
-    otherwise "novel: longest copied run 0.3 s; timbre close|fair". The per-clip baselines
+    otherwise "novel: longest copied run 0.3 s; timbre close|fair". A stereo variation of a
+    stereo clip ([2, T] both) gets its image words after a semicolon ("stereo: like the
+    original ...", "narrower", "wider", "channels unrelated", "mono"). The per-clip baselines
     are cached (keyed by a hash of the clip), so later calls on the same clip are fast.
     Thread-safe; both signals must be at `sr`.
     """
@@ -96,12 +99,31 @@ def quick_verdict(clip: np.ndarray, variation: np.ndarray, sr: int) -> tuple[str
         "longest_copy_s_cut_and_paste": cut.longest_copy_s,
         "timbre_position": position,
     }
+    text = _words(m, copy_run_limit, copy_ratio_limit, real.timbre_fd, position)
+    if np.ndim(clip) == 2 and np.ndim(variation) == 2:
+        text += "; " + _stereo(clip, variation, sr, numbers)
+    return text, numbers
+
+
+def _stereo(clip: np.ndarray, variation: np.ndarray, sr: int, numbers: dict[str, float]) -> str:
+    """The image words of a stereo variation (engine.analysis.stereo); adds its numbers."""
+    ref, m = stereo_metrics(clip, sr), stereo_metrics(variation, sr)
+    err = image_error(m, ref)
+    numbers.update({"stereo_correlation": m.correlation, "stereo_correlation_original": ref.correlation,
+                    "side_to_mid_db": m.side_to_mid_db, "side_to_mid_db_original": ref.side_to_mid_db,
+                    "mono_change_db": m.mono_change_db, "stereo_correlation_error": err["correlation_error"],
+                    "width_change_db": err["width_change_db"]})
+    return image_words(m, ref)
+
+
+def _words(m: VariationMetrics, copy_run_limit: float, copy_ratio_limit: float, real_fd: float,
+           position: float) -> str:
     if m.longest_copy_s >= copy_run_limit or m.copy_ratio >= copy_ratio_limit:
-        return f"near copy: {m.longest_copy_s:.1f} s copied ({m.copy_ratio:.0%} of it)", numbers
+        return f"near copy: {m.longest_copy_s:.1f} s copied ({m.copy_ratio:.0%} of it)"
     closeness = "close" if position < 0.25 else "fair" if position < 0.5 else "far"
     xcorr = max(m.max_xcorr, m.local_xcorr)
     if xcorr >= XCORR_FOLLOWS:
-        return f"follows the original: waveform xcorr {xcorr:.2f}; timbre {closeness}", numbers
+        return f"follows the original: waveform xcorr {xcorr:.2f}; timbre {closeness}"
     if position >= 0.5:
-        return f"noisy: timbre far (FD {m.timbre_fd:.1f}; real audio {real.timbre_fd:.1f})", numbers
-    return f"novel: longest copied run {m.longest_copy_s:.1f} s; timbre {closeness}", numbers
+        return f"noisy: timbre far (FD {m.timbre_fd:.1f}; real audio {real_fd:.1f})"
+    return f"novel: longest copied run {m.longest_copy_s:.1f} s; timbre {closeness}"

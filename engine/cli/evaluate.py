@@ -102,16 +102,18 @@ def evaluate_project(
     models with different working rates).
     """
     from engine.analysis import evaluate, untrained_generator_output
-    from engine.audio.io import load_clip, resample
+    from engine.analysis.stereo import stereo_report
+    from engine.audio.io import load_clip, resample, to_mono
     from engine.generation.render import generate, load_model, reconstruct
 
     model = load_model(project, device)
     fs = model.fs
     variations: dict[str, np.ndarray] = {}
     rendered: list[dict[str, Any]] = []
+    stereo = model.manifest.audio_channels == 2
     if files:
         for f in files:
-            clip = load_clip(f, fs)
+            clip = load_clip(f, fs, stereo="left-right" if stereo else "mono")
             name = Path(f).name
             if name in variations:
                 name = f"{name} ({len(variations) + 1})"
@@ -139,7 +141,11 @@ def evaluate_project(
         if baselines and model.manifest.complete
         else None
     )
-    clip_signal, other_signal = model.clip, None if other is None else other[0]
+    stereo_numbers = stereo_report(model.clip, fs, variations) if stereo else None
+    # the other measures are of the downmix (metrics.md); the image has its own report
+    variations = {k: to_mono(v) for k, v in variations.items()}
+    rec = to_mono(rec)
+    clip_signal, other_signal = to_mono(model.clip), None if other is None else other[0]
     if rate is not None:
         if rate < 1000 or rate > fs:
             raise ConfigError(f"--rate must be between 1000 Hz and the working rate ({fs} Hz).")
@@ -156,6 +162,8 @@ def evaluate_project(
         clip_signal, fs, variations, reconstruction=rec, other_excerpt=other_signal,
         untrained=untrained, seed=seed, with_baselines=baselines,
     )
+    if stereo_numbers is not None:
+        report.notes["stereo"] = stereo_numbers
     report.notes["project"] = str(Path(project).resolve())
     report.notes["preset"] = model.manifest.config.name
     report.notes["scales"] = f"{model.n_scales} of {model.manifest.n_scales} trained"
@@ -247,6 +255,12 @@ def handler(args: argparse.Namespace) -> int:
         f"training clip at {report.sr} Hz ({report.notes.get('scales', '')}) in {elapsed:.1f} s."
     )
     print(report.format_table())
+    if "stereo" in report.notes:
+        from engine.analysis.stereo import format_stereo_report
+
+        print("\nStereo image (per band: inter-channel correlation, side/mid energy; errors "
+              "against the original's; metrics.md):")
+        print(format_stereo_report(report.notes["stereo"]))
     if args.json_out:
         data = report.to_dict()
         data["elapsed_s"] = round(elapsed, 3)

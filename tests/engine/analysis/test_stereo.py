@@ -90,3 +90,45 @@ def demo_stereo() -> np.ndarray:
     if data.shape[1] != 2:
         pytest.skip("the shared clip is not stereo")
     return np.asarray(resample(np.ascontiguousarray(data.T), sr, SR), dtype=np.float64)
+
+
+def _recording(seconds: float) -> np.ndarray:
+    path = SHARED_AUDIO / "sectoid-metal-madness-8s.wav"
+    if not path.is_file():
+        pytest.skip("the shared recordings are not beside this checkout")
+    data, _sr = sf.read(path, dtype="float32", always_2d=True, frames=int(seconds * 44100))
+    return np.ascontiguousarray(data.T)
+
+
+def test_image_words_and_report_tell_a_kept_image_from_a_lost_one() -> None:
+    from engine.analysis.stereo import image_error, image_words, stereo_report
+
+    sr = 44100
+    rec = _recording(8.0)
+    x = rec[:, : 4 * sr]
+    ref = stereo_metrics(x, sr)
+    later = rec[:, 4 * sr : 8 * sr]  # the same mix, later: the same kind of image
+    assert image_error(ref, ref)["correlation_error"] == 0.0
+    assert image_words(stereo_metrics(later, sr), ref).startswith("stereo: ")
+    mid = x.mean(axis=0)
+    assert image_words(stereo_metrics(np.stack([mid, mid]), sr), ref) == "stereo: mono (no width)"
+    unrelated = np.stack([x[0], np.roll(x[1], 30000)])
+    words = image_words(stereo_metrics(unrelated, sr), ref)
+    assert "unrelated" in words or "wider" in words, words
+    report = stereo_report(x, sr, {"later": later, "mono": mid, "shifted": unrelated})
+    rows = report["variations"]
+    assert rows["mono"]["words"] == "stereo: mono (no width)"
+    assert rows["later"]["correlation_error"] < rows["shifted"]["correlation_error"]
+    assert set(report["baselines"]) == {"mid to both", "independent takes"}
+
+
+def test_the_quick_verdict_of_a_stereo_variation_names_its_image() -> None:
+    from engine.analysis.verdict import quick_verdict
+
+    sr = 44100
+    rec = _recording(8.0)
+    clip, var = rec[:, : 4 * sr], rec[:, 4 * sr :]
+    text, numbers = quick_verdict(clip, var, sr)
+    assert "; stereo: " in text and "stereo_correlation" in numbers
+    mono_text, mono_numbers = quick_verdict(clip.mean(axis=0), var.mean(axis=0), sr)
+    assert "stereo" not in mono_text and "stereo_correlation" not in mono_numbers
