@@ -29,6 +29,7 @@ import numpy as np
 from engine.analysis.features import EPS, _rms, frame_seconds, logmel_db
 from engine.analysis.measures import evaluate_variation
 from engine.analysis.reference import prepare_reference
+from engine.audio.io import to_mono
 from engine.project.layout import Layout, splice
 
 FLOOR_DB = 80.0  # frames are floored this far below the loudest frame of the real sections
@@ -153,8 +154,8 @@ def take_measures(layout: Layout, clip: np.ndarray, stitched: np.ndarray, seams:
                   sr: int) -> TakeMeasures:
     """Seam, timbre and copy measures of a stitched take (`seams`: VariationRecord.seams) made
     from a project with this `layout`; `clip` is the training clip (gaps silent), any level."""
-    clip = np.asarray(clip, dtype=np.float32)
-    stitched = np.asarray(stitched, dtype=np.float32)
+    clip = to_mono(np.asarray(clip, dtype=np.float32))  # stereo: the seams of the downmix
+    stitched = to_mono(np.asarray(stitched, dtype=np.float32))
     a, b = (int(v) for v in seams["take"])
     cross = int(seams.get("crossfade", 0))
     real = _sections(layout, clip)

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from engine.audio.channels import network_to_audio
 from engine.audio.io import resample
 from engine.errors import ConfigError
 from engine.model.mask import spans_at
@@ -30,8 +31,8 @@ class Take:
     """A rendered bridge or ending: the stitched whole and the take alone, at the working rate."""
 
     recipe: RenderRecipe
-    stitched: np.ndarray  # [T] float32, original level: A + take (+ B)
-    take: np.ndarray  # [gap] float32: the filled gap alone
+    stitched: np.ndarray  # [T] (or [2, T] L/R) float32, original level: A + take (+ B)
+    take: np.ndarray  # [gap] (or [2, gap]) float32: the filled gap alone
     sample_rate: int
     gap: tuple[int, int]  # the take's span in `stitched`, samples
     crossfade: int  # samples of cross-fade at each seam (before the gap start, after its end)
@@ -82,21 +83,22 @@ def render_take(model: Any, recipe: RenderRecipe) -> Take:
     g = torch.Generator().manual_seed(int(recipe.seed))
     noise: list[torch.Tensor | None] = []
     for s, (rate, n) in enumerate(zip(pyr.rates, lengths, strict=True)):
-        fresh = seeded_noise(n, g, pyr.device)
+        fresh = seeded_noise(n, g, pyr.device, pyr.audio_channels)
         base = model.z_rec.to(pyr.device) if s == 0 else torch.zeros_like(fresh)
         z = base.clone()
         for lo, hi in spans_at([layout.gap_span], fs, rate, n):
             z[..., lo:hi] = fresh[..., lo:hi]
         noise.append(z)
-    out = pyr.run(lengths, noise).reshape(-1).float().cpu().numpy()
+    out = network_to_audio(pyr.run(lengths, noise), model.manifest.config.stereo)
     if pyr.rates[-1] != fs:
         out = np.asarray(resample(out, pyr.rates[-1], fs), dtype=np.float32)
-    generated = np.zeros(total, dtype=np.float32)
-    generated[: min(total, out.shape[-1])] = out[:total]
-    real = model.clip[:total]
+    generated = np.zeros(out.shape[:-1] + (total,), dtype=np.float32)
+    generated[..., : min(total, out.shape[-1])] = out[..., :total]
+    real = model.clip[..., :total]
     a, b = layout.gap_span
     cross = int(round(recipe.crossfade * fs))
     cross = min(cross, (b - a) // 2)
     fade = min(int(round(recipe.fade_out * fs)), b - a) if recipe.mode == "ending" else 0
     stitched = fill_gap(real, generated, (a, b), cross, fade) * np.float32(model.gain)
-    return Take(recipe, stitched.astype(np.float32), stitched[a:b].copy(), fs, (a, b), cross, fade)
+    return Take(recipe, stitched.astype(np.float32), stitched[..., a:b].copy(), fs, (a, b), cross,
+                fade)

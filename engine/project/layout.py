@@ -341,14 +341,17 @@ def place(mode: str, fs: int, sections: Sequence[dict[str, Any]], lengths: Seque
 class LayoutClip:
     """A layout's training clip: the joined signal (peak 1), its level, and where it came from."""
 
-    signal: Any  # np.ndarray [T] float32 at fs, peak 1 (gaps silent)
+    signal: Any  # np.ndarray [T] (or [2, T] L/R) float32 at fs, peak 1 (gaps silent)
     gain: float  # multiply by this to restore the sections' original level
     layout: Layout
     source: dict[str, Any]  # the manifest's "source": the first section (A for a bridge)
 
 
-def build_clip(request: LayoutRequest, fs: int, *, max_seconds: float | None) -> LayoutClip:
+def build_clip(request: LayoutRequest, fs: int, *, max_seconds: float | None,
+               stereo: str = "mono") -> LayoutClip:
     """Read the sections, join them (with the gap) at `fs` and peak-normalise them together.
+    With a `stereo` mode the sections keep their channels (engine.audio.channels): the joined
+    clip is stereo when any section is, a mono section then sits on both channels.
 
     Raises ConfigError / AudioError for a bad request before anything is written: overlapping or
     too short sections, sections longer together than `max_seconds`, a range outside its file.
@@ -364,7 +367,7 @@ def build_clip(request: LayoutRequest, fs: int, *, max_seconds: float | None) ->
                           f"{max_seconds:.1f} s of audio (the gap does not count).")
     clips = []
     for i, s in enumerate(request.sections):
-        clip = load_clip(s.path, fs, start=s.start, duration=s.duration)
+        clip = load_clip(s.path, fs, start=s.start, duration=s.duration, stereo=stereo)
         if clip.duration < s.duration - 1e-3:
             raise ConfigError(
                 f"Section {_section_name(i, request.mode)} ({s.start:g}-{s.end:g} s) reaches past "
@@ -375,9 +378,10 @@ def build_clip(request: LayoutRequest, fs: int, *, max_seconds: float | None) ->
              for c in clips]
     layout = place(request.mode, fs, infos, [c.signal.shape[-1] for c in clips], request.gap,
                    request.junction)
-    joined = np.zeros(layout.total, dtype=np.float32)
+    n_channels = max(c.signal.shape[0] if c.signal.ndim == 2 else 1 for c in clips)
+    joined = np.zeros((n_channels, layout.total) if n_channels > 1 else layout.total, dtype=np.float32)
     for c, p in zip(clips, layout.sections, strict=True):
-        joined[p.offset : p.end_sample] = c.signal * c.gain
+        joined[..., p.offset : p.end_sample] = c.signal * c.gain
     peak = float(np.max(np.abs(joined)))
     source = {**infos[0], "gain": peak}
     return LayoutClip((joined / peak).astype(np.float32), peak, layout, source)
@@ -403,22 +407,23 @@ def fill_gap(real: Any, generated: Any, gap: tuple[int, int], crossfade: int,
     half-Hann fade-out over the last `fade_out` samples."""
     import numpy as np
 
-    x = np.asarray(real, dtype=np.float64)
+    x = np.asarray(real, dtype=np.float64)  # [T] or [C, T]: the time axis is the last
     y = np.asarray(generated, dtype=np.float64)
     a, b = gap
+    total = x.shape[-1]
     out = x.copy()
-    out[a:b] = y[a:b]
+    out[..., a:b] = y[..., a:b]
     f_in = min(crossfade, a)
     if f_in:
         w = half_hann(f_in)
-        out[a - f_in : a] = x[a - f_in : a] * (1 - w) + y[a - f_in : a] * w
-    f_out = min(crossfade, len(x) - b)
+        out[..., a - f_in : a] = x[..., a - f_in : a] * (1 - w) + y[..., a - f_in : a] * w
+    f_out = min(crossfade, total - b)
     if f_out:
         w = half_hann(f_out)
-        out[b : b + f_out] = y[b : b + f_out] * (1 - w) + x[b : b + f_out] * w
+        out[..., b : b + f_out] = y[..., b : b + f_out] * (1 - w) + x[..., b : b + f_out] * w
     if fade_out:
-        n = min(fade_out, len(out))
-        out[len(out) - n :] *= 1 - half_hann(n)
+        n = min(fade_out, total)
+        out[..., total - n :] *= 1 - half_hann(n)
     return out.astype(np.float32)
 
 

@@ -117,7 +117,7 @@ def prepare_project(
     if root.exists() and (not root.is_dir() or any(root.iterdir())):
         raise ProjectError(f"{root} exists and is not an empty folder; choose another folder.")
     if layout is not None:
-        built = build_clip(layout, cfg.fs, max_seconds=cfg.max_seconds)
+        built = build_clip(layout, cfg.fs, max_seconds=cfg.max_seconds, stereo=cfg.stereo)
         signal, placed = built.signal, built.layout
         source = built.source
         rates = masked_rates(choose_rates(signal, cfg), placed.holes, signal.shape[-1], cfg)

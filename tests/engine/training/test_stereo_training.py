@@ -146,3 +146,34 @@ def test_the_working_rate_follows_the_source_when_the_preset_says_so(
     assert get_preset("tiny").for_source(48000).fs == 4000  # off unless the preset says so
     with pytest.raises(ConfigError, match="stereo"):
         get_preset("tiny", stereo="surround")
+
+
+def test_a_stereo_bridge_trains_and_its_takes_are_stereo_with_exact_seams(
+    tmp_path: Path, demo_clip: Path, write_audio
+) -> None:
+    from engine.analysis.seams import take_measures
+    from engine.generation.takes import render_take
+    from engine.project.layout import LayoutRequest, SectionRequest
+
+    mono_b = write_audio("b.wav", sr=16000, seconds=4.0)  # a mono file as B: on both channels
+    req = LayoutRequest("bridge", (SectionRequest(str(demo_clip), 0.5, 1.7),
+                                   SectionRequest(str(mono_b), 1.0, 2.2)), 0.8)
+    root = tmp_path / "bridge"
+    for _ in iter_train(None, root, get_preset("tiny", iters_per_scale=3, stereo="mid-side"),
+                        seed=2, device="cpu", layout=req):
+        pass
+    model = load_model(root, "cpu")
+    assert model.manifest.audio_channels == 2 and model.clip.shape[0] == 2
+    b_part = model.clip[:, model.manifest.layout.section_b.offset:]
+    np.testing.assert_allclose(b_part[0], b_part[1])  # the mono section sits on both channels
+    take = render_take(model, RenderRecipe.take("bridge", 5, 0.8, n_scales=model.n_scales))
+    a, b = take.gap
+    assert take.stitched.shape == (2, model.clip.shape[-1]) and take.take.shape == (2, b - a)
+    assert b - a == round(0.8 * model.fs)
+    # outside the cross-fades the stitched whole is the real sections at their level
+    np.testing.assert_allclose(take.stitched[:, : a - take.crossfade],
+                               model.clip[:, : a - take.crossfade] * model.gain, atol=1e-6)
+    again = render_take(model, RenderRecipe.take("bridge", 5, 0.8, n_scales=model.n_scales))
+    np.testing.assert_array_equal(again.stitched, take.stitched)
+    m = take_measures(model.manifest.layout, model.clip, take.stitched, take.sidecar(), model.fs)
+    assert np.isfinite(m.to_numbers()["seam1_jump_db"])
