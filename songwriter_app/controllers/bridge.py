@@ -341,7 +341,7 @@ class BridgeController(QObject):
         a0, ad = self.clip_view.section()
         sections = [SectionRequest(str(clip.path), round(a0, 3), round(a0 + ad, 3))]
         if mode != "ending" and self.b_path is not None:
-            if self._probe.busy:
+            if self._probe.busy and self.b_info is None:  # a reopened project's B, being read
                 raise EngineError(f"Still reading {self.b_path.name} for section B; try again "
                                   "in a moment.")
             b0, bd = self.panel.b_range()
