@@ -92,7 +92,7 @@ class BuildFinished:
 
 @dataclass
 class _Item:
-    audio: np.ndarray  # [T] mono float32
+    audio: np.ndarray  # [T] (a mono study) or [2, T] (a stereo study: study_channels) float32
     sr: int  # rate of `audio`
     truth: dict[str, Any]  # hidden truth for study.json
 
@@ -101,8 +101,34 @@ def _fade(x: np.ndarray, sr: int, trim_s: float = 0.0) -> np.ndarray:
     return trim_and_fade(x, sr, trim_s=trim_s)
 
 
-def _mono(x: np.ndarray) -> np.ndarray:
-    return np.asarray(to_mono(x), dtype=np.float32)
+def _channels(x: np.ndarray, channels: int) -> np.ndarray:
+    """[T] or [C, T] -> the study's channels: [T] (the mean of the channels) when the study is
+    mono, [2, T] when it is stereo (a mono signal on both channels)."""
+    if channels == 1:
+        return np.asarray(to_mono(x), dtype=np.float32)
+    a = np.asarray(x, dtype=np.float32)
+    if a.ndim == 2 and a.shape[0] == 2:
+        return a
+    m = np.asarray(to_mono(a), dtype=np.float32)
+    return np.stack([m, m])
+
+
+def study_channels(spec: StudySpec) -> int:
+    """2 when every generated stimulus will be stereo (every project trained in stereo, every
+    variation file stereo), else 1: all stimuli then share their channel count, so it cannot
+    give a generated one away (a stereo real excerpt beside a mono variation would)."""
+    from engine.project.checkpoint import read_manifest
+
+    files = [Path(f) for p in spec.projects for f in p.variation_files] + \
+        [Path(f) for f in spec.variation_files]
+    try:
+        if any(read_manifest(p.path).audio_channels != 2 for p in spec.projects):
+            return 1
+        if any(sf.info(str(_stitched_for(f) or f)).channels != 2 for f in files):
+            return 1
+    except (EngineError, OSError, RuntimeError, sf.LibsndfileError):
+        return 1  # the build itself says what is wrong
+    return 2 if spec.projects or files else 1
 
 
 TAKE_ALONE = ("take", "take alone")  # sidecar "what" of a take written without its context
@@ -149,7 +175,7 @@ def _take_truth(side: dict[str, Any], cut_s: float, length_s: float) -> dict[str
 
 def _generated_from_file(
     path: Path, label: str | None, trim_s: float, project_label: Callable[[str], str],
-    warn: Callable[[str], None] | None = None,
+    warn: Callable[[str], None] | None = None, channels: int = 1,
 ) -> _Item:
     import soundfile as sf
 
@@ -177,7 +203,7 @@ def _generated_from_file(
     already = float(side.get("edges_trimmed_s") or 0.0)
     is_take = isinstance(side.get("seams"), dict) and bool(side["seams"].get("take"))
     cut = 0.0 if is_take else max(0.0, trim_s - already)  # a take's edges are real audio
-    x = _fade(_mono(audio), sr, cut)
+    x = _fade(_channels(audio, channels), sr, cut)
     if cut and x.shape[-1] == audio.shape[-1]:
         cut = 0.0  # too short to trim: trim_and_fade left it whole
     proj_path = side.get("project")
@@ -224,7 +250,7 @@ def _windows(total: int, length: int, count: int,
 class _ProjectSource:
     """One open `Project` of the study: its model (loaded on demand), clip and source audio."""
 
-    def __init__(self, sel: ProjectSelection, device: str) -> None:
+    def __init__(self, sel: ProjectSelection, device: str, channels: int = 1) -> None:
         self.sel = sel
         self.project = Project.open(sel.path)
         self.root = self.project.root
@@ -232,7 +258,8 @@ class _ProjectSource:
         self.label = sel.label or self.root.resolve().name
         self.device = device
         self.clip, self.fs = load_clip_signal(self.root)
-        self.clip = _mono(self.clip)
+        self.channels = channels
+        self.clip = _channels(self.clip, channels)
 
     @property
     def model(self) -> Any:
@@ -261,7 +288,7 @@ class _ProjectSource:
         seconds = g.seconds if g.seconds is not None else model.clip_seconds
         seed = g.seed + i
         y = generate(model, seconds=seconds, seed=seed, from_scale=g.from_scale, trim=False)
-        y = _fade(_mono(y), model.fs, trim_s)
+        y = _fade(_channels(y, self.channels), model.fs, trim_s)
         truth = {
             "kind": GENERATED,
             "origin": "rendered for the study",
@@ -281,7 +308,7 @@ class _ProjectSource:
         recipe = RenderRecipe.take(lay.mode, seed, lay.gap_seconds,
                                    n_scales=self.project.scales_done)
         t = render_take(self.model, recipe)
-        y = _fade(_mono(t.stitched), t.sample_rate)
+        y = _fade(_channels(t.stitched, self.channels), t.sample_rate)
         side = {"seams": t.sidecar(), "recipe": recipe.to_dict()}
         truth = {
             "kind": GENERATED,
@@ -308,26 +335,27 @@ class _ProjectSource:
                 if Path(sec.path).is_file() and (not sec.sha256 or
                                                  sha256_file(sec.path) == sec.sha256):
                     x, sr = read_audio(sec.path)
-                    x = _mono(x)
+                    x = _channels(x, self.channels)
                     a = int(round(sec.start * sr))
-                    audio = (x[a : a + int(round(sec.duration * sr))], sr, sec.start,
+                    audio = (x[..., a : a + int(round(sec.duration * sr))], sr, sec.start,
                              sec.path, "training section")
             except (OSError, RuntimeError, ValueError, EngineError):
                 audio = None  # unreadable now: the project's copy stands in
             if audio is None:
                 a, b = spans.get(i, (sec.offset, sec.end_sample))
-                audio = (self.clip[a:b], self.fs, sec.start + (a - sec.offset) / self.fs,
+                audio = (self.clip[..., a:b], self.fs, sec.start + (a - sec.offset) / self.fs,
                          str(self.root.resolve() / "clip.wav"), "training section (clip.wav)")
             out.append(audio)
         return out
 
     def source_audio(self) -> tuple[np.ndarray, int] | None:
-        """The source file (mono, own rate) when it still exists with the same content."""
+        """The source file (the study's channels, own rate) when it still exists with the same
+        content."""
         section = self.project.section
         if section.status() not in (SourceStatus.UNCHANGED, SourceStatus.UNKNOWN):
             return None
         audio, sr = read_audio(section.path)
-        return _mono(audio), sr
+        return _channels(audio, self.channels), sr
 
     def real(self, length_s: float, rng: np.random.Generator,
              warn: Callable[[str], None]) -> list[_Item]:
@@ -366,7 +394,7 @@ class _ProjectSource:
                 if k and not starts and x.shape[-1]:
                     starts, n = [0], x.shape[-1]
                 for s in starts:
-                    out.append(item(x[s : s + n], sr, origin, start + s / sr, path))
+                    out.append(item(x[..., s : s + n], sr, origin, start + s / sr, path))
                     got += 1
             if got < count:
                 warn(f"The {what} of {self.label} hold only {got} excerpt(s) of "
@@ -384,7 +412,7 @@ class _ProjectSource:
                 x, sr = source
                 a = int(round(sec_start * sr))
                 b = min(x.shape[-1], a + int(round(float(src.get("duration", 0.0)) * sr)))
-                section = x[a:b]
+                section = x[..., a:b]
                 origin = "training section"
             else:
                 warn(f"The source file of {self.label} is gone or changed; the training-section "
@@ -399,7 +427,7 @@ class _ProjectSource:
                 warn(f"The training section of {self.label} holds only {len(starts)} excerpt(s) "
                      f"of {length_s:.1f} s; asked for {sel.real_training}.")
             for s in starts:
-                out.append(item(section[s : s + n], sr, origin, sec_start + s / sr))
+                out.append(item(section[..., s : s + n], sr, origin, sec_start + s / sr))
         if sel.real_other:
             if source is None:
                 warn(f"The source file of {self.label} is gone or changed; no other sections "
@@ -416,13 +444,13 @@ class _ProjectSource:
                                int(round((t.start + t.duration) * sr)))
                               for t in lay.sections if _same_file(t.path, here)]
                 candidates = _windows(x.shape[-1], n, sel.real_other * 4, avoid, rng)
-                candidates = [s for s in candidates if np.max(np.abs(x[s : s + n])) > 1e-3]
+                candidates = [s for s in candidates if np.max(np.abs(x[..., s : s + n])) > 1e-3]
                 starts = sorted(candidates[: sel.real_other])
                 if len(starts) < sel.real_other:
                     warn(f"The source file of {self.label} has only {len(starts)} other "
                          f"section(s) of {length_s:.1f} s with sound; asked for {sel.real_other}.")
                 for s in starts:
-                    out.append(item(x[s : s + n], sr, "other section", s / sr))
+                    out.append(item(x[..., s : s + n], sr, "other section", s / sr))
         if sel.real_clip and lay is not None:
             # real audio only: never the silent gap or a masked junction
             clip_path = str(self.root.resolve() / "clip.wav")
@@ -430,13 +458,13 @@ class _ProjectSource:
             for a, b in lay.real_spans():
                 sec = next((t for t in lay.sections if t.offset <= a < t.end_sample), None)
                 start = sec.start + (a - sec.offset) / fs if sec is not None else a / fs
-                parts.append((self.clip[a:b], fs, start, clip_path, "clip.wav"))
+                parts.append((self.clip[..., a:b], fs, start, clip_path, "clip.wav"))
             spread(parts, sel.real_clip, "real parts of clip.wav")
         elif sel.real_clip:
             n = int(round(length_s * fs))
             starts = _windows(self.clip.shape[-1], n, sel.real_clip, None, rng) or [0]
             for s in starts[: sel.real_clip]:
-                out.append(item(self.clip[s : s + n], fs, "clip.wav", sec_start + s / fs))
+                out.append(item(self.clip[..., s : s + n], fs, "clip.wav", sec_start + s / fs))
         return out
 
 
@@ -518,17 +546,18 @@ def iter_build_study(
                 return lab
         return Path(path).name
 
+    channels = study_channels(spec)
     sources = []
     for sel in spec.projects:
         yield BuildProgress(done, total, f"Opening project {Path(sel.path).name}")
-        sources.append(_ProjectSource(sel, spec.device))
+        sources.append(_ProjectSource(sel, spec.device, channels))
     items: list[_Item] = []
     for src in sources:
         for f in src.sel.variation_files:
             check_cancel()
             yield BuildProgress(done, total, f"Reading {Path(f).name}")
             items.append(_generated_from_file(Path(f), src.label, spec.trim_s, label_for_path,
-                                               warnings.append))
+                                               warnings.append, channels))
             done += 1
         taken: set[int] = set()  # a gap project's take seeds: the same seed, the same take
         gap = src.gap_layout
@@ -554,7 +583,7 @@ def iter_build_study(
         check_cancel()
         yield BuildProgress(done, total, f"Reading {Path(f).name}")
         items.append(_generated_from_file(Path(f), None, spec.trim_s, label_for_path,
-                                           warnings.append))
+                                           warnings.append, channels))
         done += 1
 
     gen_seconds = [it.audio.shape[-1] / it.sr for it in items]
@@ -635,6 +664,7 @@ def iter_build_study(
                 "stimuli_per_rater": per_rater,
                 "require_play": spec.require_play,
                 "sample_rate": rate,
+                "channels": channels,
                 "target_lufs": spec.target_lufs,
                 "common_lufs": round(common, 2),
                 "trim_s": spec.trim_s,

@@ -172,7 +172,8 @@ class Study:
         return self.root / self.stimulus(code).file
 
     def load_audio(self, code: str) -> tuple[np.ndarray, int]:
-        """A stimulus as mono float32 and its rate; the error never names the file."""
+        """A stimulus as float32, [T] (mono) or [2, T] (a stereo study), and its rate; the error
+        never names the file."""
         import soundfile as sf
 
         try:
@@ -181,7 +182,8 @@ class Study:
             raise StudyError(
                 f"Sample {code} cannot be read; the study folder may be incomplete ({exc})."
             ) from exc
-        return np.ascontiguousarray(data.mean(axis=1), dtype=np.float32), int(sr)
+        audio = data.T if data.shape[1] == 2 else data.mean(axis=1)
+        return np.ascontiguousarray(audio, dtype=np.float32), int(sr)
 
     # --- sessions
     def session_path(self, rater: str) -> Path:
