@@ -117,6 +117,8 @@ def study_channels(spec: StudySpec) -> int:
     """2 when every generated stimulus will be stereo (every project trained in stereo, every
     variation file stereo), else 1: all stimuli then share their channel count, so it cannot
     give a generated one away (a stereo real excerpt beside a mono variation would)."""
+    import soundfile as sf
+
     from engine.project.checkpoint import read_manifest
 
     files = [Path(f) for p in spec.projects for f in p.variation_files] + \

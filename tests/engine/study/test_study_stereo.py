@@ -71,3 +71,15 @@ def test_a_study_with_a_mono_project_is_all_mono(stereo_project: Path, tiny_proj
     data = json.loads((tmp_path / "study" / "study.json").read_text())
     assert data["settings"]["channels"] == 1
     assert all(sf.info(str(tmp_path / "study" / st["file"])).channels == 1 for st in data["stimuli"])
+
+
+def test_the_channels_of_variation_files_decide_too(stereo_project: Path, tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    stereo_file, mono_file = tmp_path / "s.wav", tmp_path / "m.wav"
+    sf.write(str(stereo_file), 0.1 * rng.standard_normal((8000, 2)), 4000)
+    sf.write(str(mono_file), 0.1 * rng.standard_normal(8000), 4000)
+    both = StudySpec(title="x", projects=[_sel(stereo_project)], variation_files=[stereo_file])
+    assert study_channels(both) == 2
+    mixed = StudySpec(title="x", projects=[_sel(stereo_project)], variation_files=[mono_file])
+    assert study_channels(mixed) == 1
+    assert study_channels(StudySpec(title="x", variation_files=[tmp_path / "gone.wav"])) == 1
