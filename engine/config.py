@@ -181,6 +181,13 @@ class TrainConfig:
 # losses read back every 25 iterations (no numeric change). bf16 autocast and TF32 stay off until
 # measured on a GPU (bench/gpu.sh).
 _FAST_LEVERS: dict[str, Any] = {"bank_size": 8, "bank_refresh": 10, "loss_every": 25}
+# The CPU presets' networks and schedule (quick, studio): 16 channels, 350 iterations per scale,
+# the cached input bank, and scales over 32 768 samples on 2 random windows of 8192 samples.
+_CPU_SHAPE: dict[str, Any] = {
+    "channels_first": 16, "channels": 16, "iters_per_scale": 350, "bank_size": 8,
+    "bank_refresh": 10, "loss_every": 25, "window": 8192, "window_batch": 2,
+    "window_above": 32768, "progress_every": 5,
+}
 # The channel basis of the stereo presets, chosen by bench/stereo_compare.py (bench/README.md,
 # "Stereo").
 STEREO_BASIS = "mid-side"
@@ -214,40 +221,22 @@ PRESETS: dict[str, TrainConfig] = {
         fs=16000,
         max_seconds=10.0,
         candidate_rates=(320, 500, 800, 1280, 2000, 4000, 8000, 16000),
-        channels_first=16,
-        channels=16,
-        iters_per_scale=350,
-        bank_size=8,
-        bank_refresh=10,
-        loss_every=25,
-        window=8192,
-        window_batch=2,
-        window_above=32768,
-        progress_every=5,
+        **_CPU_SHAPE,
     ),
     "studio": TrainConfig(
         name="studio",
         summary="Full band and stereo on a CPU: the source file's own rate (44.1 or 48 kHz; "
         "other rates 44.1 kHz), a stereo file stays stereo, sections up to 10 s. "
         "Its cost on a 2-core CPU is being measured. Gives up what quick gives up (16 "
-        "channels, 350 iterations per scale, rougher texture than hifi) and takes two more scales (32 kHz and the source "
-        "rate) on 2 random windows of 8192 samples.",
+        "channels, 350 iterations per scale, rougher texture than hifi); its two extra scales "
+        "(32 kHz and the source rate) train on 2 random windows of 8192 samples.",
         fs=44100,
         fs_from_source=True,
         stereo=STEREO_BASIS,
         max_seconds=10.0,
         candidate_rates=(320, 500, 800, 1280, 2000, 4000, 8000, 16000, 32000),
         high_rates=(),
-        channels_first=16,
-        channels=16,
-        iters_per_scale=350,
-        bank_size=8,
-        bank_refresh=10,
-        loss_every=25,
-        window=8192,
-        window_batch=2,
-        window_above=32768,
-        progress_every=5,
+        **_CPU_SHAPE,
     ),
     "standard": TrainConfig(
         name="standard",

@@ -45,6 +45,27 @@ def _tiny_project_master(tmp_path_factory: pytest.TempPathFactory, demo_clip: Pa
     return root
 
 
+@pytest.fixture(scope="session")
+def stereo_tiny_master(tmp_path_factory: pytest.TempPathFactory, demo_clip: Path) -> Path:
+    """A `tiny` project trained in stereo (mid/side) on 3 s of the stereo demo clip.
+    Read-only: copy it before changing it."""
+    import torch
+
+    from engine.config import get_preset
+    from engine.training.loop import iter_train
+
+    root = tmp_path_factory.mktemp("stereo-tiny") / "stereo-project"
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for _ in iter_train(demo_clip, root, get_preset("tiny", stereo="mid-side"), start=1.0,
+                            duration=3.0, device="cpu", seed=1):
+            pass
+    finally:
+        torch.set_num_threads(before)
+    return root
+
+
 @pytest.fixture()
 def tiny_project(_tiny_project_master: Path, tmp_path: Path) -> Path:
     """A fully trained `tiny` project, copied fresh for each test (tests may modify it)."""

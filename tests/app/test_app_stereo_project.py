@@ -11,27 +11,14 @@ import soundfile as sf
 from app_helpers import generate_and_wait, open_project_and_wait
 from PySide6.QtCore import Qt
 
-from engine.config import get_preset
 from engine.export import daw_ready_file
-from engine.training.loop import iter_train
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def stereo_master(tmp_path_factory: pytest.TempPathFactory, demo_clip: Path) -> Path:
-    import torch
-
-    root = tmp_path_factory.mktemp("stereo-app") / "stereo-project"
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        for _ in iter_train(demo_clip, root, get_preset("tiny", stereo="mid-side"), start=1.0,
-                            duration=3.0, device="cpu", seed=1):
-            pass
-    finally:
-        torch.set_num_threads(before)
-    return root
+def stereo_master(stereo_tiny_master: Path) -> Path:
+    return stereo_tiny_master
 
 
 def test_a_stereo_project_generates_compares_and_exports_in_stereo(

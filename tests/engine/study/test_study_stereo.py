@@ -12,26 +12,13 @@ import pytest
 import soundfile as sf
 
 from engine.audio.io import integrated_loudness
-from engine.config import get_preset
 from engine.study import GenerateSpec, ProjectSelection, StudySpec
 from engine.study.build import build_study, study_channels
-from engine.training.loop import iter_train
 
 
 @pytest.fixture(scope="module")
-def stereo_project(tmp_path_factory: pytest.TempPathFactory, demo_clip: Path) -> Path:
-    import torch
-
-    root = tmp_path_factory.mktemp("stereo-study") / "stereo"
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        for _ in iter_train(demo_clip, root, get_preset("tiny", stereo="mid-side"), start=1.0,
-                            duration=3.0, device="cpu", seed=1):
-            pass
-    finally:
-        torch.set_num_threads(before)
-    return root
+def stereo_project(stereo_tiny_master: Path) -> Path:
+    return stereo_tiny_master
 
 
 def _sel(path: Path) -> ProjectSelection:
