@@ -145,6 +145,7 @@ class BridgePanel(QWidget):
         grid.addWidget(self.train_btn, 7, 0, 1, 2)
         grid.addWidget(self.queue_btn, 7, 2, 1, 2)
         grid.addWidget(self.state, 8, 0, 1, 4)
+        grid.setRowStretch(9, 1)  # spare height below the rows, not between them
 
         takes = QGroupBox("Takes")
         tl = QVBoxLayout(takes)
@@ -158,6 +159,10 @@ class BridgePanel(QWidget):
         tl.addLayout(row)
         self.list = QListWidget()
         self.list.setObjectName("takeList")
+        # a take's line (seed, verdict) wraps to the list's width instead of running off it
+        self.list.setWordWrap(True)
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.list.setResizeMode(QListWidget.ResizeMode.Adjust)
         tl.addWidget(self.list, 1)
         self.verdict = QLabel("")
         self.verdict.setObjectName("takeVerdict")
