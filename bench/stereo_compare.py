@@ -109,8 +109,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--iters", type=int, default=40)
     ap.add_argument("--takes", type=int, default=3)
     ap.add_argument("--tag", default="quick-3s-40it")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch threads (default 1: on a shared 2-core machine two threads thrash)")
     args = ap.parse_args(argv)
-    torch.set_num_threads(max(1, torch.get_num_threads()))
+    torch.set_num_threads(args.threads)
     out = ROOT / "bench" / "results" / f"stereo-representation-{args.tag}.json"
     results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
