@@ -274,6 +274,8 @@ def cmd_info(args: argparse.Namespace) -> int:
         "engine_version": m.engine_version,
         "source": m.source,
         "working_rate": cfg.fs,
+        "audio_channels": m.audio_channels,
+        "stereo": cfg.stereo if m.audio_channels == 2 else "mono",
         "scales": [
             {
                 "scale": i,
@@ -298,8 +300,9 @@ def cmd_info(args: argparse.Namespace) -> int:
     src = m.source
     print(f"Project   {info['project']}")
     print(f"Source    {src.get('path')}  ({src.get('start', 0):.1f} s + {src.get('duration', 0):.1f} s)")
-    print(f"Preset    {cfg.name}: {cfg.fs} Hz, {cfg.channels_first}/{cfg.channels} channels, "
-          f"{cfg.iters_per_scale} iterations per scale")
+    audio = "mono" if m.audio_channels == 1 else f"stereo (trained as {cfg.stereo})"
+    print(f"Preset    {cfg.name}: {cfg.fs} Hz {audio}, {cfg.channels_first}/{cfg.channels} network "
+          f"channels, {cfg.iters_per_scale} iterations per scale")
     print(f"Device    {info['device']}")
     if m.layout is not None:
         first = m.rates[0]

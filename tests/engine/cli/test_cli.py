@@ -105,7 +105,7 @@ def test_train_reports_progress_and_writes_a_complete_project(
 def test_info_text_and_json(cli, cli_project: Path, second_clip: Path) -> None:
     r = cli("info", "--project", cli_project)
     assert r.rc == 0 and r.err == ""
-    assert "Preset    tiny: 4000 Hz, 8/8 channels, 8 iterations per scale" in r.out
+    assert "Preset    tiny: 4000 Hz mono, 8/8 network channels, 8 iterations per scale" in r.out
     assert "Progress  4 of 4 scales, 32 iterations" in r.out
     assert sum(" Hz " in ln and "done" in ln for ln in r.out.splitlines()) == 4
     assert "Remaining" not in r.out
