@@ -227,9 +227,11 @@ PRESETS: dict[str, TrainConfig] = {
         name="studio",
         summary="Full band and stereo on a CPU: the source file's own rate (44.1 or 48 kHz; "
         "other rates 44.1 kHz), a stereo file stays stereo, sections up to 10 s. "
-        "Its cost on a 2-core CPU is being measured. Gives up what quick gives up (16 "
-        "channels, 350 iterations per scale, rougher texture than hifi); its two extra scales "
-        "(32 kHz and the source rate) train on 2 random windows of 8192 samples.",
+        "17.5 min for 10 s on a 2-core CPU (measured). Gives up what quick gives up (16 "
+        "channels, 350 iterations per scale, rougher texture than hifi), and its treble above "
+        "8 kHz is a steady hiss without the recording's transients (measured; bench/README.md); "
+        "its two extra scales (32 kHz and the source rate) train on 2 random windows of 8192 "
+        "samples.",
         fs=44100,
         fs_from_source=True,
         stereo=STEREO_BASIS,

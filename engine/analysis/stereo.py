@@ -175,8 +175,8 @@ def image_words(m: StereoMetrics, ref: StereoMetrics) -> str:
         shape = "wider"
     else:
         shape = "like the original" if err["correlation_error"] <= IMAGE_CORR_CLOSE else "close"
-    return (f"stereo: {shape} (width {m.side_to_mid_db:.0f} dB side/mid, original "
-            f"{ref.side_to_mid_db:.0f} dB; correlation {m.correlation:.2f}/{ref.correlation:.2f})")
+    return (f"stereo: {shape} (side/mid {err['width_change_db']:+.0f} dB against the original's, "
+            f"mean over bands; correlation {m.correlation:.2f}, original {ref.correlation:.2f})")
 
 
 def stereo_report(original: np.ndarray, sr: int, variations: dict[str, np.ndarray]) -> dict[str, object]:
