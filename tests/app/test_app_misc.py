@@ -152,6 +152,6 @@ def test_first_start_offers_the_device_preset_and_no_test_preset(
                    install_study=False)
     qtbot.addWidget(w)
     assert w.train_panel.preset_name() == "quick"
-    assert w.train_panel.preset_names() == ["quick", "standard", "hifi"]
+    assert w.train_panel.preset_names() == ["quick", "studio", "standard", "hifi"]
     assert default_preset("NVIDIA H200") == "standard" and default_preset("CPU (2 threads)") == "quick"
     w.shutdown(10)
