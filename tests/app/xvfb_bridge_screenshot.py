@@ -30,12 +30,9 @@ import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("QT_QPA_PLATFORM", "xcb")
-os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
+from xvfb_helpers import EventLoop, collect_errors
+
 os.environ.setdefault("SONGWRITER_NO_AUDIO", "1")
-REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
 
 A = (1.0, 2.5)  # 1.5 s each: tiny trains on at most 3 s of sections (the gap not counted)
 B = (4.5, 6.0)
@@ -148,33 +145,22 @@ def main() -> int:
 
     from PySide6.QtWidgets import QApplication
 
-    from songwriter_app.dialogs import messages
     from songwriter_app.main_window import MainWindow
     from songwriter_app.settings import AppSettings
 
     app = QApplication.instance() or QApplication([sys.argv[0]])
-    errors: list[str] = []
-    messages.show_error = lambda _p, title, msg, kind="engine": errors.append(f"{title}: {msg}")
+    errors = collect_errors()
     player = make_clock_player()
     w = MainWindow(player=player, settings=AppSettings(tmp / "settings.ini"),
                    projects_dir=tmp / "projects", device="cpu", auto_probe=False,
                    warm_up=False, install_study=False)
     w.resize(1440, 920)
     w.show()
-    deadline = time.monotonic() + args.timeout
-
-    def wait(cond, what: str) -> None:
-        while not cond():
-            if time.monotonic() > deadline:
-                raise SystemExit(f"timed out waiting for {what}")
-            app.processEvents()
-            time.sleep(0.005)
+    loop = EventLoop(app, args.timeout)
+    wait = loop.wait
 
     def settle(seconds: float = 0.6) -> None:
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            app.processEvents()
-            time.sleep(0.01)
+        loop.settle(seconds)
 
     assert w.open_path(root), errors
     wait(lambda: w.projects.project is not None and w.projects.clip is not None

@@ -18,11 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("QT_QPA_PLATFORM", "xcb")
-os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
-REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+from xvfb_helpers import EventLoop, collect_errors
 
 
 def main() -> int:
@@ -41,14 +37,12 @@ def main() -> int:
     from PySide6.QtWidgets import QApplication
 
     from engine.resources import DEMO_CLIP
-    from songwriter_app.dialogs import messages
     from songwriter_app.main_window import MainWindow
     from songwriter_app.settings import AppSettings
 
     os.environ.setdefault("SONGWRITER_TEST_PRESETS", "1")  # lists `tiny` for the quick runs
     app = QApplication.instance() or QApplication([sys.argv[0]])
-    errors: list[str] = []
-    messages.show_error = lambda _p, title, msg, kind="engine": errors.append(f"{title}: {msg}")
+    errors = collect_errors()
     tmp = Path(tempfile.mkdtemp(prefix="songwriter-shots-"))
     w = MainWindow(settings=AppSettings(tmp / "settings.ini"), projects_dir=tmp / "projects",
                    device="cpu", auto_probe=args.probe, install_study=True)
@@ -56,20 +50,8 @@ def main() -> int:
         w.training.preset_overrides = {args.preset: {"iters_per_scale": args.iters}}
     w.resize(1440, 920)
     w.show()
-    deadline = time.monotonic() + args.timeout
-
-    def wait(cond, what: str) -> None:
-        while not cond():
-            if time.monotonic() > deadline:
-                raise SystemExit(f"timed out waiting for {what}")
-            app.processEvents()
-            time.sleep(0.01)
-
-    def settle(seconds: float = 0.5) -> None:
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            app.processEvents()
-            time.sleep(0.01)
+    loop = EventLoop(app, args.timeout)
+    wait, settle = loop.wait, loop.settle
 
     w.open_path(DEMO_CLIP)
     wait(lambda: w.projects.clip is not None and not w.projects.loading, "the demo clip")
@@ -86,7 +68,7 @@ def main() -> int:
     t0 = time.monotonic()
     cancelled = False
     while w.training.busy:
-        if time.monotonic() > deadline:
+        if time.monotonic() > loop.deadline:
             raise SystemExit("timed out waiting for training")
         if args.stop_after is not None and not cancelled and time.monotonic() - t0 > args.stop_after:
             w.training.cancel_training()

@@ -15,15 +15,11 @@ import json
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-os.environ.setdefault("QT_QPA_PLATFORM", "xcb")
-os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
+from xvfb_helpers import EventLoop, collect_errors
+
 os.environ.setdefault("SONGWRITER_NO_AUDIO", "1")
-REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
 
 
 def main() -> int:
@@ -37,33 +33,19 @@ def main() -> int:
     import torch
     from PySide6.QtWidgets import QApplication
 
-    from songwriter_app.dialogs import messages
     from songwriter_app.main_window import MainWindow
     from songwriter_app.settings import AppSettings
 
     torch.set_num_threads(1)
     tmp = Path(tempfile.mkdtemp(prefix="songwriter-stereo-shot-"))
     app = QApplication.instance() or QApplication([sys.argv[0]])
-    errors: list[str] = []
-    messages.show_error = lambda _p, title, msg, kind="engine": errors.append(f"{title}: {msg}")
+    errors = collect_errors()
     w = MainWindow(settings=AppSettings(tmp / "settings.ini"), projects_dir=tmp / "projects",
                    device="cpu", auto_probe=False, warm_up=False, install_study=False)
     w.resize(1440, 920)
     w.show()
-    deadline = time.monotonic() + args.timeout
-
-    def wait(cond, what: str) -> None:
-        while not cond():
-            if time.monotonic() > deadline:
-                raise SystemExit(f"timed out waiting for {what}; errors: {errors}")
-            app.processEvents()
-            time.sleep(0.005)
-
-    def settle(seconds: float = 0.8) -> None:
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            app.processEvents()
-            time.sleep(0.01)
+    loop = EventLoop(app, args.timeout, errors)
+    wait, settle = loop.wait, loop.settle
 
     assert w.open_path(args.project), errors
     wait(lambda: w.projects.project is not None and not w.projects.loading, "the project")
@@ -74,12 +56,12 @@ def main() -> int:
     wait(lambda: vp.list.topLevelItemCount() == len(recs), "the variation list")
     vp.list.select_id(recs[0].id)
     wait(lambda: vp.compare.wave_b.lanes == 2, "the variation's two lanes")
-    settle()
+    settle(0.8)
     saved = []
     for mode, name in (("lr", "variations-lr.png"), ("ms", "variations-ms.png")):
         for view in (w.clip_view, vp.compare):
             view.channels.set_mode(mode)
-        settle()
+        settle(0.8)
         w.grab().save(str(args.out / name))
         saved.append(name)
     print(json.dumps({"saved": saved, "variation": recs[0].id, "verdict": recs[0].verdict,

@@ -23,16 +23,12 @@ import json
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 from types import SimpleNamespace
 
-os.environ.setdefault("QT_QPA_PLATFORM", "xcb")
-os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
+from xvfb_helpers import EventLoop, collect_errors
+
 os.environ.setdefault("SONGWRITER_NO_AUDIO", "1")
-REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
 
 DEFAULT_CLIP = Path("/work/shared/audio/sectoid-war-of-freedom-20s.wav")
 
@@ -51,14 +47,12 @@ def main() -> int:
     from engine.audio.features import mel_frame_seconds
     from engine.audio.io import to_mono
     from songwriter_app.controllers.project import mel_of
-    from songwriter_app.dialogs import messages
     from songwriter_app.main_window import MainWindow
     from songwriter_app.settings import AppSettings
     from songwriter_app.views.compare_view import CompareView
 
     app = QApplication.instance() or QApplication([sys.argv[0]])
-    errors: list[str] = []
-    messages.show_error = lambda _p, title, msg, kind="engine": errors.append(f"{title}: {msg}")
+    errors = collect_errors()
     tmp = Path(tempfile.mkdtemp(prefix="songwriter-stereo-shots-"))
     settings = AppSettings(tmp / "settings.ini")
     w = MainWindow(settings=settings, projects_dir=tmp / "projects", device="cpu",
@@ -67,11 +61,10 @@ def main() -> int:
     w.show()
     saved: list[str] = []
 
+    loop = EventLoop(app, 120.0, errors)
+
     def settle(seconds: float = 0.6) -> None:
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            app.processEvents()
-            time.sleep(0.01)
+        loop.settle(seconds)
 
     def save(widget, name: str) -> None:
         settle()
@@ -79,12 +72,7 @@ def main() -> int:
         saved.append(name)
 
     w.open_path(args.clip)
-    deadline = time.monotonic() + 120
-    while w.projects.clip is None or w.projects.loading:
-        if time.monotonic() > deadline:
-            raise SystemExit("timed out opening the clip")
-        app.processEvents()
-        time.sleep(0.01)
+    loop.wait(lambda: w.projects.clip is not None and not w.projects.loading, "the clip")
     w.clip_view.set_section(2.0, 3.0)
     w.clip_view.set_channel_mode("lr")
     save(w.clip_view, "clip-lr.png")
