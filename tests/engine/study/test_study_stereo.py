@@ -13,7 +13,8 @@ import soundfile as sf
 
 from engine.audio.io import integrated_loudness
 from engine.study import GenerateSpec, ProjectSelection, StudySpec
-from engine.study.build import build_study, study_channels
+from engine.study.build import build_study
+from engine.study.stimuli import study_channels
 
 
 @pytest.fixture(scope="module")

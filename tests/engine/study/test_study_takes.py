@@ -15,8 +15,9 @@ import soundfile as sf
 from engine.export import ExportOptions, export_variations, plan_export
 from engine.project import Project
 from engine.study import GENERATED, REAL, GenerateSpec, ProjectSelection, StudyError, StudySpec
-from engine.study.build import _windows, build_study, iter_build_study
+from engine.study.build import build_study, iter_build_study
 from engine.study.spec import find_variation_files
+from engine.study.stimuli import _windows
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
