@@ -4,7 +4,15 @@ model with the gap masked (or go to the training queue) (through the training co
 progress shows in the Train tab); takes render into the project's store (the same list the
 Variations tab shows, so A/B, rating and export work on them too) with their seams and seam
 verdicts; a take plays in context (A -> take -> B, the playheads running through the take's
-waveform and the clip) or alone."""
+waveform and the clip) or alone.
+
+One module (about 550 lines) for now: every part (sections A and B, the B file, training and
+queueing the layout, rendering takes, playing them in context) reads and writes the same tab
+state (the sections, the gap, the selected take) and the same slots. The plain functions are
+at module level (gap_advice, take_label, run_takes); the next thing to move out when it grows
+is the section-B file handling (choose_b_file .. _show_sections), into its own small
+controller.
+"""
 
 from __future__ import annotations
 

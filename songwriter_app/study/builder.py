@@ -3,6 +3,11 @@
 Building runs engine.study.build.iter_build_study in a worker thread (rendering new variations can
 take a while); afterwards the author can preview every stimulus (with its hidden truth, which
 raters never see) and open rater mode or the results.
+
+One module (about 500 lines) on purpose: it is one dialog whose parts (the project rows, the
+options, the build job and the preview) share the dialog's state and are only ever used
+together; the engine side (the spec, the stimuli, the build) already lives in engine.study, and
+the widgets shared with the rater are in songwriter_app.study.widgets.
 """
 
 from __future__ import annotations
