@@ -33,21 +33,13 @@ sys.path.insert(0, str(ROOT))
 
 from engine.analysis.measures import evaluate_variation  # noqa: E402
 from engine.analysis.reference import prepare_reference  # noqa: E402
-from engine.analysis.stereo import StereoMetrics, stereo_baselines, stereo_metrics  # noqa: E402
+from engine.analysis.stereo import image_error, stereo_baselines, stereo_metrics  # noqa: E402
 from engine.audio.io import load_clip  # noqa: E402
 from engine.config import get_preset  # noqa: E402
 from engine.generation.render import generate, load_model  # noqa: E402
 from engine.training.loop import iter_train  # noqa: E402
 
 MODES = ("mono", "left-right", "mid-side")
-
-
-def image_error(m: StereoMetrics, ref: StereoMetrics) -> dict[str, float]:
-    """How far a take's stereo image is from the original's (0 = the same image)."""
-    corr = [abs(a.correlation - b.correlation) for a, b in zip(m.bands, ref.bands, strict=True)]
-    side = [abs(a.side_to_mid_db - b.side_to_mid_db) for a, b in zip(m.bands, ref.bands, strict=True)]
-    return {"correlation_error": float(np.mean(corr)), "side_mid_db_error": float(np.mean(side)),
-            "mono_change_error_db": abs(m.mono_change_db - ref.mono_change_db)}
 
 
 def as_stereo(x: np.ndarray) -> np.ndarray:
