@@ -100,6 +100,13 @@ class Manifest:
     def channels_at(self, scale: int) -> int:
         return self.config.channels_first if scale == 0 else self.config.channels
 
+    def network_shape(self, scale: int) -> dict[str, int]:
+        """The keyword arguments of scale `scale`'s ScaleGenerator and ScaleDiscriminator: the
+        networks' width, depth and kernel, and the audio channels they were trained on."""
+        cfg = self.config
+        return {"channels": self.channels_at(scale), "n_layers": cfg.n_layers,
+                "kernel": cfg.kernel_size, "audio_channels": self.audio_channels}
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "format_version": self.format_version,
@@ -364,10 +371,8 @@ def _split(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Ten
 def load_scale(
     project_dir: str | os.PathLike[str], manifest: Manifest, scale: int, *, with_discriminator: bool
 ) -> tuple[ScaleGenerator, ScaleDiscriminator | None]:
-    cfg = manifest.config
     tensors = load_tensors(scale_path(project_dir, scale))
-    kw = {"channels": manifest.channels_at(scale), "n_layers": cfg.n_layers, "kernel": cfg.kernel_size,
-          "audio_channels": manifest.audio_channels}
+    kw = manifest.network_shape(scale)
     g = ScaleGenerator(**kw)
     try:
         g.load_state_dict(_split(tensors, "G."))

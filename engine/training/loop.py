@@ -287,8 +287,7 @@ def _train(root: Path, manifest: Manifest, dev: torch.device, cancel: CancelToke
             rec0 = pyramid.run(lengths, [z_rec], upto=1)
             manifest.noise_amps[1] = float(upsample(rec0, scales[0].rate, sc.rate, sc.length).std())
             pyramid.amps = manifest.noise_amps
-        kw = {"channels": sc.channels, "n_layers": cfg.n_layers, "kernel": cfg.kernel_size,
-              "audio_channels": manifest.audio_channels}
+        kw = manifest.network_shape(s)
         g = ScaleGenerator(**kw).to(dev)
         d = ScaleDiscriminator(**kw).to(dev)
         if prev_gd is not None and same_shapes(g, prev_gd[0]) and same_shapes(d, prev_gd[1]):
