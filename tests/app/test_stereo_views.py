@@ -12,6 +12,7 @@ import pytest
 import soundfile as sf
 from app_helpers import open_and_wait
 
+from engine.config import PRESETS
 from songwriter_app.playback import NullPlayer, SoundDevicePlayer
 from songwriter_app.views.plots import MAX_WAVE_POINTS, envelope
 
@@ -282,8 +283,14 @@ def test_playhead_crosses_the_gap_on_the_clip_view(qtbot, window, fake_player,
     cv, pb = window.clip_view, window.playback
     sr = 4000
     rec = SimpleNamespace(seams={"take": [4800, 8800]})
+    # the window reacts to the opened clip on a later turn of the event loop: let it, so that
+    # the stand-in project below is only seen by what this test drives
+    qtbot.wait(50)
+    cfg = PRESETS["quick"]
     project = SimpleNamespace(
-        manifest=SimpleNamespace(layout=_layout((0.5, 1.2), (4.0, 1.2), (4800, 8800))),
+        config=cfg, trained=False,
+        manifest=SimpleNamespace(layout=_layout((0.5, 1.2), (4.0, 1.2), (4800, 8800)),
+                                 rates=list(cfg.candidate_rates)),
         store=SimpleNamespace(get=lambda vid: rec))
     monkeypatch.setattr(window.projects, "project", project)
     take = np.zeros((2, 4800 + 4000 + 4800), np.float32)
