@@ -81,6 +81,12 @@ class TrainConfig:
     window_batch: int = 4  # windows per iteration
     window_above: int = 0  # windows at scales longer than this; 0 = longer than window_batch windows
     iters_window: int = 0  # iterations at a scale that trains on windows; 0 = iters_per_scale
+    # --- up-sampling between scales ---
+    # Scales above this rate (Hz) take the coarser output up-sampled band-limited (windowed
+    # sinc) instead of cubic: cubic's images of the top octave land in the treble as hiss
+    # (bench/README.md, "Studio treble"). 0 = cubic everywhere (the reference, and projects
+    # trained before this field).
+    band_limited_above: int = 0
     # --- reporting ---
     progress_every: int = 10  # emit a progress event every N iterations (throttled again by time)
     preview_seconds: float = 4.0  # length of the random sample rendered after each scale
@@ -110,6 +116,8 @@ class TrainConfig:
             problems.append("window, window_above and iters_window must be >= 0, window_batch >= 1")
         if self.stereo not in STEREO_MODES:
             problems.append(f"stereo must be one of {', '.join(map(repr, STEREO_MODES))}")
+        if self.band_limited_above < 0:
+            problems.append("band_limited_above must be 0 (off) or a rate in Hz")
         if self.compile not in COMPILE_MODES:
             problems.append(f"compile must be one of {', '.join(map(repr, COMPILE_MODES))}")
         if problems:

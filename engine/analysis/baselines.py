@@ -121,7 +121,8 @@ def untrained_generator_output(
                            kernel=cfg.kernel_size)
             for s in range(manifest.n_scales)
         ]
-    pyr = Pyramid(gens, list(manifest.rates), list(manifest.noise_amps), dev)
+    pyr = Pyramid(gens, list(manifest.rates), list(manifest.noise_amps), dev,
+                  band_limited_above=cfg.band_limited_above)
     lengths = lengths_for(pyr.rates, seconds)
     g = torch.Generator().manual_seed(seed)
     y = pyr.run(lengths, pyr.random_noise(lengths, g)).reshape(-1).float().cpu().numpy()

@@ -87,7 +87,7 @@ def load_model(
         project_dir=root,
         manifest=manifest,
         pyramid=Pyramid(gens, rates, manifest.noise_amps[: manifest.scales_done], dev,
-                        manifest.audio_channels),
+                        manifest.audio_channels, manifest.config.band_limited_above),
         clip=clip,
         reals=reals,
         z_rec=load_z_rec(root),

@@ -11,7 +11,7 @@ import torch
 from engine.audio.channels import network_to_audio
 from engine.audio.io import resample
 from engine.model.networks import ScaleGenerator
-from engine.model.pyramid import upsample
+from engine.model.pyramid import scale_upsampler
 
 if TYPE_CHECKING:
     from engine.project.checkpoint import Manifest
@@ -34,13 +34,15 @@ class Pyramid:
 
     def __init__(
         self, generators: list[ScaleGenerator], rates: list[int], amps: list[float],
-        device: torch.device, audio_channels: int = 1,
+        device: torch.device, audio_channels: int = 1, band_limited_above: int = 0,
     ) -> None:
         self.generators = [g.to(device).eval().requires_grad_(False) for g in generators]
         self.rates = rates
         self.amps = amps
         self.device = device
         self.audio_channels = audio_channels
+        # the up-sampler into each scale (TrainConfig.band_limited_above)
+        self.upsample = scale_upsampler(band_limited_above)
 
     def __len__(self) -> int:
         return len(self.generators)
@@ -70,7 +72,7 @@ class Pyramid:
             prev = (
                 torch.zeros((1, self.audio_channels, n), device=self.device)
                 if x is None
-                else upsample(x, self.rates[s - 1], self.rates[s], n)
+                else self.upsample(x, self.rates[s - 1], self.rates[s], n)
             )
             z = noise[s]
             z = torch.zeros_like(prev) if z is None else z.to(self.device) * self.amps[s]
@@ -88,7 +90,7 @@ class Pyramid:
     def prev_input(self, scale: int, lengths: list[int], noise: list[torch.Tensor | None]) -> torch.Tensor:
         """The upsampled output of scales 0..scale-1 at scale `scale`'s rate."""
         out = self.run(lengths, noise, upto=scale)
-        return upsample(out, self.rates[scale - 1], self.rates[scale], lengths[scale])
+        return self.upsample(out, self.rates[scale - 1], self.rates[scale], lengths[scale])
 
 
 def render_scale_previews(

@@ -41,7 +41,6 @@ from engine.model.pyramid import (
     energies,
     noise_amplitudes,
     scale_signals,
-    upsample,
 )
 from engine.model.stack import Pyramid, lengths_for, render_scale_previews
 from engine.project.checkpoint import (
@@ -267,6 +266,7 @@ def _train(root: Path, manifest: Manifest, dev: torch.device, cancel: CancelToke
     pyramid = Pyramid(
         [load_scale(root, manifest, s, with_discriminator=False)[0] for s in range(first)],
         manifest.rates, manifest.noise_amps, dev, manifest.audio_channels,
+        band_limited_above=cfg.band_limited_above,
     )
     prev_gd: tuple[ScaleGenerator, ScaleDiscriminator] | None = None
     if first > 0:
@@ -285,7 +285,7 @@ def _train(root: Path, manifest: Manifest, dev: torch.device, cancel: CancelToke
         if s == 1 and cfg.mode == "music":
             # music mode: the noise at scale 1 matches the spread of the coarse reconstruction
             rec0 = pyramid.run(lengths, [z_rec], upto=1)
-            manifest.noise_amps[1] = float(upsample(rec0, scales[0].rate, sc.rate, sc.length).std())
+            manifest.noise_amps[1] = float(pyramid.upsample(rec0, scales[0].rate, sc.rate, sc.length).std())
             pyramid.amps = manifest.noise_amps
         kw = manifest.network_shape(s)
         g = ScaleGenerator(**kw).to(dev)
