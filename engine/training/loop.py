@@ -116,6 +116,9 @@ def prepare_project(
     if root.exists() and (not root.is_dir() or any(root.iterdir())):
         raise ProjectError(f"{root} exists and is not an empty folder; choose another folder.")
     if layout is not None:
+        # a full-band preset works at the first section's own rate (a second file at another
+        # rate is resampled to it, as every section is to a fixed working rate)
+        cfg = cfg.for_source(source_rate(layout.sections[0].path)) if layout.sections else cfg
         built = build_clip(layout, cfg.fs, max_seconds=cfg.max_seconds, stereo=cfg.stereo)
         signal, placed = built.signal, built.layout
         source = built.source

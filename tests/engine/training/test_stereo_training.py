@@ -144,6 +144,16 @@ def test_the_working_rate_follows_the_source_when_the_preset_says_so(
     m2 = prepare_project(other, tmp_path / "b", cfg, start=0.0, duration=1.0)
     assert m2.config.fs == cfg.fs == 4000  # not a studio rate: the preset's own
     assert get_preset("tiny").for_source(48000).fs == 4000  # off unless the preset says so
+    # a bridge works at its first section's rate; a second file at another rate is resampled
+    from engine.project.layout import LayoutRequest, SectionRequest
+
+    req = LayoutRequest("bridge", (SectionRequest(str(demo_clip), 0.5, 1.0),
+                                   SectionRequest(str(other), 0.5, 1.0)), 0.5)
+    m3 = prepare_project("", tmp_path / "c", cfg, layout=req)
+    assert m3.config.fs == 44100 and m3.rates[-1] == 44100
+    assert sf.info(str(tmp_path / "c" / "clip.wav")).samplerate == 44100
+    swapped = LayoutRequest("bridge", tuple(reversed(req.sections)), 0.5)
+    assert prepare_project("", tmp_path / "d", cfg, layout=swapped).config.fs == 4000
     with pytest.raises(ConfigError, match="stereo"):
         get_preset("tiny", stereo="surround")
 
