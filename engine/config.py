@@ -236,16 +236,18 @@ PRESETS: dict[str, TrainConfig] = {
         summary="Full band and stereo on a CPU: the source file's own rate (44.1 or 48 kHz; "
         "other rates 44.1 kHz), a stereo file stays stereo, sections up to 10 s. "
         "17.5 min for 10 s on a 2-core CPU (measured). Gives up what quick gives up (16 "
-        "channels, 350 iterations per scale, rougher texture than hifi), and its treble above "
-        "8 kHz is a steady hiss without the recording's transients (measured; bench/README.md); "
-        "its two extra scales (32 kHz and the source rate) train on 2 random windows of 8192 "
-        "samples.",
+        "channels, 350 iterations per scale, rougher texture than hifi), and above 8 kHz the "
+        "drums' attacks: the treble has the recording's level and colour but is smeared into a "
+        "steady shimmer (measured; bench/README.md). Its two extra scales (32 kHz and the "
+        "source rate) train on 2 random windows of 8192 samples and take the coarser output "
+        "up-sampled band-limited.",
         fs=44100,
         fs_from_source=True,
         stereo=STEREO_BASIS,
         max_seconds=10.0,
         candidate_rates=(320, 500, 800, 1280, 2000, 4000, 8000, 16000, 32000),
         high_rates=(),
+        band_limited_above=16000,
         **_CPU_SHAPE,
     ),
     "standard": TrainConfig(
@@ -263,10 +265,12 @@ PRESETS: dict[str, TrainConfig] = {
         summary="Full band and stereo for a CUDA GPU: the source file's own rate (44.1 or 48 kHz) "
         "with the extra top scales (22.05, 32 kHz), up to 25 s, 16/96 channels, 2000 iterations "
         "per scale, stereo kept; scales over 65 536 samples train on 4 random windows of 16 384 "
-        "samples per iteration.",
+        "samples per iteration; the scales above 16 kHz take the coarser output up-sampled "
+        "band-limited (as studio; not yet run on a GPU).",
         fs=44100,
         fs_from_source=True,
         stereo=STEREO_BASIS,
+        band_limited_above=16000,
         **_FAST_LEVERS,
         **_GPU_WINDOWS,
     ),
