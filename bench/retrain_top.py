@@ -36,11 +36,11 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 import torch
-import torchaudio
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from engine.audio.dsp import power_spectrogram  # noqa: E402
 from engine.audio.io import to_mono  # noqa: E402
 from engine.cli.evaluate import evaluate_project  # noqa: E402
 from engine.config import TrainConfig  # noqa: E402
@@ -91,8 +91,7 @@ def band_db(spec: np.ndarray, freqs: np.ndarray, lo: float, hi: float) -> np.nda
 def treble(x: np.ndarray, fs: int) -> dict[str, float]:
     """treble_db and hf_motion_db of a mono signal (see the module docstring)."""
     hop = fs // 100
-    spec = torchaudio.transforms.Spectrogram(n_fft=2048, hop_length=hop, power=2.0)(
-        torch.tensor(x, dtype=torch.float32)).numpy()
+    spec = power_spectrogram(torch.tensor(x, dtype=torch.float32), n_fft=2048, hop=hop).numpy()
     freqs = np.linspace(0, fs / 2, spec.shape[0])
     total = spec.sum()
     top = spec[freqs >= 16500].sum()

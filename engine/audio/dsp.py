@@ -34,6 +34,11 @@ def resample(x: torch.Tensor, orig_sr: int, new_sr: int) -> torch.Tensor:
     )
 
 
+def power_spectrogram(x: torch.Tensor, *, n_fft: int, hop: int) -> torch.Tensor:
+    """[..., T] -> [..., n_fft // 2 + 1, frames] power (Hann window of n_fft, centred frames)."""
+    return torchaudio.transforms.Spectrogram(n_fft=n_fft, hop_length=hop, power=2.0)(x)
+
+
 def mel_power_spectrogram(*, sample_rate: int, n_fft: int, hop: int, n_mels: int) -> torch.nn.Module:
     """[..., T] -> [..., n_mels, frames] mel power (centred frames, zero padded, Slaney mels)."""
     return torchaudio.transforms.MelSpectrogram(

@@ -33,7 +33,7 @@ from engine.training.loop import (
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-ITERS = 10  # iterations per scale of the interrupted CLI runs
+ITERS = 40  # iterations per scale of the interrupted CLI runs (a few seconds after the first scale)
 LOSS_KEYS = {"d/real", "d/fake", "gp", "d/total", "g/adv", "rec", "g/total"}
 
 
@@ -337,8 +337,9 @@ def _wait_for_saved_scales(proc: subprocess.Popen, project: Path, n: int) -> int
 def _start_training(
     cli_command, env: dict[str, str], clip: Path, project: Path
 ) -> subprocess.Popen:
-    # 10 iterations per scale: after the first scale is saved, three more scales of work
-    # remain, far more than the polling interval, so the interruption lands mid-run
+    # ITERS per scale: after the first scale is saved, three more scales of work remain (a few
+    # seconds; with 10 iterations they took under a second on an idle machine and a Ctrl-C
+    # once landed after the run had finished), so the interruption lands mid-run
     return subprocess.Popen(
         cli_command(
             "train",
