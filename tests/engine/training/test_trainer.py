@@ -33,7 +33,7 @@ from engine.training.loop import (
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-ITERS = 40  # iterations per scale of the interrupted CLI runs (a few seconds after the first scale)
+ITERS = 10  # iterations per scale of the interrupted CLI runs
 LOSS_KEYS = {"d/real", "d/fake", "gp", "d/total", "g/adv", "rec", "g/total"}
 
 
@@ -337,9 +337,11 @@ def _wait_for_saved_scales(proc: subprocess.Popen, project: Path, n: int) -> int
 def _start_training(
     cli_command, env: dict[str, str], clip: Path, project: Path
 ) -> subprocess.Popen:
-    # ITERS per scale: after the first scale is saved, three more scales of work remain (a few
-    # seconds; with 10 iterations they took under a second on an idle machine and a Ctrl-C
-    # once landed after the run had finished), so the interruption lands mid-run
+    # 10 iterations per scale: after the first scale is saved, three more scales of work
+    # remain, far more than the polling interval, so the interruption lands mid-run.
+    # The child gets SIGINT's default disposition back, so Python turns Ctrl-C into
+    # KeyboardInterrupt even when this test runs in a shell's background job (which ignores
+    # SIGINT, and a child would inherit that and finish the run instead).
     return subprocess.Popen(
         cli_command(
             "train",
@@ -360,7 +362,12 @@ def _start_training(
         text=True,
         env=env,
         cwd=Path(__file__).resolve().parents[3],
+        preexec_fn=_default_sigint,
     )
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def test_kill_9_after_a_saved_scale_then_resume_finishes(
