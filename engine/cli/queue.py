@@ -78,8 +78,8 @@ def register(sub: Any) -> None:
         ("remove", "remove jobs from the queue (their project folders stay)", cmd_remove),
     ):
         c = qs.add_parser(name, parents=[common], help=helptext)
-        c.add_argument("jobs", nargs="+", metavar="JOB", help="job id (or a unique prefix, or "
-                       "its position in the list)")
+        c.add_argument("jobs", nargs="+", metavar="JOB", help="the job's position in the list, or its id "
+                       "(or the start of it; a number is a position when there is one)")
         c.set_defaults(func=fn)
 
     m = qs.add_parser("move", parents=[common], help="reorder: move a job in the queue")

@@ -196,16 +196,20 @@ class QueueFile:
 
     @staticmethod
     def _find(jobs: list[Job], ref: str) -> Job:
-        """A job by id, unique id prefix, or 1-based position."""
+        """A job by id, 1-based position, or unique id prefix, in that order.
+
+        A number that is a position in the queue is that position, even when an id also
+        starts with it: `queue remove 2` after `queue list` must not remove another job whose
+        id happens to start with "2" (ids are hex). Give more of an id to mean the id."""
         ref = str(ref).strip()
         exact = [j for j in jobs if j.id == ref]
         if exact:
             return exact[0]
+        if ref.isdigit() and ref == str(int(ref)) and 1 <= int(ref) <= len(jobs):
+            return jobs[int(ref) - 1]
         matches = [j for j in jobs if ref and j.id.startswith(ref)]
         if len(matches) == 1:
             return matches[0]
-        if not matches and ref.isdigit() and 1 <= int(ref) <= len(jobs):
-            return jobs[int(ref) - 1]
         if len(matches) > 1:
             raise QueueError(f"{ref!r} matches several jobs; give more of the id.")
         raise QueueError(f"No job {ref!r} in the queue.")

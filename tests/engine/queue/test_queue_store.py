@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -39,6 +40,21 @@ def test_add_list_move_remove_keep_order_and_survive_a_reopen(queue, make_job) -
     assert [j.to_dict() for j in again.read()] == [j.to_dict() for j in queue.read()]
     data = json.loads(queue.path.read_text())
     assert data["format"] == "songwriter-queue" and data["version"] == 1
+
+
+def test_a_number_is_a_position_even_when_an_id_starts_with_it(queue, make_job) -> None:
+    """`queue remove 2` removes the second job, not a job whose (hex) id starts with "2"."""
+    a = dataclasses.replace(make_job("a"), id="2b88ea5a")
+    b = dataclasses.replace(make_job("b"), id="69f0068f")
+    c = dataclasses.replace(make_job("c"), id="875c94df")
+    queue.add(a, b, c)
+    assert queue.get("2").id == b.id  # the position
+    assert queue.get("2b").id == a.id  # more of the id: the id
+    assert queue.get("8").id == c.id  # no 8th job: the prefix
+    with pytest.raises(QueueError, match="No job"):
+        queue.get("02")  # not how a position is written, and no id starts with it
+    queue.remove("2")
+    assert _ids(queue) == [a.id, c.id]
 
 
 def test_cancel_retry_and_the_states_they_refuse(queue, make_job) -> None:
