@@ -100,16 +100,21 @@ def treble(x: np.ndarray, fs: int) -> dict[str, float]:
 
 
 def measure(project: Path) -> dict[str, Any]:
+    """Render the free takes once; evaluate them over the full band and in band, and their treble."""
     model = load_model(project, "cpu")
     fs = model.fs
     seconds = float(model.manifest.source.get("duration") or 10.0)
-    takes = [to_mono(generate(model, seconds=seconds, seed=s)) for s in TAKE_SEEDS]
-    full = evaluate_project(project, count=len(TAKE_SEEDS), seed=TAKE_SEEDS[0], baselines=False,
-                            device="cpu").to_dict()["variation_mean"]
-    in_band = min(16000, fs)
-    band = evaluate_project(project, count=len(TAKE_SEEDS), seed=TAKE_SEEDS[0], baselines=False,
-                            device="cpu", rate=in_band).to_dict()["variation_mean"]
-    tr = [treble(t, fs) for t in takes]
+    takes = [generate(model, seconds=seconds, seed=s) for s in TAKE_SEEDS]
+    with tempfile.TemporaryDirectory(prefix="retrain-top-takes-") as tmp:
+        files = []
+        for seed, take in zip(TAKE_SEEDS, takes, strict=True):
+            files.append(str(Path(tmp) / f"seed{seed}.wav"))
+            sf.write(files[-1], np.asarray(take).T, fs, subtype="FLOAT")
+        full = evaluate_project(project, files=files, baselines=False,
+                                device="cpu").to_dict()["variation_mean"]
+        band = evaluate_project(project, files=files, baselines=False, device="cpu",
+                                rate=min(16000, fs)).to_dict()["variation_mean"]
+    tr = [treble(to_mono(t), fs) for t in takes]
     return {
         "timbre_fd": full["timbre_fd"], "ltas_db": full["ltas_db"],
         "timbre_fd_16k": band["timbre_fd"], "ltas_db_16k": band["ltas_db"],

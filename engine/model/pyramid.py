@@ -133,9 +133,6 @@ def upsample_band_limited(x: torch.Tensor, rate_in: int, rate_out: int, n_out: i
     window, 64 zero crossings, rolloff 0.95), start-aligned like them; the ends are mirrored
     first, so the first and last samples are not faded towards zero.
     """
-    if rate_out == rate_in:
-        return x[..., :n_out] if x.shape[-1] >= n_out else torch.nn.functional.pad(
-            x, (0, n_out - x.shape[-1]), mode="replicate")
     g = math.gcd(int(rate_in), int(rate_out))
     unit_in, unit_out = int(rate_in) // g, int(rate_out) // g
     units = -(-_BAND_LIMITED_EDGE // unit_in)  # whole resampler periods, so the offset is exact

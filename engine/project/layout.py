@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import ConfigError
+from engine.fileutil import same_file
 
 LAYOUT_MODES = ("variation", "bridge", "ending")
 JUNCTION_SECONDS = 0.25  # masked zone around a cut where two sections are joined directly
@@ -132,7 +133,7 @@ class LayoutRequest:
         for i, a in enumerate(self.sections):
             for j in range(i + 1, n):
                 b = self.sections[j]
-                if _same_file(a.path, b.path) and a.start < b.end and b.start < a.end:
+                if same_file(a.path, b.path) and a.start < b.end and b.start < a.end:
                     raise ConfigError(
                         f"Sections {_section_name(i, self.mode)} ({a.start:g}-{a.end:g} s) and "
                         f"{_section_name(j, self.mode)} ({b.start:g}-{b.end:g} s) overlap in "
@@ -180,12 +181,6 @@ def probe_section_file(path: str | Path) -> SectionFile:
                           f"least {MIN_SECTION_SECONDS:.1f} s.")
     return SectionFile(str(Path(path).resolve()), duration, int(sr), int(audio.shape[0]))
 
-
-def _same_file(a: str, b: str) -> bool:
-    try:
-        return Path(a).resolve() == Path(b).resolve()
-    except OSError:
-        return a == b
 
 
 def _section_name(i: int, mode: str) -> str:
@@ -320,7 +315,7 @@ def place(mode: str, fs: int, sections: Sequence[dict[str, Any]], lengths: Seque
                 gap_span = (offset, offset + gap_n)
                 holes.append(gap_span)
                 offset += gap_n
-            elif half and not (_same_file(prev.path, info["path"])
+            elif half and not (same_file(prev.path, info["path"])
                                and abs(prev.start + prev.duration - float(info["start"])) < 1.0 / fs):
                 holes.append((max(0, offset - half), offset + half))
         placed.append(PlacedSection(

@@ -23,7 +23,7 @@ from engine.audio.io import (
     trim_and_fade,
 )
 from engine.errors import EngineError
-from engine.fileutil import sha256_file
+from engine.fileutil import same_file, sha256_file
 from engine.generation.render import generate, project_model
 from engine.project import Project, RenderRecipe
 from engine.project.checkpoint import load_clip_signal
@@ -390,7 +390,7 @@ class _ProjectSource:
                     here = self.project.section.path
                     avoid += [(int(round(t.start * sr)),
                                int(round((t.start + t.duration) * sr)))
-                              for t in lay.sections if _same_file(t.path, here)]
+                              for t in lay.sections if same_file(t.path, here)]
                 candidates = _windows(x.shape[-1], n, sel.real_other * 4, avoid, rng)
                 candidates = [s for s in candidates if np.max(np.abs(x[..., s : s + n])) > 1e-3]
                 starts = sorted(candidates[: sel.real_other])
@@ -415,9 +415,3 @@ class _ProjectSource:
                 out.append(item(self.clip[..., s : s + n], fs, "clip.wav", sec_start + s / fs))
         return out
 
-
-def _same_file(a: Any, b: Any) -> bool:
-    try:
-        return Path(a).resolve() == Path(b).resolve()
-    except OSError:
-        return str(a) == str(b)

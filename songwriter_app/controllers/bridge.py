@@ -24,6 +24,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QFileDialog, QWidget
 
 from engine.errors import EngineError
+from engine.fileutil import same_file
 from engine.project import Project, RenderRecipe
 from engine.project.variations import VariationRecord
 from songwriter_app.controllers.export import ExportController
@@ -232,14 +233,14 @@ class BridgeController(QObject):
             return
         lay = p.manifest.layout
         a, b = lay.section_a, lay.section_b
-        if _same_path(a.path, clip.path):
+        if same_file(a.path, clip.path):
             self.clip_view.set_section(a.start, a.duration)
         if b is None:
             return
-        if _same_path(b.path, clip.path):
+        if same_file(b.path, clip.path):
             self._set_b_file(None)
             self.clip_view.set_section_b(b.start, b.duration)
-        elif self.b_path is None or not _same_path(self.b_path, b.path) or \
+        elif self.b_path is None or not same_file(self.b_path, b.path) or \
                 self.panel.b_range() != (b.start, b.duration):
             self.b_path, self.b_info = Path(b.path), None
             self.panel.set_b_file(Path(b.path).name, None, start=b.start, length=b.duration,
@@ -475,10 +476,10 @@ class BridgeController(QObject):
         a, b = rec.seams["take"]
         if clip is None:
             return None
-        if pos < a / sr and _same_path(lay.section_a.path, clip.path):
+        if pos < a / sr and same_file(lay.section_a.path, clip.path):
             return lay.section_a.start + pos
         if pos >= b / sr and lay.section_b is not None and \
-                _same_path(lay.section_b.path, clip.path):  # not a B from another file
+                same_file(lay.section_b.path, clip.path):  # not a B from another file
             return lay.section_b.start + pos - b / sr
         return None
 
@@ -523,12 +524,6 @@ class BridgeController(QObject):
         self.status.emit(f"A/B: take seed {self.audio[2].seed} at {pos:.2f} s", 4000)
         return True
 
-
-def _same_path(a: Any, b: Any) -> bool:
-    try:
-        return Path(a).resolve() == Path(b).resolve()
-    except OSError:
-        return str(a) == str(b)
 
 
 def _probe(path: str) -> Any:

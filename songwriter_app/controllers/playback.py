@@ -11,12 +11,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from engine.fileutil import same_file
 from songwriter_app.controllers.project import ProjectController
 from songwriter_app.controllers.training import TrainingController
 from songwriter_app.controllers.variations import VariationsController
@@ -161,7 +161,7 @@ class PlaybackController(QObject):
             return None
         try:
             rec = project.store.get(variation_id)
-            same = Path(layout.section_a.path).resolve() == Path(clip.path).resolve()
+            same = same_file(layout.section_a.path, clip.path)
         except Exception as exc:  # EngineError (gone), OSError (path)
             log.debug("no gap to show for %s: %s", variation_id, exc)
             return None
