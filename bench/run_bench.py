@@ -38,6 +38,7 @@ from engine.config import get_preset, parse_overrides
 from engine.device import device_label, resolve_device
 from engine.fileutil import atomic_write_json, json_safe
 from engine.resources import DEMO_CLIP
+from engine.training.cost import SPEED_EPOCH
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -226,6 +227,7 @@ def bench(args: argparse.Namespace, preset: str) -> Path:
         "processor": platform.processor(),
         "python": platform.python_version(),
         "torch": torch.__version__,
+        "speed_epoch": SPEED_EPOCH,
         "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "runs": runs,
         "summary": summarise(runs),

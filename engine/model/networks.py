@@ -13,13 +13,14 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import weight_norm
 
+from engine.model.conv import Conv1d
 from engine.model.mask import erode
 
 PRE_EMPHASIS = 0.97
 
 
 def _conv(c_in: int, c_out: int, *, kernel: int, dilation: int = 1, padding: int | str = 0) -> nn.Module:
-    return weight_norm(nn.Conv1d(c_in, c_out, kernel, dilation=dilation, padding=padding))
+    return weight_norm(Conv1d(c_in, c_out, kernel, dilation=dilation, padding=padding))
 
 
 def pre_emphasis(x: torch.Tensor, coef: float = PRE_EMPHASIS) -> torch.Tensor:

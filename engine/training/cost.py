@@ -30,6 +30,10 @@ import numpy as np
 
 from engine.config import PRESETS, TrainConfig
 
+# Bumped when the trainer gets faster or slower for the same shapes on the same device; stored
+# probes and bench figures of another epoch are not used (2: the fast CPU convolution backward,
+# engine.model.conv, 1.27x on quick).
+SPEED_EPOCH = 2
 PROBE_ITERATIONS = 3  # timed iterations per measurement, after one uncounted first iteration
 HEAVY_CHANNELS = 32  # above this a CPU measures one length only
 GEN_FORWARD_SHARE = 0.08  # a no-grad generator pass as a share of one training step
@@ -129,6 +133,7 @@ def probe(device: Any, cancel: Any = None, presets: dict[str, TrainConfig] | Non
         "device": str(device),
         "device_name": device_label(device),
         "torch": torch.__version__,
+        "speed_epoch": SPEED_EPOCH,
         "measured": time.time(),
         "fits": fits,
     }
@@ -177,7 +182,7 @@ def stored_bench_dir() -> Path | None:
 def bench_fits(bench_dir: Path, device_name: str) -> dict[str, Any] | None:
     """Fits from stored bench figures (bench/results/*.json) measured on this device, if any.
 
-    Uses every training run in those files whose device_name matches: each finished scale
+    Uses every training run in those files whose device_name and speed epoch match: each finished scale
     gives (network shape, samples, seconds per iteration); a + b * samples is fitted per shape
     by least squares (through the origin when a shape has one length only).
     """
@@ -191,6 +196,8 @@ def bench_fits(bench_dir: Path, device_name: str) -> dict[str, Any] | None:
         except (OSError, ValueError):
             continue
         if not isinstance(data, dict) or data.get("device_name") != device_name:
+            continue
+        if data.get("speed_epoch", 1) != SPEED_EPOCH:  # measured with an older trainer
             continue
         if "fits" in data:  # a stored probe
             return data

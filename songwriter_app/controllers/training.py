@@ -237,7 +237,10 @@ class TrainingController(QObject):
                 import torch
 
                 self.probe_result = json.loads(cached)
-                if self.probe_result.get("torch") == torch.__version__:
+                from engine.training.cost import SPEED_EPOCH
+
+                if (self.probe_result.get("torch") == torch.__version__
+                        and self.probe_result.get("speed_epoch") == SPEED_EPOCH):
                     self._update_cost()
                     return
         from engine.training.cost import bench_fits, shapes_needed, stored_bench_dir

@@ -121,21 +121,26 @@ def test_pyside_void_calls_keep_none_alive(qapp) -> None:
 def test_bench_figures_give_fits(tmp_path: Path) -> None:
     import json
 
-    from engine.training.cost import bench_fits, estimate_seconds
+    from engine.training.cost import SPEED_EPOCH, bench_fits, estimate_seconds
 
     cfg = PRESETS["quick"]
     scales = [{"scale": i, "rate": r, "seconds_per_iteration_in_loop": 0.05 + 2e-6 * r * 4.0}
               for i, r in enumerate((800, 2000, 4000, 8000))]
-    data = {"kind": "quality-and-speed", "device_name": "CPU (2 threads)",
+    data = {"kind": "quality-and-speed", "device_name": "CPU (2 threads)", "speed_epoch": SPEED_EPOCH,
             "config": cfg.to_dict(), "seconds": 4.0, "runs": [{"train": {"scales": scales}}]}
     (tmp_path / "quick.json").write_text(json.dumps(data))
+    # the same device measured with an older, slower trainer: not used
+    slow = [dict(sc, seconds_per_iteration_in_loop=10 * sc["seconds_per_iteration_in_loop"])
+            for sc in scales]
+    old = dict(data, speed_epoch=SPEED_EPOCH - 1, runs=[{"train": {"scales": slow}}])
+    (tmp_path / "older.json").write_text(json.dumps(old))
     (tmp_path / "broken.json").write_text("{")
     assert bench_fits(tmp_path, "NVIDIA H200") is None
     got = bench_fits(tmp_path, "CPU (2 threads)")
     fit = got["fits"]["c16-l8-k9"]
     assert fit["a"] == pytest.approx(0.05, rel=1e-3) and fit["b"] == pytest.approx(2e-6, rel=1e-3)
     assert estimate_seconds(cfg, 10.0, got["fits"]) > 0
-    assert "quick.json" in got["source"]
+    assert "quick.json" in got["source"] and "older.json" not in got["source"]
 
 
 def test_first_start_offers_the_device_preset_and_no_test_preset(

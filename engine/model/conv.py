@@ -1,0 +1,95 @@
+"""A 1-D convolution whose backward is fast on the CPU.
+
+On the CPU, oneDNN's backward-data kernel for these small dilated convolutions (16 channels,
+kernel 9, dilations up to 128, tens of thousands of samples) costs 4-6 times its forward
+(bench/bench_conv.py). The input gradient of a stride-1 convolution is itself a convolution: the
+output gradient, zero-padded, convolved with the kernel flipped in time and transposed in
+channels. `Conv1d` computes it that way, with the fast forward kernel; the weight gradient of a
+dilated one as a convolution too (the undilated ones keep aten's). The backward is built from differentiable operations (the input gradient with
+this same function), so the gradient penalty's double backward takes the fast path too.
+
+Same mathematics, different summation order: gradients agree with aten's to float32 rounding
+(tests/engine/model/test_conv.py), not bit for bit. Forwards are aten's own, so generation from
+a trained model is unchanged. On CUDA, under autocast, and for any case it does not cover (stride, groups, a
+padding mode other than zeros, an even kernel with "same" padding), it is nn.Conv1d.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class _FastConv1d(torch.autograd.Function):
+    """y = conv1d(x, w, b, padding=p, dilation=d) with stride 1 and one group."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None,
+                padding: int, dilation: int) -> torch.Tensor:
+        ctx.save_for_backward(x, w)
+        ctx.padding, ctx.dilation, ctx.has_bias = padding, dilation, b is not None
+        return F.conv1d(x, w, b, padding=padding, dilation=dilation)
+
+    @staticmethod
+    def backward(ctx: Any, gy: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        x, w = ctx.saved_tensors
+        p, d = ctx.padding, ctx.dilation
+        gx = gw = gb = None
+        if ctx.needs_input_grad[0]:
+            # x[t] contributed to y[t + p - k d] through w[k]; padding the output gradient by
+            # (K-1) d - p on each side and correlating with the flipped kernel gathers them
+            k = w.shape[-1]
+            gx = fast_conv1d(gy, w.flip(-1).transpose(0, 1), None, (k - 1) * d - p, d)
+        if ctx.needs_input_grad[1]:
+            gw = _weight_grad(x, w, gy, p, d)
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            gb = gy.sum(dim=(0, 2))
+        return gx, gw, gb, None, None
+
+
+def _weight_grad(x: torch.Tensor, w: torch.Tensor, gy: torch.Tensor, p: int, d: int
+                 ) -> torch.Tensor:
+    """dL/dw[o, i, k] = sum over b, t of gy[b, o, t] x_padded[b, i, t + k d].
+
+    Dilated: a convolution with the batch as channels and the output gradient as the kernel,
+    strided by the dilation (2-3 times faster than aten's kernel here); undilated, aten's."""
+    if d == 1:
+        return torch.ops.aten.convolution_backward(
+            gy, x, w, None, [1], [p], [d], False, [0], 1, [False, True, False])[1]
+    xp = F.pad(x, (p, p)) if p else x
+    return F.conv1d(xp.transpose(0, 1), gy.transpose(0, 1), stride=d).transpose(0, 1).contiguous()
+
+
+def fast_conv1d(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, padding: int,
+                dilation: int) -> torch.Tensor:
+    """conv1d (stride 1, one group, zero padding `padding` on each side) with the fast backward."""
+    return _FastConv1d.apply(x, w, b, padding, dilation)
+
+
+class Conv1d(nn.Conv1d):
+    """nn.Conv1d with the fast CPU backward where it applies; the same parameters and state
+    dict, so models saved before load unchanged."""
+
+    def _fast_padding(self) -> int | None:
+        """The symmetric zero padding when the fast path applies, else None."""
+        if self.stride != (1,) or self.groups != 1 or self.padding_mode != "zeros":
+            return None
+        k, d = self.kernel_size[0], self.dilation[0]
+        if self.padding == "same":
+            return d * (k - 1) // 2 if k % 2 == 1 else None
+        if self.padding == "valid":
+            return 0
+        p = int(self.padding[0])
+        return p if p <= d * (k - 1) else None
+
+    def _conv_forward(self, input: torch.Tensor, weight: torch.Tensor,
+                      bias: torch.Tensor | None) -> torch.Tensor:
+        if (input.device.type == "cpu" and torch.is_grad_enabled()
+                and not torch.is_autocast_enabled("cpu")):
+            p = self._fast_padding()
+            if p is not None:
+                return fast_conv1d(input, weight, bias, p, self.dilation[0])
+        return super()._conv_forward(input, weight, bias)

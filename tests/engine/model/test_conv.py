@@ -1,0 +1,118 @@
+"""The fast CPU convolution backward (engine.model.conv) gives aten's gradients, first and second
+order, and leaves forwards, saved models and the other paths alone."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from engine.model.conv import Conv1d, fast_conv1d
+from engine.model.networks import ScaleDiscriminator, ScaleGenerator
+from engine.training.losses import gradient_penalty
+
+
+def _aten(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, p: int, d: int) -> torch.Tensor:
+    return F.conv1d(x, w, b, padding=p, dilation=d)
+
+
+def _grads(conv, x, w, b, p, d):  # noqa: ANN001, ANN202
+    """The output, then the gradients of a loss that reads the input gradient (as the gradient
+    penalty does) with respect to input, weight and bias."""
+    y = conv(x, w, b, p, d)
+    (gx,) = torch.autograd.grad(y.square().sum(), x, create_graph=True)
+    loss = (gx.norm() - 1.0) ** 2 + y.pow(3).mean()
+    return [y, *torch.autograd.grad(loss, (x, w, b))]
+
+
+@pytest.mark.parametrize(("c_in", "c_out", "kernel", "dilation", "padding"), [
+    (1, 16, 9, 1, 0),    # the trunks' head
+    (16, 16, 9, 8, 0),   # a dilated block
+    (16, 16, 9, 1, 4),   # the generator's gates ("same")
+    (16, 1, 9, 64, 0),   # the critic's last layer
+    (16, 2, 1, 1, 0),    # the generator's output
+    (3, 5, 4, 2, 3),     # an even kernel, padding below the reach
+])
+def test_first_and_second_order_gradients_are_atens(c_in: int, c_out: int, kernel: int,
+                                                    dilation: int, padding: int) -> None:
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(2, c_in, 700, generator=g, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(c_out, c_in, kernel, generator=g, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(c_out, generator=g, dtype=torch.float64, requires_grad=True)
+    ours = _grads(fast_conv1d, x, w, b, padding, dilation)
+    ref = _grads(_aten, x, w, b, padding, dilation)
+    for a, r in zip(ours, ref, strict=True):
+        assert a.shape == r.shape
+        torch.testing.assert_close(a, r, rtol=1e-10, atol=1e-10 * float(r.abs().max()))
+
+
+def test_gradcheck_and_gradgradcheck() -> None:
+    g = torch.Generator().manual_seed(1)
+    args = (torch.randn(2, 3, 40, generator=g, dtype=torch.float64, requires_grad=True),
+            torch.randn(4, 3, 5, generator=g, dtype=torch.float64, requires_grad=True),
+            torch.randn(4, generator=g, dtype=torch.float64, requires_grad=True))
+
+    def f(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return fast_conv1d(x, w, b, 2, 3)
+
+    assert torch.autograd.gradcheck(f, args)
+    assert torch.autograd.gradgradcheck(f, args)
+
+
+def _critic_step_grads(d: ScaleDiscriminator, real: torch.Tensor, fake: torch.Tensor
+                       ) -> list[torch.Tensor]:
+    """The critic's parameter gradients of one D loss with its gradient penalty."""
+    d.zero_grad(set_to_none=True)
+    torch.manual_seed(5)  # the penalty's mixing weight
+    loss = -d(real).mean() + d(fake).mean() + gradient_penalty(d, real, fake, weight=0.1)
+    loss.backward()
+    return [p.grad.clone() for p in d.parameters()]
+
+
+def test_the_critic_and_its_gradient_penalty_train_as_with_atens_backward(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    torch.manual_seed(0)
+    d = ScaleDiscriminator(channels=8, n_layers=6, kernel=9)  # float32: the penalty's own type
+    real, fake = torch.randn(2, 1, 1200), torch.randn(2, 1, 1200)
+    ours = _critic_step_grads(d, real, fake)
+    assert type(d.trunk.body[0](real).grad_fn).__name__ == "_FastConv1dBackward"
+    monkeypatch.setattr(Conv1d, "_conv_forward", nn.Conv1d._conv_forward)
+    ref = _critic_step_grads(d, real, fake)
+    # float32 rounding, against the largest gradient (a conv bias before batch norm has a zero
+    # gradient, up to rounding, so relative differences there mean nothing)
+    scale = max(float(r.abs().max()) for r in ref)
+    for a, r in zip(ours, ref, strict=True):
+        torch.testing.assert_close(a, r, rtol=1e-4, atol=1e-5 * scale)
+
+
+def test_the_fast_path_is_taken_only_where_it_applies() -> None:
+    torch.manual_seed(0)
+    conv = Conv1d(4, 4, 9, dilation=2)
+    x = torch.randn(1, 4, 100)
+    assert type(conv(x).grad_fn).__name__ == "_FastConv1dBackward"
+    with torch.no_grad():
+        assert conv(x).grad_fn is None
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = conv(x)
+    assert out.dtype == torch.bfloat16 and "Fast" not in type(out.grad_fn).__name__
+    strided = Conv1d(4, 4, 3, stride=2)
+    assert "Fast" not in type(strided(x).grad_fn).__name__
+    even_same = Conv1d(4, 4, 4, padding="same")
+    assert "Fast" not in type(even_same(x).grad_fn).__name__
+    assert even_same(x).shape == x.shape
+
+
+def test_forwards_and_saved_models_are_unchanged() -> None:
+    """The networks' state dicts have the keys of nn.Conv1d's (models saved before load), and a
+    forward gives aten's output bit for bit."""
+    torch.manual_seed(0)
+    g = ScaleGenerator(channels=8, n_layers=5, kernel=9)
+    keys = set(g.state_dict())
+    assert "last.parametrizations.weight.original0" in keys
+    noise, prev = torch.randn(1, 1, 500), torch.randn(1, 1, 500)
+    g.eval()
+    with torch.no_grad():
+        plain = g(noise, prev)
+    fast = g(noise, prev)
+    assert torch.equal(plain, fast.detach())
