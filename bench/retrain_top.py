@@ -17,6 +17,8 @@ whole pyramid from noise) are measured:
   hf_motion_db              how much the 8-16 kHz band's level moves from frame to frame
                             (10 ms frames, std of the dB level): drums and cymbals move it, a
                             steady hiss does not
+  diversity_std_ratio, rec_snr_db, rec_lsd_db, rec_mrstft
+                            the takes' diversity and the reconstruction's measures (evaluate's)
   top_seconds               training time of the retrained scales
 
 Writes OUT.json (bench/results/) with every run and a summary per variant.
@@ -110,8 +112,9 @@ def measure(project: Path) -> dict[str, Any]:
         for seed, take in zip(TAKE_SEEDS, takes, strict=True):
             files.append(str(Path(tmp) / f"seed{seed}.wav"))
             sf.write(files[-1], np.asarray(take).T, fs, subtype="FLOAT")
-        full = evaluate_project(project, files=files, baselines=False,
-                                device="cpu").to_dict()["variation_mean"]
+        report = evaluate_project(project, files=files, baselines=False, device="cpu").to_dict()
+        full = report["variation_mean"]
+        rec, div = report["reconstruction"] or {}, report["diversity"] or {}
         band = evaluate_project(project, files=files, baselines=False, device="cpu",
                                 rate=min(16000, fs)).to_dict()["variation_mean"]
     tr = [treble(to_mono(t), fs) for t in takes]
@@ -119,6 +122,8 @@ def measure(project: Path) -> dict[str, Any]:
         "timbre_fd": full["timbre_fd"], "ltas_db": full["ltas_db"],
         "timbre_fd_16k": band["timbre_fd"], "ltas_db_16k": band["ltas_db"],
         "max_xcorr": full["max_xcorr"], "copy_ratio": full["copy_ratio"],
+        "diversity_std_ratio": div.get("std_ratio"), "rec_snr_db": rec.get("snr_db"),
+        "rec_lsd_db": rec.get("lsd_db"), "rec_mrstft": rec.get("mrstft"),
         "treble_db": float(np.mean([t["treble_db"] for t in tr])),
         "hf_motion_db": float(np.mean([t["hf_motion_db"] for t in tr])),
     }
@@ -164,7 +169,9 @@ def main(argv: list[str] | None = None) -> int:
         rows = [r for r in report["runs"] if r["variant"] == name]
         summary[name] = {k: float(np.mean([r[k] for r in rows]))
                          for k in ("timbre_fd", "timbre_fd_16k", "ltas_db", "ltas_db_16k",
-                                   "treble_db", "hf_motion_db", "top_seconds")}
+                                   "treble_db", "hf_motion_db", "diversity_std_ratio",
+                                   "rec_lsd_db", "rec_mrstft", "top_seconds")
+                         if all(r.get(k) is not None for r in rows)}
     report["summary"] = summary
     atomic_write_json(args.out, json_safe(report))
     print(json.dumps(summary, indent=1))

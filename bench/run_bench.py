@@ -19,6 +19,7 @@ Results go to bench/results/quality-<preset>-<device>-<label>.json.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import platform
@@ -39,6 +40,9 @@ from engine.device import device_label, resolve_device
 from engine.fileutil import atomic_write_json, json_safe
 from engine.resources import DEMO_CLIP
 from engine.training.cost import SPEED_EPOCH
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_conv import aten_backward  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -182,8 +186,9 @@ def bench(args: argparse.Namespace, preset: str) -> Path:
                 shutil.rmtree(project)
             print(f"[{preset}] {Path(clip).name} seed {seed} ({r + 1}/{args.repeat})",
                   file=sys.stderr)
-            train = train_one(clip, project, cfg, seed=seed, device=dev, start=args.start,
-                              seconds=args.seconds)
+            with aten_backward() if args.aten_conv else contextlib.nullcontext():
+                train = train_one(clip, project, cfg, seed=seed, device=dev, start=args.start,
+                                  seconds=args.seconds)
             t0 = time.perf_counter()
             report = evaluate_project(
                 project, count=args.count, seconds=args.gen_seconds, seed=1000,
@@ -228,6 +233,7 @@ def bench(args: argparse.Namespace, preset: str) -> Path:
         "python": platform.python_version(),
         "torch": torch.__version__,
         "speed_epoch": SPEED_EPOCH,
+        "conv_backward": "aten" if args.aten_conv else "fast",
         "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "runs": runs,
         "summary": summarise(runs),
@@ -328,6 +334,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="also measure every run in this band only (clip, variations and "
                     "baselines resampled to HZ), written to <out>-atHZ.json: e.g. 8000 to "
                     "compare a 16 kHz preset with an 8 kHz one in their common band")
+    ap.add_argument("--aten-conv", action="store_true",
+                    help="train with aten's convolution backward instead of engine.model.conv's "
+                    "(the trainer before the fast CPU backward), for comparisons")
     ap.add_argument("--label", default="", help="name tag of the result file")
     ap.add_argument("--out", default=None, help="result path (default bench/results/...)")
     ap.add_argument("--work", default=None, help="folder for the projects (default: temporary)")
