@@ -197,8 +197,8 @@ def bench_fits(bench_dir: Path, device_name: str) -> dict[str, Any] | None:
             continue
         if not isinstance(data, dict) or data.get("device_name") != device_name:
             continue
-        if data.get("speed_epoch", 1) != SPEED_EPOCH:  # measured with an older trainer
-            continue
+        if data.get("speed_epoch", 1) != SPEED_EPOCH or data.get("conv_backward") == "aten":
+            continue  # measured with an older trainer, or with the old one for a comparison
         if "fits" in data:  # a stored probe
             return data
         try:

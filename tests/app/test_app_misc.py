@@ -134,13 +134,16 @@ def test_bench_figures_give_fits(tmp_path: Path) -> None:
             for sc in scales]
     old = dict(data, speed_epoch=SPEED_EPOCH - 1, runs=[{"train": {"scales": slow}}])
     (tmp_path / "older.json").write_text(json.dumps(old))
+    (tmp_path / "aten.json").write_text(json.dumps(dict(old, speed_epoch=SPEED_EPOCH,
+                                                        conv_backward="aten")))
     (tmp_path / "broken.json").write_text("{")
     assert bench_fits(tmp_path, "NVIDIA H200") is None
     got = bench_fits(tmp_path, "CPU (2 threads)")
     fit = got["fits"]["c16-l8-k9"]
     assert fit["a"] == pytest.approx(0.05, rel=1e-3) and fit["b"] == pytest.approx(2e-6, rel=1e-3)
     assert estimate_seconds(cfg, 10.0, got["fits"]) > 0
-    assert "quick.json" in got["source"] and "older.json" not in got["source"]
+    assert "quick.json" in got["source"]
+    assert "older.json" not in got["source"] and "aten.json" not in got["source"]
 
 
 def test_first_start_offers_the_device_preset_and_no_test_preset(
