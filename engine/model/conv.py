@@ -4,14 +4,16 @@ On the CPU, oneDNN's backward-data kernel for these small dilated convolutions (
 kernel 9, dilations up to 128, tens of thousands of samples) costs 4-6 times its forward
 (bench/bench_conv.py). The input gradient of a stride-1 convolution is itself a convolution: the
 output gradient, zero-padded, convolved with the kernel flipped in time and transposed in
-channels. `Conv1d` computes it that way, with the fast forward kernel; the weight gradient of a
-dilated one as a convolution too (the undilated ones keep aten's). The backward is built from differentiable operations (the input gradient with
-this same function), so the gradient penalty's double backward takes the fast path too.
+channels. `Conv1d` computes it that way, with the fast forward kernel, and the weight gradient
+of a dilated layer as a convolution too (undilated layers keep aten's). The backward is built
+from differentiable operations (the input gradient with this same function), so the gradient
+penalty's double backward takes the fast path too.
 
 Same mathematics, different summation order: gradients agree with aten's to float32 rounding
 (tests/engine/model/test_conv.py), not bit for bit. Forwards are aten's own, so generation from
-a trained model is unchanged. On CUDA, under autocast, and for any case it does not cover (stride, groups, a
-padding mode other than zeros, an even kernel with "same" padding), it is nn.Conv1d.
+a trained model is unchanged. On CUDA, under autocast, and for any case it does not cover
+(stride, groups, a padding mode other than zeros, an even kernel with "same" padding), it is
+nn.Conv1d.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ class _FastConv1d(torch.autograd.Function):
     def forward(ctx: Any, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None,
                 padding: int, dilation: int) -> torch.Tensor:
         ctx.save_for_backward(x, w)
-        ctx.padding, ctx.dilation, ctx.has_bias = padding, dilation, b is not None
+        ctx.padding, ctx.dilation = padding, dilation
         return F.conv1d(x, w, b, padding=padding, dilation=dilation)
 
     @staticmethod
@@ -45,7 +47,7 @@ class _FastConv1d(torch.autograd.Function):
             gx = fast_conv1d(gy, w.flip(-1).transpose(0, 1), None, (k - 1) * d - p, d)
         if ctx.needs_input_grad[1]:
             gw = _weight_grad(x, w, gy, p, d)
-        if ctx.has_bias and ctx.needs_input_grad[2]:
+        if ctx.needs_input_grad[2]:  # False without a bias
             gb = gy.sum(dim=(0, 2))
         return gx, gw, gb, None, None
 
@@ -73,6 +75,10 @@ class Conv1d(nn.Conv1d):
     """nn.Conv1d with the fast CPU backward where it applies; the same parameters and state
     dict, so models saved before load unchanged."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._fast_pad = self._fast_padding()
+
     def _fast_padding(self) -> int | None:
         """The symmetric zero padding when the fast path applies, else None."""
         if self.stride != (1,) or self.groups != 1 or self.padding_mode != "zeros":
@@ -87,9 +93,7 @@ class Conv1d(nn.Conv1d):
 
     def _conv_forward(self, input: torch.Tensor, weight: torch.Tensor,
                       bias: torch.Tensor | None) -> torch.Tensor:
-        if (input.device.type == "cpu" and torch.is_grad_enabled()
-                and not torch.is_autocast_enabled("cpu")):
-            p = self._fast_padding()
-            if p is not None:
-                return fast_conv1d(input, weight, bias, p, self.dilation[0])
+        if (self._fast_pad is not None and input.device.type == "cpu"
+                and torch.is_grad_enabled() and not torch.is_autocast_enabled("cpu")):
+            return fast_conv1d(input, weight, bias, self._fast_pad, self.dilation[0])
         return super()._conv_forward(input, weight, bias)

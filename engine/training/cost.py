@@ -139,6 +139,13 @@ def probe(device: Any, cancel: Any = None, presets: dict[str, TrainConfig] | Non
     }
 
 
+def probe_is_current(result: dict[str, Any]) -> bool:
+    """Whether a stored probe still describes this trainer: the same torch and speed epoch."""
+    import torch
+
+    return result.get("torch") == torch.__version__ and result.get("speed_epoch") == SPEED_EPOCH
+
+
 def estimate_seconds(cfg: TrainConfig, section_seconds: float, fits: dict[str, Any]) -> float:
     """Estimated training time of `cfg` on a section, from probe fits (nan if a fit is missing)."""
     from engine.model.pyramid import MIN_D_POSITIONS, candidate_rates

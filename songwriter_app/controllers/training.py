@@ -19,7 +19,7 @@ from PySide6.QtCore import QObject, Signal
 from engine.config import PRESETS, TrainConfig, get_preset
 from engine.errors import EngineError
 from engine.project import Project
-from engine.training.cost import clock_time
+from engine.training.cost import clock_time, probe_is_current
 from songwriter_app.controllers.project import ProjectController
 from songwriter_app.jobs import JobRunner, JobSlot
 from songwriter_app.jobs.errors import JobError
@@ -234,13 +234,8 @@ class TrainingController(QObject):
         cached = "" if force else self.settings.get(key, "")
         if cached:
             with contextlib.suppress(ValueError):
-                import torch
-
                 self.probe_result = json.loads(cached)
-                from engine.training.cost import SPEED_EPOCH
-
-                if (self.probe_result.get("torch") == torch.__version__
-                        and self.probe_result.get("speed_epoch") == SPEED_EPOCH):
+                if probe_is_current(self.probe_result):
                     self._update_cost()
                     return
         from engine.training.cost import bench_fits, shapes_needed, stored_bench_dir

@@ -60,6 +60,10 @@ def test_probe_measures_every_shape(monkeypatch: pytest.MonkeyPatch) -> None:
     fit = res["fits"]["c8-l5-k9"]
     assert fit["b"] == pytest.approx(8e-6) and fit["a"] == pytest.approx(0.001, rel=1e-6)
     assert res["device_name"].startswith("CPU")
+    # a probe stored by this trainer is used again; one from a slower trainer is not
+    assert estimates.probe_is_current(res)
+    assert not estimates.probe_is_current(dict(res, speed_epoch=estimates.SPEED_EPOCH - 1))
+    assert not estimates.probe_is_current({k: v for k, v in res.items() if k != "speed_epoch"})
 
 
 def test_real_probe_step_runs() -> None:
