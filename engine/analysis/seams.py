@@ -30,7 +30,7 @@ from engine.analysis.features import EPS, _rms, frame_seconds, logmel_db
 from engine.analysis.measures import evaluate_variation
 from engine.analysis.reference import prepare_reference
 from engine.audio.io import to_mono
-from engine.project.layout import Layout, splice
+from engine.project.layout import Layout, layout_for_take, splice
 
 FLOOR_DB = 80.0  # frames are floored this far below the loudest frame of the real sections
 ZONE_EXTRA_FRAMES = 2
@@ -153,10 +153,12 @@ def _sections(layout: Layout, clip: np.ndarray) -> list[np.ndarray]:
 def take_measures(layout: Layout, clip: np.ndarray, stitched: np.ndarray, seams: dict[str, Any],
                   sr: int) -> TakeMeasures:
     """Seam, timbre and copy measures of a stitched take (`seams`: VariationRecord.seams) made
-    from a project with this `layout`; `clip` is the training clip (gaps silent), any level."""
-    clip = to_mono(np.asarray(clip, dtype=np.float32))  # stereo: the seams of the downmix
-    stitched = to_mono(np.asarray(stitched, dtype=np.float32))
+    from a project with this `layout`; `clip` is the training clip (gaps silent), any level. A
+    take of another gap length than the project's is measured in the layout moved to its gap."""
     a, b = (int(v) for v in seams["take"])
+    layout, clip = layout_for_take(layout, np.asarray(clip, dtype=np.float32), (b - a) / layout.fs)
+    clip = to_mono(clip)  # stereo: the seams of the downmix
+    stitched = to_mono(np.asarray(stitched, dtype=np.float32))
     cross = int(seams.get("crossfade", 0))
     real = _sections(layout, clip)
     # the stitched audio holds A at its original level: bring it to the clip's level

@@ -163,8 +163,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
     layout = project.manifest.layout
     if layout is not None and layout.gap_span is not None:
         return _generate_takes(project, args, device)
-    if args.fade_out or args.crossfade is not None:
-        raise ConfigError("--fade-out and --crossfade are for bridge and ending projects.")
+    if args.fade_out or args.crossfade is not None or args.gap is not None:
+        raise ConfigError("--gap, --fade-out and --crossfade are for bridge and ending projects.")
     if args.seconds is None:
         args.seconds = 10.0
     model = project_model(project, device)
@@ -189,7 +189,7 @@ def _generate_takes(project: Any, args: argparse.Namespace, device: str | None) 
     from engine.fileutil import atomic_write_json, check_writable_dir
     from engine.generation import VariationReady, VerdictReady, generate_into_project
     from engine.generation.render import project_model
-    from engine.generation.takes import check_take, render_take
+    from engine.generation.takes import check_take, render_take, take_gap
     from engine.project import RenderRecipe
 
     layout = project.manifest.layout
@@ -198,12 +198,10 @@ def _generate_takes(project: Any, args: argparse.Namespace, device: str | None) 
                           "--from-scale is for variations.")
     if args.count < 1:
         raise ConfigError("The number of takes must be at least 1.")
-    if args.seconds is not None and abs(args.seconds - layout.gap_seconds) > 1e-3:
-        raise ConfigError(f"This project's gap is {layout.gap_seconds:g} s; its takes fill "
-                          "exactly that (leave out --seconds; a different gap needs a new model).")
+    gap = take_gap(layout, args.gap, args.seconds)
     if args.fade_out and layout.mode != "ending":
         raise ConfigError("--fade-out is for endings.")
-    recipes = [RenderRecipe.take(layout.mode, s, layout.gap_seconds, crossfade=args.crossfade,
+    recipes = [RenderRecipe.take(layout.mode, s, gap, crossfade=args.crossfade,
                                  fade_out=args.fade_out or 0.0, n_scales=project.scales_done)
                for s in range(args.seed, args.seed + args.count)]
     model = project_model(project, device)
@@ -235,7 +233,7 @@ def _generate_takes(project: Any, args: argparse.Namespace, device: str | None) 
                               "seconds": round(len(take.stitched if what == "stitched" else
                                                    take.take) / take.sample_rate, 6),
                               "recipe": r.to_dict(), "seams": take.sidecar(),
-                              "layout": layout.to_dict()},
+                              "layout": (take.layout or layout).to_dict()},
                 "provenance": {"engine_version": ENGINE_VERSION, **project.provenance()},
             })
         seams = ", ".join(f"{s:.3f}" for s in take.sidecar()["seams_s"])
@@ -369,7 +367,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--project", required=True)
     g.add_argument("--count", type=int, default=4)
     g.add_argument("--seconds", type=float, default=None,
-                   help="length of each render (default 10; a bridge or ending fills its gap)")
+                   help="length of each render (default 10; a bridge or ending: see --gap)")
+    g.add_argument("--gap", type=float, default=None, metavar="SECONDS",
+                   help="bridge/ending: the gap each take fills (default: the gap the model "
+                   "trained with; any other from 0.5 s works without retraining)")
     g.add_argument("--seed", type=int, default=0, help="first seed; variation i uses seed+i")
     g.add_argument("--from-scale", type=int, default=None,
                    help="keep the real signal up to this scale (0 = coarsest = most different); "

@@ -41,6 +41,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seconds", type=float, default=None,
                    help="length of rendered variations (default: the clip's length)")
     p.add_argument("--seed", type=int, default=0, help="first seed; variation i uses seed+i")
+    p.add_argument("--gap", type=float, default=None, metavar="SECONDS",
+                   help="bridge/ending projects: the gap the takes fill (default: the trained gap)")
     p.add_argument("--from-scale", type=int, default=None,
                    help="render variations that keep the real signal up to this scale "
                    "(default: unconditional)")
@@ -177,9 +179,10 @@ def evaluate_project(
 
 
 def evaluate_takes(project: str | Path, *, count: int = 4, seed: int = 0,
-                   device: str | None = "auto") -> dict[str, Any]:
-    """Render `count` bridge or ending takes of a project trained with a gap and measure their
-    seams (engine.analysis.seams), beside the naive splice and the real transitions."""
+                   device: str | None = "auto", gap: float | None = None) -> dict[str, Any]:
+    """Render `count` bridge or ending takes of a project trained with a gap (filling `gap`
+    seconds; default the trained gap) and measure their seams (engine.analysis.seams), beside
+    the naive splice."""
     from engine.analysis.seams import take_measures
     from engine.generation.render import load_model
     from engine.generation.takes import render_take
@@ -187,14 +190,15 @@ def evaluate_takes(project: str | Path, *, count: int = 4, seed: int = 0,
 
     model = load_model(project, None if device == "auto" else device)
     layout = model.manifest.layout
+    gap = layout.gap_seconds if gap is None else float(gap)
     takes = []
     for s in range(seed, seed + count):
-        recipe = RenderRecipe.take(layout.mode, s, layout.gap_seconds, n_scales=model.n_scales)
+        recipe = RenderRecipe.take(layout.mode, s, gap, n_scales=model.n_scales)
         take = render_take(model, recipe)
         m = take_measures(layout, model.clip, take.stitched, take.sidecar(), model.fs)
         takes.append({"seed": s, "words": m.words(), "seams": take.sidecar(), **m.to_numbers()})
     return {"project": str(Path(project).resolve()), "mode": layout.mode,
-            "gap_s": layout.gap_seconds, "sample_rate": model.fs,
+            "gap_s": gap, "trained_gap_s": layout.gap_seconds, "sample_rate": model.fs,
             "scales": f"{model.n_scales} of {model.manifest.n_scales} trained", "takes": takes}
 
 
@@ -234,13 +238,19 @@ def handler(args: argparse.Namespace) -> int:
             raise ConfigError("Evaluating files against a bridge or ending project is not "
                               "supported yet; leave out FILES to render and measure takes.")
         t0 = time.monotonic()
-        takes = evaluate_takes(args.project, count=args.count, seed=args.seed, device=args.device)
+        from engine.generation.takes import take_gap
+
+        gap = take_gap(layout, args.gap, None)
+        takes = evaluate_takes(args.project, count=args.count, seed=args.seed, device=args.device,
+                               gap=gap)
         print(_format_takes(takes))
         if args.json_out:
             takes["elapsed_s"] = round(time.monotonic() - t0, 3)
             atomic_write_json(Path(args.json_out), json_safe(takes))
             print(f"Wrote {args.json_out}", file=sys.stderr)
         return 0
+    if args.gap is not None:
+        raise ConfigError("--gap is for bridge and ending projects; this one has no gap.")
     if args.seconds is not None and args.seconds <= 0:
         raise ConfigError("--seconds must be more than 0.")
     t0 = time.monotonic()

@@ -32,6 +32,7 @@ LAYOUT_MODES = ("variation", "bridge", "ending")
 JUNCTION_SECONDS = 0.25  # masked zone around a cut where two sections are joined directly
 MIN_SECTION_SECONDS = 0.5  # shortest section a layout accepts (besides the model's own limit)
 MAX_GAP_SECONDS = 30.0  # longest gap asked for at all (the model's own limit is usually lower)
+MIN_TAKE_GAP_SECONDS = 0.5  # shortest gap a take may fill (its cross-fades take up to half of it)
 
 
 @dataclass(frozen=True)
@@ -278,6 +279,33 @@ class Layout:
                 out.append((a, b))
         return out
 
+    def with_gap(self, seconds: float) -> Layout:
+        """This layout with its gap resized to `seconds` (the sections after it move): the
+        layout a take of another gap length is rendered and measured in. The model does not
+        depend on the gap's length (nothing in the gap changes a weight, and the sections are
+        the same), only on the scales it kept."""
+        if self.gap_span is None:
+            raise ConfigError("This project has no gap to fill.")
+        if not math.isfinite(seconds) or not MIN_TAKE_GAP_SECONDS <= seconds <= MAX_GAP_SECONDS:
+            raise ConfigError(f"A take fills a gap of {MIN_TAKE_GAP_SECONDS:g} to "
+                              f"{MAX_GAP_SECONDS:.0f} s; {seconds:g} s asked for.")
+        a, b = self.gap_span
+        new_b = a + int(round(seconds * self.fs))
+        if new_b == b:
+            return self
+        delta = new_b - b
+
+        def move(i: int) -> int:
+            return i + delta if i >= b else i
+
+        sections = tuple(PlacedSection(s.path, s.sha256, s.sample_rate, s.channels, s.start,
+                                       s.duration, move(s.offset), s.length)
+                         for s in self.sections)
+        holes = tuple((a, new_b) if h == self.gap_span else (move(h[0]), move(h[1]))
+                      for h in self.holes)
+        return Layout(self.mode, self.fs, sections, float(seconds), (a, new_b), holes,
+                      self.total + delta)
+
     def describe(self) -> str:
         """One line per section, and the gap, in words (for `info` and the app)."""
         lines = []
@@ -383,6 +411,30 @@ def build_clip(request: LayoutRequest, fs: int, *, max_seconds: float | None,
 
 
 # ---- seams: how a filled gap is joined to the real sections (numpy, working rate) ----------
+
+
+def regap(x: Any, old: tuple[int, int], new: tuple[int, int]) -> Any:
+    """`x` (time on the last axis) with the span `old` replaced by `new`'s length of zeros
+    (both spans start at the same sample): what lies after the gap moves with it. The result
+    is `new[1]` + (len(x) - `old[1]`) long."""
+    import numpy as np
+
+    x = np.asarray(x)
+    a, b = old
+    if new[0] != a:
+        raise ValueError("the gap moves only at its end")
+    hole = np.zeros(x.shape[:-1] + (new[1] - a,), dtype=x.dtype)
+    return np.concatenate([x[..., :a], hole, x[..., b:]], axis=-1)
+
+
+def layout_for_take(layout: Layout, clip: Any, seconds: float) -> tuple[Layout, Any]:
+    """The layout a take filling `seconds` of gap is rendered and measured in, and the training
+    clip (numpy, the gap silent) moved to match (Layout.with_gap, regap)."""
+    moved = layout.with_gap(seconds)
+    if moved is layout:
+        return layout, clip
+    assert layout.gap_span is not None and moved.gap_span is not None
+    return moved, regap(clip, layout.gap_span, moved.gap_span)
 
 
 def half_hann(n: int) -> Any:

@@ -203,17 +203,19 @@ class BridgeController(QObject):
         self._render.cancel()
         self.audio = None
         self.panel.show_take(None, 1, [], None)
-        self._on_project_refreshed(project)
+        self._on_project_refreshed(project, opened=True)
 
-    def _on_project_refreshed(self, project: Project | None) -> None:
+    def _on_project_refreshed(self, project: Project | None, opened: bool = False) -> None:
         p = self._gap_project()
         if p is not None:
             lay = p.manifest.layout
-            self.panel.set_mode(lay.mode)
-            self.panel.gap.setValue(min(max(lay.gap_seconds, self.panel.gap.minimum()),
-                                        self.panel.gap.maximum()))
-            self.panel.set_state(f"This project is a {lay.mode} model: its gap is "
-                                 f"{lay.gap_seconds:g} s (a different gap needs a new model).")
+            if opened:  # a refresh (new takes) keeps the gap the user set for the next takes
+                self.panel.set_mode(lay.mode)
+                self.panel.gap.setValue(min(max(lay.gap_seconds, self.panel.gap.minimum()),
+                                            self.panel.gap.maximum()))
+            self.panel.set_state(f"This project is a {lay.mode} model trained with a "
+                                 f"{lay.gap_seconds:g} s gap. Render takes fills the gap set "
+                                 "above: try other lengths without training again.")
             self._place_project_sections()
         else:
             self.panel.set_state("" if project is None else
@@ -398,7 +400,7 @@ class BridgeController(QObject):
             return []
         lay = p.manifest.layout
         seed, count, fade = self.panel.take_request()
-        return [RenderRecipe.take(lay.mode, s, lay.gap_seconds,
+        return [RenderRecipe.take(lay.mode, s, float(self.panel.gap.value()),
                                   fade_out=fade if lay.mode == "ending" else 0.0,
                                   n_scales=p.scales_done) for s in range(seed, seed + count)]
 

@@ -66,6 +66,9 @@ class BridgePanel(QWidget):
         self.gap.setDecimals(1)
         self.gap.setSuffix(" s")
         self.gap.setValue(4.0)
+        self.gap.setToolTip("The gap to fill. Train: the gap the new model learns around. "
+                            "Render takes: the length of each take; a trained model fills any "
+                            "gap without training again.")
         self.fade_out = QDoubleSpinBox()
         self.fade_out.setObjectName("fadeOutSpin")
         self.fade_out.setRange(0.0, 8.0)

@@ -85,6 +85,24 @@ def test_two_regions_train_render_and_play_in_context(qtbot, window, demo_clip: 
     assert fake_player.is_playing and fake_player.position == pytest.approx(3.0, abs=1e-3)
     assert np.array_equal(fake_player.loaded[-1][0], audio)
 
+    # another gap from the same model, no training: B moves with the gap, and the spin box
+    # keeps the new gap after the list refreshes
+    bp.gap.setValue(2.0)
+    assert "trained with a 1 s gap" in bp.state.text()
+    bp.count.setValue(1)
+    assert window.bridge.render()
+    qtbot.waitUntil(lambda: not window.bridge.busy, timeout=120_000)
+    longer = [r for r in project.store.list() if r.is_take and r.recipe.seconds == 2.0]
+    assert len(longer) == 1 and longer[0].seams["seams"] == [4800, 12800]
+    assert bp.gap.value() == 2.0 and bp.list.count() == 3
+    bp.select_take(longer[0].id)
+    assert window.bridge.play(context=True)
+    assert fake_player.loaded[-1][0].shape == (4800 + 8000 + 4800,)
+    fake_player.seek(3.3)  # 0.1 s into B, which now starts 3.2 s into the stitched take
+    window.playback._tick()
+    assert cv.wave.playhead.value() == pytest.approx(2.5 + 0.1, abs=0.01)
+    bp.gap.setValue(1.0)
+
     # several sections (variation mode): A and B joined, no gap
     bp.set_mode("variation")
     req = window.bridge.layout_request()

@@ -54,8 +54,20 @@ def test_train_info_generate_evaluate(cli, bridge_cli_project: Path, tmp_path: P
     assert side["variation"]["seams"]["seams"] == [4800, 8000]
     assert (out / "bridge_seed4_take.json").is_file()
 
-    r = cli("generate", "--project", bridge_cli_project, "--seconds", "3", "--out", out)
-    _one_line_error(r, "gap is 0.8 s")
+    # another gap from the same model: B moves, the sidecar's layout with it
+    r = cli("generate", "--project", bridge_cli_project, "--gap", "1.5", "--count", "1",
+            "--out", tmp_path / "longer", "--device", "cpu")
+    assert r.rc == 0, r.err
+    whole = tmp_path / "longer" / "bridge_seed0_stitched.wav"
+    assert sf.info(str(whole)).frames == 4800 + 6000 + 4800
+    side = json.loads(whole.with_suffix(".json").read_text())["variation"]
+    assert side["seams"]["seams"] == [4800, 10800] and side["recipe"]["seconds"] == 1.5
+    assert side["layout"]["gap_span"] == [4800, 10800] and side["layout"]["total"] == 15600
+    r = cli("generate", "--project", bridge_cli_project, "--gap", "40", "--out", out)
+    _one_line_error(r, "0.5 to 30 s")
+    r = cli("generate", "--project", bridge_cli_project, "--gap", "2", "--seconds", "3",
+            "--out", out)
+    _one_line_error(r, "--gap alone")
 
     r = cli("evaluate", "--project", bridge_cli_project, "--count", "1", "--device", "cpu",
             "--json", tmp_path / "e.json")
@@ -64,6 +76,10 @@ def test_train_info_generate_evaluate(cli, bridge_cli_project: Path, tmp_path: P
     data = json.loads((tmp_path / "e.json").read_text())
     assert {"seam1_percentile", "seam2_percentile", "timbre_fd_a", "timbre_fd_b",
             "longest_copy_s"} <= set(data["takes"][0])
+    r = cli("evaluate", "--project", bridge_cli_project, "--count", "1", "--gap", "1.5",
+            "--device", "cpu")
+    assert r.rc == 0, r.err
+    assert "bridge takes, gap 1.5 s" in r.out
 
 
 @pytest.mark.parametrize(("args", "words"), [

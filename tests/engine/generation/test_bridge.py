@@ -101,12 +101,56 @@ def test_takes_are_seeded_and_stitched_exactly(bridge_master: Path) -> None:
 
 def test_a_take_must_fit_the_project(bridge_master: Path, tiny_project: Path) -> None:
     model = load_model(bridge_master, "cpu")
-    with pytest.raises(ConfigError, match="gap is 0.8 s"):
-        render_take(model, RenderRecipe.take("bridge", 0, 2.0))
+    for gap in (0.2, 31.0, float("nan")):
+        with pytest.raises(ConfigError, match="fills a gap of 0.5 to 30 s"):
+            render_take(model, RenderRecipe.take("bridge", 0, gap))
     with pytest.raises(ConfigError, match="trained for a bridge"):
         render_take(model, RenderRecipe.take("ending", 0, 0.8))
     with pytest.raises(ConfigError, match="not trained with a gap"):
         render_take(load_model(tiny_project, "cpu"), RenderRecipe.take("bridge", 0, 0.8))
+
+
+def test_a_take_fills_another_gap_without_retraining(bridge_master: Path) -> None:
+    """The model trained with a 0.8 s gap fills 2 s and 0.5 s: B moves with the gap, the real
+    sections are untouched outside the cross-fades, seeds reproduce, and the seam measures
+    are taken in the moved layout (the trained gap's takes are unchanged: test above)."""
+    from engine.analysis.seams import take_measures
+
+    model = load_model(bridge_master, "cpu")
+    lay = model.manifest.layout
+    a, b = lay.gap_span
+    real = model.clip * np.float32(model.gain)
+    for gap in (2.0, 0.5):
+        n = int(gap * FS)
+        recipe = RenderRecipe.take("bridge", 7, gap, n_scales=model.n_scales)
+        t = render_take(model, recipe)
+        assert np.array_equal(t.stitched, render_take(model, recipe).stitched)
+        assert t.stitched.shape == (a + n + 4800,) and t.gap == (a, a + n)
+        assert t.seams == [a, a + n] and t.take.shape == (n,)
+        assert t.layout is not None and t.layout.gap_span == (a, a + n)
+        assert t.layout.section_b.offset == a + n and t.layout.total == a + n + 4800
+        cross = t.crossfade
+        assert cross == min(int(0.25 * FS), n // 2)
+        assert np.array_equal(t.stitched[: a - cross], real[: a - cross])
+        assert np.array_equal(t.stitched[a + n + cross :], real[b + cross :])
+        assert np.all(np.isfinite(t.take)) and np.abs(t.take).max() > 0
+        m = take_measures(lay, model.clip, t.stitched, t.sidecar(), FS)
+        assert [round(s.position_s, 6) for s in m.seams] == [a / FS, (a + n) / FS]
+        assert abs(m.take_seconds - gap) < 1e-9
+    # the gap the model trained with renders as before, through the same path
+    same = render_take(model, RenderRecipe.take("bridge", 7, 0.8, n_scales=model.n_scales))
+    assert same.layout is lay and same.stitched.shape == (lay.total,)
+
+
+def test_an_ending_renders_longer_than_it_trained(ending_master: Path) -> None:
+    model = load_model(ending_master, "cpu")
+    lay = model.manifest.layout
+    a = lay.gap_span[0]
+    t = render_take(model, RenderRecipe.take("ending", 1, 1.5, fade_out=0.3))
+    assert t.stitched.shape == (a + int(1.5 * FS),) and t.seams == [a]
+    assert np.array_equal(t.stitched[: a - t.crossfade],
+                          (model.clip * np.float32(model.gain))[: a - t.crossfade])
+    assert abs(t.stitched[-1]) < 1e-3 * model.gain
 
 
 def test_takes_into_the_project_keep_recipe_and_seams(bridge_project: Path) -> None:
@@ -133,6 +177,14 @@ def test_takes_into_the_project_keep_recipe_and_seams(bridge_project: Path) -> N
     assert side["variation"]["seams"]["seams_s"] == [1.2, 2.0]
     again = list(generate_into_project(project, recipes[:1], device="cpu"))
     assert isinstance(again[0], VariationReady) and again[0].existed
+    # a take of another gap is its own record, with its own seams and a verdict
+    other = RenderRecipe.take("bridge", 4, 1.2, n_scales=project.scales_done)
+    events = list(generate_into_project(project, [other], device="cpu", take_verdict=take_verdict))
+    rec2 = next(e.record for e in events if isinstance(e, VariationReady))
+    assert not [e for e in events if isinstance(e, VariationReady)][0].existed
+    assert rec2.seams["seams"] == [4800, 4800 + 4800] and rec2.seams["length"] == 14400
+    assert any(isinstance(e, VerdictReady) for e in events)
+    assert "seam" in (project.store.get(rec2.id).verdict or "")
     # free and variation recipes live beside the takes
     free = RenderRecipe.free(4, 0.8, project.scales_done)
     assert project.store.find(free) is None

@@ -13,7 +13,9 @@ from engine.project.layout import (
     SectionRequest,
     fill_gap,
     half_hann,
+    layout_for_take,
     place,
+    regap,
     splice,
 )
 
@@ -75,6 +77,27 @@ def test_ending_places_the_gap_last_and_junctions_are_masked() -> None:
     assert lay.holes == ((1900, 2100), (3000, 5000))
     assert lay.real_spans() == [(0, 1900), (2100, 3000)]
     assert lay.section_a.offset == 2000  # the section the ending continues: the last one
+
+
+def test_with_gap_moves_what_follows_the_gap_and_nothing_before_it() -> None:
+    lay = place("bridge", FS, [_info("/s.wav", 0, 2), _info("/s.wav", 5, 3)], [2000, 3000], 1.5, 0.25)
+    wide = lay.with_gap(4.0)
+    assert wide.gap_span == (2000, 6000) and wide.holes == ((2000, 6000),)
+    assert [s.offset for s in wide.sections] == [0, 6000] and wide.total == 9000
+    assert wide.sections[1].start == 5 and wide.gap_seconds == 4.0
+    assert lay.with_gap(1.5) is lay
+    end = place("ending", FS, [_info("/s.wav", 0, 2), _info("/t.wav", 0, 1)], [2000, 1000], 2.0, 0.2)
+    short = end.with_gap(0.5)
+    assert short.holes == ((1900, 2100), (3000, 3500)) and short.total == 3500
+    for bad in (0.4, 30.5, float("inf")):
+        with pytest.raises(ConfigError, match="0.5 to 30 s"):
+            lay.with_gap(bad)
+    clip = np.arange(6500, dtype=np.float32)
+    moved, moved_clip = layout_for_take(lay, clip, 0.5)
+    assert moved.total == 5500 and moved_clip.shape == (5500,)
+    assert np.array_equal(moved_clip[:2000], clip[:2000]) and not moved_clip[2000:2500].any()
+    assert np.array_equal(moved_clip[2500:], clip[3500:])
+    assert regap(np.ones((2, 10)), (4, 6), (4, 9)).shape == (2, 13)
 
 
 def test_sections_that_join_in_the_original_need_no_junction_mask() -> None:
