@@ -8,9 +8,10 @@ transition to compare with; an ending takes A = START to START+9 s and a gap aft
     python bench/bridge_grid.py bench/clips/war-of-freedom-60s.wav --name war-of-freedom \
         --mode bridge --gap 8 --workdir /tmp/grid
 
-writes bench/results/bridges/<mode>-<preset>-<name>-gap<G>s.json (training time, per take:
-seam percentiles, naive splice, motion, level, timbre, copy; the real transition's seam
-percentiles and motion) and a sox spectrogram of take 0 stitched above the real recording
+writes bench/results/bridges/<mode>-<preset>-<name>-gap<G>s.json (training time; for each gap
+rendered (--render-gaps, default the trained one), per take: seam percentiles, naive splice,
+motion, level, timbre, copy; and the recording's own seam percentiles and motion at the same
+places) and a sox spectrogram per gap of take 0 stitched, then the recording from A's start
 (when sox is installed). A trained project in the work folder is reused, not retrained.
 """
 
@@ -24,6 +25,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -58,6 +60,63 @@ def _spectrogram(wav: Path, png: Path, title: str) -> None:
                     "-o", str(png)], check=True)
 
 
+def _measure_gap(args: argparse.Namespace, model: Any, stem: str, gap: float) -> dict[str, Any]:
+    """Takes (seeds 0..count-1) filling `gap` seconds, their measures, and the recording's own
+    audio at the same places (A's start, A + gap + as much as the stitched take holds)."""
+    from engine.analysis.features import logmel_db
+    from engine.analysis.seams import (
+        FLOOR_DB,
+        frame_loudness,
+        seam_zone,
+        take_measures,
+        transition_measure,
+    )
+    from engine.audio.io import load_clip, save_audio, to_mono
+    from engine.generation.takes import render_take
+    from engine.project import RenderRecipe
+    from engine.project.layout import layout_for_take
+
+    fs = model.fs
+    layout, clip = layout_for_take(model.manifest.layout, model.clip, gap)
+    clip = to_mono(np.asarray(clip, dtype=np.float32))
+    a, b = layout.gap_span
+    a_start = layout.section_a.start
+    real = to_mono(load_clip(args.clip, fs, start=a_start, duration=layout.total / fs).signal)
+    real = real[: clip.shape[-1]]
+    sections_audio = [clip[lo:hi] for lo, hi in layout.real_spans()]
+    floor = max(float(logmel_db(r, fs).max()) for r in sections_audio) - FLOOR_DB
+    spread = float(np.mean([frame_loudness(r, fs, floor).std() for r in sections_audio]))
+    gain = np.sqrt(np.mean(np.concatenate(sections_audio) ** 2)) / np.sqrt(np.mean(real ** 2))
+    fade = args.fade_out if args.mode == "ending" else 0.0
+    takes = []
+    for seed in range(args.count):
+        recipe = RenderRecipe.take(args.mode, seed, gap, fade_out=fade, n_scales=model.n_scales)
+        take = render_take(model, recipe)
+        m = take_measures(model.manifest.layout, model.clip, take.stitched, take.sidecar(), fs)
+        stitched = to_mono(take.stitched)
+        still = b - take.fade_out if take.fade_out <= (b - a) // 2 else b  # as take_measures
+        takes.append({"seed": seed, "words": m.words(), **m.to_numbers(),
+                      "level_vs_a_db": _level_db(stitched[a:still], stitched[:a])})
+        if seed == 0:
+            name = f"{stem}-render{gap:g}s"
+            wav = args.workdir / f"{name}-take0-and-real.wav"
+            save_audio(wav, np.concatenate([stitched / max(np.abs(stitched).max(), 1e-9),
+                                            np.zeros(fs // 2, np.float32),
+                                            real / max(np.abs(real).max(), 1e-9)]), fs)
+            args.out.mkdir(parents=True, exist_ok=True)
+            _spectrogram(wav, args.out / f"{name}-seed0.png",
+                         f"{name}: take 0 stitched, 0.5 s silence, the recording from A's start")
+    real_seams = []
+    for pos in take.seams:
+        zone = seam_zone(pos, (a, b), take.crossfade)
+        jump, pct = transition_measure(real, fs, layout, clip, zone)
+        real_seams.append({"position_s": pos / fs, "jump_db": jump, "percentile": pct})
+    real_motion = float(frame_loudness(real[a:b] * gain, fs, floor).std()) / max(spread, 1e-12)
+    return {"gap_s": gap, "real_transition": {"seams": real_seams, "motion_ratio": real_motion,
+                                              "level_vs_a_db": _level_db(real[a:b], real[:a])},
+            "takes": takes}
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("clip", type=Path)
@@ -71,23 +130,17 @@ def main() -> int:
                    help="cut every scale to this many iterations (a smoke run; 0: the preset's)")
     p.add_argument("--count", type=int, default=3, help="takes (seeds 0..count-1)")
     p.add_argument("--fade-out", type=float, default=2.0, help="an ending's fade-out (s)")
+    p.add_argument("--b-start", type=float, default=None,
+                   help="bridge: where B starts in the file (default: right after the real gap)")
+    p.add_argument("--render-gaps", default="",
+                   help="comma-separated gaps (s) to render from the trained model (default: "
+                   "its own gap); the recording is compared from A's start at each")
     p.add_argument("--workdir", type=Path, default=Path("/tmp/bridge-grid"))
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "bridges")
     args = p.parse_args()
 
-    from engine.analysis.features import logmel_db
-    from engine.analysis.seams import (
-        FLOOR_DB,
-        frame_loudness,
-        seam_zone,
-        take_measures,
-        transition_measure,
-    )
-    from engine.audio.io import load_clip, save_audio, to_mono
     from engine.fileutil import atomic_write_json, json_safe
     from engine.generation.render import load_model
-    from engine.generation.takes import render_take
-    from engine.project import RenderRecipe
     from engine.project.checkpoint import read_manifest
 
     its = f"-{args.iters}it" if args.iters else ""
@@ -96,74 +149,47 @@ def main() -> int:
     a0 = args.start
     if args.mode == "bridge":
         a1 = a0 + SECTION_S
-        sections = [f"{a0:g}-{a1:g}", f"{a1 + args.gap:g}-{a1 + args.gap + SECTION_S:g}"]
-        real_len = 2 * SECTION_S + args.gap
+        b0 = a1 + args.gap if args.b_start is None else args.b_start
+        sections = [f"{a0:g}-{a1:g}", f"{b0:g}-{b0 + SECTION_S:g}"]
+        if args.b_start is not None:
+            stem += f"-b{b0:g}"
+            project = args.workdir / stem
     else:
         a1 = a0 + ENDING_A_S
         sections = [f"{a0:g}-{a1:g}"]
-        real_len = ENDING_A_S + args.gap
     train_s = None
     if not (project / "manifest.json").exists() or not read_manifest(project).complete:
         train_s = _train(args, project, sections)
 
     model = load_model(project, "cpu")
-    layout, fs = model.manifest.layout, model.fs
-    clip = to_mono(np.asarray(model.clip, dtype=np.float32))
-    real = to_mono(load_clip(args.clip, fs, start=a0, duration=real_len).signal)
-    a, b = layout.gap_span
-    real = real[: clip.shape[-1]]
-    sections_audio = [clip[lo:hi] for lo, hi in layout.real_spans()]
-    floor = max(float(logmel_db(r, fs).max()) for r in sections_audio) - FLOOR_DB
-    spread = float(np.mean([frame_loudness(r, fs, floor).std() for r in sections_audio]))
-    gain = np.sqrt(np.mean(np.concatenate(sections_audio) ** 2)) / np.sqrt(np.mean(real ** 2))
-
-    takes = []
-    for seed in range(args.count):
-        fade = args.fade_out if args.mode == "ending" else 0.0
-        recipe = RenderRecipe.take(args.mode, seed, layout.gap_seconds, fade_out=fade,
-                                   n_scales=model.n_scales)
-        take = render_take(model, recipe)
-        side = take.sidecar()
-        m = take_measures(layout, model.clip, take.stitched, side, fs)
-        stitched = to_mono(take.stitched)
-        still = b - take.fade_out if take.fade_out <= (b - a) // 2 else b  # as take_measures
-        row = {"seed": seed, "words": m.words(), **m.to_numbers(),
-               "level_vs_a_db": _level_db(stitched[a:still], stitched[:a])}
-        takes.append(row)
-        if seed == 0:
-            cross = take.crossfade
-            wav = args.workdir / f"{stem}-take0-and-real.wav"
-            save_audio(wav, np.concatenate([stitched / max(np.abs(stitched).max(), 1e-9),
-                                            np.zeros(fs // 2, np.float32),
-                                            real / max(np.abs(real).max(), 1e-9)]), fs)
-            args.out.mkdir(parents=True, exist_ok=True)
-            _spectrogram(wav, args.out / f"{stem}-seed0.png",
-                         f"{stem}: take 0 stitched, then 0.5 s silence, then the real recording")
-    real_seams = []
-    for pos in take.seams:
-        zone = seam_zone(pos, (a, b), cross)
-        jump, pct = transition_measure(real, fs, layout, model.clip, zone)
-        real_seams.append({"position_s": pos / fs, "jump_db": jump, "percentile": pct})
-    real_motion = float(frame_loudness(real[a:b] * gain, fs, floor).std()) / max(spread, 1e-12)
+    layout = model.manifest.layout
+    gaps = [float(g) for g in args.render_gaps.split(",")] if args.render_gaps else [args.gap]
+    renders = [_measure_gap(args, model, stem, g) for g in gaps]
+    out_json = args.out / f"{stem}.json"
+    if train_s is None and out_json.is_file():  # measured again: keep the training time
+        train_s = json.loads(out_json.read_text()).get("train_seconds")
     report = {
         "clip": str(args.clip), "name": args.name, "mode": args.mode, "gap_s": args.gap,
-        "preset": args.preset, "iters": args.iters or "preset", "sections": sections, "train_seed": args.seed,
-        "fade_out_s": args.fade_out if args.mode == "ending" else 0.0,
+        "preset": args.preset, "iters": args.iters or "preset", "sections": sections,
+        "train_seed": args.seed, "fade_out_s": args.fade_out if args.mode == "ending" else 0.0,
         "scales": f"{model.n_scales} of {model.manifest.n_scales} trained",
-        "sample_rate": fs, "train_seconds": train_s,
+        "rates": list(model.manifest.rates), "sample_rate": model.fs, "train_seconds": train_s,
         "threads": os.environ.get("OMP_NUM_THREADS", "default"),
         "machine": "2-core development VM, CPU",
         "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "real_transition": {"seams": real_seams, "motion_ratio": real_motion,
-                            "level_vs_a_db": _level_db(real[a:b], real[:a])},
-        "takes": takes,
+        "layout": layout.to_dict(),
+        "renders": renders,
     }
     out = args.out / f"{stem}.json"
     atomic_write_json(out, json_safe(report))
-    print(json.dumps({k: report[k] for k in ("name", "mode", "gap_s", "train_seconds",
-                                             "real_transition")}, indent=1))
-    for t in takes:
-        print(t["seed"], t["words"], f"level {t['level_vs_a_db']:.1f} dB")
+    print(f"{stem}: trained in {train_s} s; {report['scales']}")
+    for r in renders:
+        real = ", ".join(f"p{x['percentile']:.0f}" for x in r["real_transition"]["seams"])
+        print(f"gap {r['gap_s']:g} s: real transition {real}, motion "
+              f"{r['real_transition']['motion_ratio']:.2f}")
+        for t in r["takes"]:
+            print(f"  seed {t['seed']}: {t['words']}; motion {t['motion_ratio']:.2f}, "
+                  f"level {t['level_vs_a_db']:.1f} dB")
     return 0
 
 
