@@ -87,7 +87,7 @@ def _measure_gap(args: argparse.Namespace, model: Any, stem: str, gap: float) ->
     floor = max(float(logmel_db(r, fs).max()) for r in sections_audio) - FLOOR_DB
     spread = float(np.mean([frame_loudness(r, fs, floor).std() for r in sections_audio]))
     gain = np.sqrt(np.mean(np.concatenate(sections_audio) ** 2)) / np.sqrt(np.mean(real ** 2))
-    fade = args.fade_out if args.mode == "ending" else 0.0
+    fade = min(args.fade_out, gap / 2) if args.mode == "ending" else 0.0  # half the take stays
     takes = []
     for seed in range(args.count):
         recipe = RenderRecipe.take(args.mode, seed, gap, fade_out=fade, n_scales=model.n_scales)
@@ -129,7 +129,8 @@ def main() -> int:
     p.add_argument("--iters", type=int, default=0,
                    help="cut every scale to this many iterations (a smoke run; 0: the preset's)")
     p.add_argument("--count", type=int, default=3, help="takes (seeds 0..count-1)")
-    p.add_argument("--fade-out", type=float, default=2.0, help="an ending's fade-out (s)")
+    p.add_argument("--fade-out", type=float, default=2.0,
+                   help="an ending's fade-out (s; at most half the gap rendered)")
     p.add_argument("--b-start", type=float, default=None,
                    help="bridge: where B starts in the file (default: right after the real gap)")
     p.add_argument("--render-gaps", default="",

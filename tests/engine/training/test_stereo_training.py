@@ -190,3 +190,12 @@ def test_a_stereo_bridge_trains_and_its_takes_are_stereo_with_exact_seams(
     np.testing.assert_array_equal(again.stitched, take.stitched)
     m = take_measures(model.manifest.layout, model.clip, take.stitched, take.sidecar(), model.fs)
     assert np.isfinite(m.to_numbers()["seam1_jump_db"])
+    # another gap from the same stereo model: B moves, both channels
+    longer = render_take(model, RenderRecipe.take("bridge", 5, 1.5, n_scales=model.n_scales))
+    n = round(1.5 * model.fs)
+    assert longer.stitched.shape == (2, model.clip.shape[-1] + n - (b - a))
+    np.testing.assert_allclose(longer.stitched[:, a + n + longer.crossfade :],
+                               model.clip[:, b + longer.crossfade :] * model.gain, atol=1e-6)
+    m = take_measures(model.manifest.layout, model.clip, longer.stitched, longer.sidecar(),
+                      model.fs)
+    assert np.isfinite(m.to_numbers()["seam2_jump_db"])
