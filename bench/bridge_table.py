@@ -19,10 +19,10 @@ from typing import Any
 RESULTS = Path(__file__).resolve().parent / "results" / "bridges"
 
 
-def _span(values: list[float], fmt: str = "{:.0f}") -> str:
+def _span(values: list[float], fmt: str = "{:.0f}", sep: str = "-") -> str:
     lo, hi = min(values), max(values)
     a, b = fmt.format(lo), fmt.format(hi)
-    return a if a == b else f"{a}-{b}"
+    return a if a == b else f"{a}{sep}{b}"
 
 
 def rows(report: dict[str, Any]) -> list[str]:
@@ -42,7 +42,7 @@ def rows(report: dict[str, Any]) -> list[str]:
         naive = f"{takes[0]['seam1_naive_percentile']:.0f}"
         motion = f"{_span([t['motion_ratio'] for t in takes], '{:.2f}')} / " \
                  f"{r['real_transition']['motion_ratio']:.2f}"
-        level = _span([t["level_vs_a_db"] for t in takes], "{:+.1f}") + " dB"
+        level = _span([t["level_vs_a_db"] for t in takes], "{:+.1f}", " to ") + " dB"
         fd = _span([t["timbre_fd_a"] for t in takes])
         if "timbre_fd_b" in takes[0]:
             fd += f" / {_span([t['timbre_fd_b'] for t in takes])} (A-B {takes[0]['timbre_fd_a_vs_b']:.0f})"
