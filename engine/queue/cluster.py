@@ -354,8 +354,9 @@ def _follow(queue: QueueFile, hub: Any, inflight: dict[str, _Flight], write: Thr
             f.scales_done = done
         p = progress.get(job_id)
         if p is not None and (p["seq"] != f.seq or p["worker"] != f.worker):
+            moved = p["worker"] != f.worker  # a retry on another worker: written at once
             f.seq, f.worker = p["seq"], p["worker"]
-            if due:
+            if due or moved:
                 queue.update(job_id, scale=p["scale"], iteration=p["iteration"],
                              iterations=p["iterations"], eta_seconds=p["eta"], worker=p["worker"])
             yield JobProgress(job_id, p["scale"], p["n_scales"], p["iteration"], p["iterations"],
