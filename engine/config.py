@@ -223,7 +223,7 @@ PRESETS: dict[str, TrainConfig] = {
     "quick": TrainConfig(
         name="quick",
         summary="For a CPU: mono at a 16 kHz working rate (treble up to 8 kHz), sections up to 10 s. "
-        "11-17 min for 10 s on a 2-core CPU (measured). Gives up: 8 scales instead of 12, 16 "
+        "9-17 min for 10 s on a 2-core CPU (measured). Gives up: 8 scales instead of 12, 16 "
         "channels instead of 96, 350 iterations per scale instead of 2000 (rougher texture "
         "than standard); scales over 32 768 samples train on 2 random windows of 8192 samples.",
         fs=16000,
