@@ -233,7 +233,7 @@ def _generate_takes(project: Any, args: argparse.Namespace, device: str | None) 
                               "seconds": round(len(take.stitched if what == "stitched" else
                                                    take.take) / take.sample_rate, 6),
                               "recipe": r.to_dict(), "seams": take.sidecar(),
-                              "layout": (take.layout or layout).to_dict()},
+                              "layout": take.layout.to_dict()},
                 "provenance": {"engine_version": ENGINE_VERSION, **project.provenance()},
             })
         seams = ", ".join(f"{s:.3f}" for s in take.sidecar()["seams_s"])

@@ -185,12 +185,12 @@ def evaluate_takes(project: str | Path, *, count: int = 4, seed: int = 0,
     the naive splice."""
     from engine.analysis.seams import take_measures
     from engine.generation.render import load_model
-    from engine.generation.takes import render_take
+    from engine.generation.takes import render_take, take_gap
     from engine.project import RenderRecipe
 
     model = load_model(project, None if device == "auto" else device)
     layout = model.manifest.layout
-    gap = layout.gap_seconds if gap is None else float(gap)
+    gap = take_gap(layout, gap, None)
     takes = []
     for s in range(seed, seed + count):
         recipe = RenderRecipe.take(layout.mode, s, gap, n_scales=model.n_scales)
@@ -238,11 +238,8 @@ def handler(args: argparse.Namespace) -> int:
             raise ConfigError("Evaluating files against a bridge or ending project is not "
                               "supported yet; leave out FILES to render and measure takes.")
         t0 = time.monotonic()
-        from engine.generation.takes import take_gap
-
-        gap = take_gap(layout, args.gap, None)
         takes = evaluate_takes(args.project, count=args.count, seed=args.seed, device=args.device,
-                               gap=gap)
+                               gap=args.gap)
         print(_format_takes(takes))
         if args.json_out:
             takes["elapsed_s"] = round(time.monotonic() - t0, 3)

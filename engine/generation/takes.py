@@ -43,7 +43,7 @@ class Take:
     gap: tuple[int, int]  # the take's span in `stitched`, samples
     crossfade: int  # samples of cross-fade at each seam (before the gap start, after its end)
     fade_out: int  # samples of fade-out at the end (ending)
-    layout: Layout | None = None  # the layout rendered (the project's, or moved to the gap)
+    layout: Layout  # the layout rendered (the project's, or moved to the take's gap)
 
     @property
     def seams(self) -> list[int]:
@@ -129,7 +129,6 @@ def render_take(model: Any, recipe: RenderRecipe) -> Take:
         out = np.asarray(resample(out, pyr.rates[-1], fs), dtype=np.float32)
     generated = np.zeros(out.shape[:-1] + (total,), dtype=np.float32)
     generated[..., : min(total, out.shape[-1])] = out[..., :total]
-    real = real[..., :total]
     a, b = layout.gap_span
     cross = int(round(recipe.crossfade * fs))
     cross = min(cross, (b - a) // 2)
