@@ -6,12 +6,9 @@ Variations tab shows, so A/B, rating and export work on them too) with their sea
 verdicts; a take plays in context (A -> take -> B, the playheads running through the take's
 waveform and the clip) or alone.
 
-One module (about 550 lines) for now: every part (sections A and B, the B file, training and
-queueing the layout, rendering takes, playing them in context) reads and writes the same tab
-state (the sections, the gap, the selected take) and the same slots. The plain functions are
-at module level (gap_advice, take_label, run_takes); the next thing to move out when it grows
-is the section-B file handling (choose_b_file .. _show_sections), into its own small
-controller.
+One controller for the tab: every part (sections, the B file, training, takes, playback) shares
+the tab's state and slots. Its plain functions are in bridge_functions.py; the next to move out
+is the section-B file handling (choose_b_file .. _show_sections), into a small controller.
 """
 
 from __future__ import annotations
@@ -27,6 +24,7 @@ from engine.errors import EngineError
 from engine.fileutil import same_file
 from engine.project import Project, RenderRecipe
 from engine.project.variations import VariationRecord
+from songwriter_app.controllers import bridge_functions as parts
 from songwriter_app.controllers.export import ExportController
 from songwriter_app.controllers.playback import PlaybackController
 from songwriter_app.controllers.project import ProjectController
@@ -36,57 +34,6 @@ from songwriter_app.jobs.errors import JobError
 from songwriter_app.settings import AppSettings
 from songwriter_app.views.bridge_panel import BridgePanel
 from songwriter_app.views.clip_view import ClipView
-
-# What the real runs measured (README "Bridges and endings"): the full quick preset on three
-# songs, gaps of 2, 4 and 8 s: seams like the music's own changes and the song's level, but
-# the gap filled with a beatless wash of the song's timbre.
-MEASURED = ("Measured on three songs with the CPU preset: the seams pass at 2, 4 and 8 s and the "
-            "gap comes out at the song's level, but it keeps the timbre, not the beat (drum hits "
-            "stop at the seam). Listen before you use one.")
-
-
-def gap_advice(project: Project | None, gap: float, config: Any) -> str:
-    """What a gap of this length asks of the model, in words, and what the real runs measured."""
-    cfg = project.config if project is not None else config
-    first = project.manifest.rates[0] if project is not None else min(cfg.candidate_rates)
-    reach = cfg.receptive_field / first  # seconds the coarsest scale's generator sees
-    if gap <= reach:
-        return (f"At {gap:g} s the coarsest scale ({first} Hz) hears A and B across the whole "
-                f"gap ({reach:.1f} s receptive field): the bridge is shaped by both sides. "
-                + MEASURED)
-    blind = gap - reach
-    return (f"At {gap:g} s the middle {blind:.1f} s of the gap is beyond the coarsest scale's "
-            f"reach ({reach:.1f} s at {first} Hz): it is new material in the song's texture, "
-            "not steered by A or B. Shorter gaps join more tightly. " + MEASURED)
-
-
-def take_label(rec: VariationRecord) -> tuple[str, str]:
-    """A take's line in the list and its tooltip (verdict and seam numbers)."""
-    seams = (rec.seams or {}).get("seams_s", [])
-    label = f"#{int(rec.id[1:])}  seed {rec.seed} · {rec.strength}"
-    if rec.verdict:
-        label += f" — {rec.verdict}"
-    tip = rec.verdict or "measuring…"
-    if seams:
-        tip += "\nseams at " + ", ".join(f"{s:.2f} s" for s in seams)
-    pct = [rec.metrics[k] for k in sorted(rec.metrics) if k.endswith("_percentile")
-           and "naive" not in k]
-    naive = [rec.metrics[k] for k in sorted(rec.metrics) if k.endswith("naive_percentile")]
-    if pct:
-        tip += ("\nseam jump percentile among the sections' own changes: "
-                + ", ".join(f"{p:.0f}" for p in pct))
-    if naive:
-        tip += f"; a plain splice: {naive[0]:.0f}"
-    return label, tip
-
-
-def run_takes(project: Project, recipes: list[RenderRecipe], *, device: str | None,
-              cancel: Any = None) -> Any:
-    from engine.analysis.seams import take_verdict
-    from engine.generation import generate_into_project
-
-    return generate_into_project(project, recipes, device=device, cancel=cancel,
-                                 take_verdict=take_verdict)
 
 
 class BridgeController(QObject):
@@ -139,7 +86,8 @@ class BridgeController(QObject):
         clip_view.region_changed.connect(lambda *_: self._show_sections())
         clip_view.region_b_changed.connect(lambda *_: self._show_sections())
         # after the window has shown the clip (its handler is connected later)
-        projects.clip_opened.connect(lambda clip: QTimer.singleShot(0, lambda: self._on_clip_opened(clip)))
+        projects.clip_opened.connect(
+            lambda clip: QTimer.singleShot(0, lambda: self._on_clip_opened(clip)))
         projects.project_changed.connect(self._on_project_changed)
         projects.project_refreshed.connect(self._on_project_refreshed)
         training.busy_changed.connect(lambda _b: self.update_state())
@@ -221,7 +169,7 @@ class BridgeController(QObject):
             self.panel.set_state("" if project is None else
                                  "The open project has no gap: train a bridge or ending model.")
         records = [r for r in p.store.list() if r.is_take] if p is not None else []
-        self.panel.set_takes([(r.id, *take_label(r)) for r in records])
+        self.panel.set_takes([(r.id, *parts.take_label(r)) for r in records])
         self._show_sections()
         self.update_state()
 
@@ -247,7 +195,7 @@ class BridgeController(QObject):
             self.b_path, self.b_info = Path(b.path), None
             self.panel.set_b_file(Path(b.path).name, None, start=b.start, length=b.duration,
                                   note="checking the file…")
-            self._probe.start(_probe, b.path, on_result=lambda info: self._on_b_read(
+            self._probe.start(parts.probe_b_file, b.path, on_result=lambda info: self._on_b_read(
                 info, keep=True), on_error=self._on_b_unreadable)
         self._show_sections()
 
@@ -267,7 +215,7 @@ class BridgeController(QObject):
                 return False
             path = Path(name)
         self.status.emit(f"Reading {Path(path).name} for section B…", 0)
-        return self._probe.start(_probe, str(path), on_result=self._on_b_read,
+        return self._probe.start(parts.probe_b_file, str(path), on_result=self._on_b_read,
                                  on_error=self._on_b_error) is not None
 
     def _on_b_read(self, info: Any, keep: bool = False) -> None:
@@ -337,7 +285,8 @@ class BridgeController(QObject):
             return
         text += f"   gap: {gap:g} s" + (" between A and B" if mode == "bridge" else " after A")
         self.panel.set_sections_text(text)
-        self.panel.set_hint(gap_advice(self._gap_project(), gap, self.training.current_config()))
+        config = self.training.current_config()
+        self.panel.set_hint(parts.gap_advice(self._gap_project(), gap, config))
 
     # ---- train ----
 
@@ -409,8 +358,9 @@ class BridgeController(QObject):
         if p is None or not p.trained or self.busy:
             return False
         recipes = self.recipes()
-        worker = self._render.start(run_takes, p, recipes, device=self.device, pass_cancel=True,
-                                    on_item=self._on_event, on_error=self._on_error)
+        worker = self._render.start(parts.run_takes, p, recipes, device=self.device,
+                                    pass_cancel=True, on_item=self._on_event,
+                                    on_error=self._on_error)
         if worker is None:
             return False
         self.panel.advance_seed(len(recipes))
@@ -421,14 +371,14 @@ class BridgeController(QObject):
         from engine.generation import GenerationDone, VariationReady, VerdictReady
 
         if isinstance(ev, VariationReady):
-            label, tip = take_label(ev.record)
+            label, tip = parts.take_label(ev.record)
             if ev.existed:
                 self.panel.select_take(ev.record.id)
             else:
                 self.panel.add_take(ev.record.id, label, tip, select=self.panel.list.count() == 0
                                     or self.panel.current_take_id() is None)
         elif isinstance(ev, VerdictReady):
-            self.panel.update_take(ev.record.id, *take_label(ev.record))
+            self.panel.update_take(ev.record.id, *parts.take_label(ev.record))
         elif isinstance(ev, GenerationDone):
             self.status.emit(f"{ev.made} new take(s). Play in context hears A, the take, then B.",
                              8000)
@@ -527,15 +477,7 @@ class BridgeController(QObject):
         return True
 
 
-
-def _probe(path: str) -> Any:
-    """The job that reads a file for section B (engine.project.layout.probe_section_file)."""
-    from engine.project.layout import probe_section_file
-
-    return probe_section_file(path)
-
-
-__all__ = ["BridgeController", "gap_advice", "take_label"]
+__all__ = ["BridgeController", "install_bridge"]
 
 
 def install_bridge(window: Any) -> BridgeController:

@@ -55,7 +55,7 @@ def train_bridge(root: Path, iters: int) -> None:
 
 def render_takes(root: Path) -> list[str]:
     from engine.project import Project, RenderRecipe
-    from songwriter_app.controllers.bridge import run_takes
+    from songwriter_app.controllers.bridge_functions import run_takes
 
     project = Project.open(root)
     lay = project.manifest.layout
