@@ -63,56 +63,44 @@ def _spectrogram(wav: Path, png: Path, title: str) -> None:
 def _measure_gap(args: argparse.Namespace, model: Any, stem: str, gap: float) -> dict[str, Any]:
     """Takes (seeds 0..count-1) filling `gap` seconds, their measures, and the recording's own
     audio at the same places (A's start, A + gap + as much as the stitched take holds)."""
-    from engine.analysis.features import logmel_db
-    from engine.analysis.seams import (
-        FLOOR_DB,
-        frame_loudness,
-        seam_zone,
-        take_measures,
-        transition_measure,
-    )
+    from engine.analysis.seams import take_measures
     from engine.audio.io import load_clip, save_audio, to_mono
     from engine.generation.takes import render_take
     from engine.project import RenderRecipe
-    from engine.project.layout import layout_for_take
 
     fs = model.fs
-    layout, clip = layout_for_take(model.manifest.layout, model.clip, gap)
-    clip = to_mono(np.asarray(clip, dtype=np.float32))
-    a, b = layout.gap_span
-    a_start = layout.section_a.start
-    real = to_mono(load_clip(args.clip, fs, start=a_start, duration=layout.total / fs).signal)
-    real = real[: clip.shape[-1]]
-    sections_audio = [clip[lo:hi] for lo, hi in layout.real_spans()]
-    floor = max(float(logmel_db(r, fs).max()) for r in sections_audio) - FLOOR_DB
-    spread = float(np.mean([frame_loudness(r, fs, floor).std() for r in sections_audio]))
-    gain = np.sqrt(np.mean(np.concatenate(sections_audio) ** 2)) / np.sqrt(np.mean(real ** 2))
+    trained = model.manifest.layout
     fade = min(args.fade_out, gap / 2) if args.mode == "ending" else 0.0  # half the take stays
     takes = []
     for seed in range(args.count):
         recipe = RenderRecipe.take(args.mode, seed, gap, fade_out=fade, n_scales=model.n_scales)
         take = render_take(model, recipe)
-        m = take_measures(model.manifest.layout, model.clip, take.stitched, take.sidecar(), fs)
+        a, b = take.gap
+        m = take_measures(trained, model.clip, take.stitched, take.sidecar(), fs)
         stitched = to_mono(take.stitched)
         still = b - take.fade_out if take.fade_out <= (b - a) // 2 else b  # as take_measures
         takes.append({"seed": seed, "words": m.words(), **m.to_numbers(),
                       "level_vs_a_db": _level_db(stitched[a:still], stitched[:a])})
         if seed == 0:
-            name = f"{stem}-render{gap:g}s"
-            wav = args.workdir / f"{name}-take0-and-real.wav"
-            save_audio(wav, np.concatenate([stitched / max(np.abs(stitched).max(), 1e-9),
-                                            np.zeros(fs // 2, np.float32),
-                                            real / max(np.abs(real).max(), 1e-9)]), fs)
-            args.out.mkdir(parents=True, exist_ok=True)
-            _spectrogram(wav, args.out / f"{name}-seed0.png",
-                         f"{name}: take 0 stitched, 0.5 s silence, the recording from A's start")
-    real_seams = []
-    for pos in take.seams:
-        zone = seam_zone(pos, (a, b), take.crossfade)
-        jump, pct = transition_measure(real, fs, layout, clip, zone)
-        real_seams.append({"position_s": pos / fs, "jump_db": jump, "percentile": pct})
-    real_motion = float(frame_loudness(real[a:b] * gain, fs, floor).std()) / max(spread, 1e-12)
-    return {"gap_s": gap, "real_transition": {"seams": real_seams, "motion_ratio": real_motion,
+            first = take
+    # the recording from A's start, measured as if it were a take with the same seams
+    real = to_mono(load_clip(args.clip, fs, start=first.layout.section_a.start,
+                             duration=first.layout.total / fs).signal)[: first.layout.total]
+    side = {**first.sidecar(), "fade_out": 0}
+    r = take_measures(trained, model.clip, real, side, fs)
+    name = f"{stem}-render{gap:g}s"
+    wav = args.workdir / f"{name}-take0-and-real.wav"
+    whole = to_mono(first.stitched)
+    save_audio(wav, np.concatenate([whole / max(np.abs(whole).max(), 1e-9),
+                                    np.zeros(fs // 2, np.float32),
+                                    real / max(np.abs(real).max(), 1e-9)]), fs)
+    args.out.mkdir(parents=True, exist_ok=True)
+    _spectrogram(wav, args.out / f"{name}-seed0.png",
+                 f"{name}: take 0 stitched, 0.5 s silence, the recording from A's start")
+    a, b = first.gap
+    real_seams = [{"position_s": s.position_s, "jump_db": s.jump_db, "percentile": s.percentile}
+                  for s in r.seams]
+    return {"gap_s": gap, "real_transition": {"seams": real_seams, "motion_ratio": r.motion_ratio,
                                               "level_vs_a_db": _level_db(real[a:b], real[:a])},
             "takes": takes}
 
