@@ -40,16 +40,35 @@ class _FastConv1d(torch.autograd.Function):
         x, w = ctx.saved_tensors
         p, d = ctx.padding, ctx.dilation
         gx = gw = gb = None
-        if ctx.needs_input_grad[0]:
+        if _wanted(ctx, 0):
             # x[t] contributed to y[t + p - k d] through w[k]; padding the output gradient by
             # (K-1) d - p on each side and correlating with the flipped kernel gathers them
             k = w.shape[-1]
             gx = fast_conv1d(gy, w.flip(-1).transpose(0, 1), None, (k - 1) * d - p, d)
-        if ctx.needs_input_grad[1]:
+        if _wanted(ctx, 1):
             gw = _weight_grad(x, w, gy, p, d)
-        if ctx.needs_input_grad[2]:  # False without a bias
+        if _wanted(ctx, 2):  # False without a bias
             gb = gy.sum(dim=(0, 2))
         return gx, gw, gb, None, None
+
+
+def _wanted(ctx: Any, i: int) -> bool:
+    """Whether this backward pass needs the gradient of input i.
+
+    `needs_input_grad` only says the input requires grad. A pass that wants less (the gradient
+    penalty's input gradient, a generator step that leaves the critic's weights alone) does not
+    run the nodes behind the other inputs; aten's kernels skip those gradients, and so does this
+    backward. Where the engine cannot say (it refuses to answer for a leaf that autograd.grad
+    was asked for), the gradient is computed."""
+    if not ctx.needs_input_grad[i]:
+        return False
+    node = ctx.next_functions[i][0]
+    if node is None:
+        return True
+    try:
+        return bool(torch._C._will_engine_execute_node(node))
+    except RuntimeError:
+        return True
 
 
 def _weight_grad(x: torch.Tensor, w: torch.Tensor, gy: torch.Tensor, p: int, d: int

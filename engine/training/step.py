@@ -111,8 +111,15 @@ class ScaleStep:
         self.cfg, self.dev, self.real, self.g, self.d = cfg, dev, real, g, d
         g.train()
         d.train()
-        self.opt_g = torch.optim.Adam(g.parameters(), lr=cfg.lr, betas=cfg.betas)
-        self.opt_d = torch.optim.Adam(d.parameters(), lr=cfg.lr, betas=cfg.betas)
+        # G's backward passes name G's parameters: the critic's weight gradients of a G step
+        # were never used (D's step zeroes them first), and not asking for them skips their cost
+        self.g_params = [p for p in g.parameters() if p.requires_grad]
+        # Adam's fused kernel: the same update in one pass over the parameters instead of a
+        # dozen small ops per step (a few ms per iteration on a CPU, where the coarse scales'
+        # iterations take 100-200 ms)
+        fused = dev.type in ("cpu", "cuda")
+        self.opt_g = torch.optim.Adam(g.parameters(), lr=cfg.lr, betas=cfg.betas, fused=fused)
+        self.opt_d = torch.optim.Adam(d.parameters(), lr=cfg.lr, betas=cfg.betas, fused=fused)
         length = real.shape[-1]
         self.iterations = cfg.iterations_at(length)
         milestone = [max(1, int(self.iterations * cfg.lr_decay_at))]
@@ -248,11 +255,11 @@ class ScaleStep:
         self.opt_g.zero_grad(set_to_none=True)
         with self._autocast():
             g_adv = -d(fake).float().mean()
-        g_adv.backward()
+        g_adv.backward(inputs=self.g_params)
         with self._autocast():
             rec = g(rec_noise, rec_prev)
         rec_loss = cfg.rec_weight * rec_scale * self.rec_fn(real, rec)
-        rec_loss.backward()
+        rec_loss.backward(inputs=self.g_params)
         return self._finish(d_real, d_fake, gp, d_total, g_adv, rec_loss)
 
     def _finish(self, d_real: torch.Tensor, d_fake: torch.Tensor, gp: torch.Tensor,
@@ -297,12 +304,12 @@ class ScaleStep:
         self.opt_g.zero_grad(set_to_none=True)
         with self._autocast():
             g_adv = -d(fake)
-        g_adv.backward()
+        g_adv.backward(inputs=self.g_params)
         with self._autocast():
             rec = g(rec_noise, rec_prev)
         kind = "mss" if cfg.mode == "music" else "mse"
         rec_loss = cfg.rec_weight * rec_scale * masked_rec_loss(kind, real, rec, svalid)
-        rec_loss.backward()
+        rec_loss.backward(inputs=self.g_params)
         return self._finish(d_real, d_fake, gp, d_total, g_adv, rec_loss)
 
 

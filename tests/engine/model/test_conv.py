@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from engine.model import conv as conv_module
 from engine.model.conv import Conv1d, fast_conv1d
 from engine.model.networks import ScaleDiscriminator, ScaleGenerator
 from engine.training.losses import gradient_penalty
@@ -117,3 +118,58 @@ def test_forwards_and_saved_models_are_unchanged() -> None:
         plain = g(noise, prev)
     fast = g(noise, prev)
     assert torch.equal(plain, fast.detach())
+
+
+def _convs(module: nn.Module) -> int:
+    return sum(isinstance(m, Conv1d) for m in module.modules())
+
+
+def _count_weight_grads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    calls = [0]
+    real = conv_module._weight_grad
+
+    def counted(*args: torch.Tensor | int) -> torch.Tensor:
+        calls[0] += 1
+        return real(*args)
+
+    monkeypatch.setattr(conv_module, "_weight_grad", counted)
+    return calls
+
+
+def test_a_pass_that_wants_only_the_input_gradient_skips_the_weight_gradients(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The gradient penalty's first pass asks for dD/dx only: the critic's weight gradients are
+    not computed (aten skips them too), and dD/dx is what a full backward gives."""
+    torch.manual_seed(0)
+    d = ScaleDiscriminator(channels=8, n_layers=6, kernel=9)
+    calls = _count_weight_grads(monkeypatch)
+    x = torch.randn(2, 1, 900, requires_grad=True)
+    (gx,) = torch.autograd.grad(d(x).sum(), x, create_graph=True)
+    assert calls[0] == 0
+    d(x).sum().backward()
+    assert calls[0] == _convs(d)  # every layer, when the weights are wanted
+    torch.testing.assert_close(gx.detach(), x.grad, rtol=0, atol=0)
+    # the weight gradients the penalty's second pass needs still flow through dD/dx
+    d.zero_grad(set_to_none=True)
+    gx.square().sum().backward()
+    assert all(p.grad is not None for p in d.parameters() if p.dim() == 3)
+
+
+def test_a_generator_step_gets_its_gradients_without_the_critics(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """G's adversarial backward names G's parameters (engine.training.step): G's gradients are
+    those of a full backward, and no critic weight gradient is computed."""
+    torch.manual_seed(0)
+    g = ScaleGenerator(channels=8, n_layers=5, kernel=9)
+    d = ScaleDiscriminator(channels=8, n_layers=5, kernel=9)
+    noise, prev = torch.randn(1, 1, 700), torch.randn(1, 1, 700)
+    (-d(g(noise, prev)).mean()).backward()
+    full = [p.grad.clone() for p in g.parameters()]
+    g.zero_grad(set_to_none=True)
+    d.zero_grad(set_to_none=True)
+    calls = _count_weight_grads(monkeypatch)
+    (-d(g(noise, prev)).mean()).backward(inputs=list(g.parameters()))
+    assert calls[0] == _convs(g)  # G's layers, none of D's
+    assert all(p.grad is None for p in d.parameters())
+    for a, b in zip((p.grad for p in g.parameters()), full, strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
