@@ -21,7 +21,10 @@ whole pyramid from noise) are measured:
                             the takes' diversity and the reconstruction's measures (evaluate's)
   top_seconds               training time of the retrained scales
 
-Writes OUT.json (bench/results/) with every run and a summary per variant.
+Writes OUT.json (bench/results/) with every run and a summary per variant (mean, min, max).
+Runs split over processes (say one seed each, one thread each) merge into one report:
+
+    python bench/retrain_top.py --merge OUT.json PART.json PART.json
 """
 
 from __future__ import annotations
@@ -130,6 +133,11 @@ def measure(project: Path) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--merge"]:
+        if len(argv) < 4:
+            raise SystemExit("usage: retrain_top.py --merge OUT.json IN.json IN.json [...]")
+        return merge(Path(argv[1]), [Path(a) for a in argv[2:]])
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("out", type=Path)
     ap.add_argument("projects", type=Path, nargs="+")
@@ -164,17 +172,42 @@ def main(argv: list[str] | None = None) -> int:
                 report["runs"].append(row)
                 print(json.dumps(row), flush=True)
                 atomic_write_json(args.out, json_safe(report))
+    report["summary"] = summarise(report)
+    atomic_write_json(args.out, json_safe(report))
+    print(json.dumps(report["summary"], indent=1))
+    return 0
+
+
+def summarise(report: dict[str, Any]) -> dict[str, Any]:
+    """Per variant: the mean, min and max over its runs of every measure."""
     summary: dict[str, Any] = {}
-    for name, _ in variants:
+    for name in report["variants"]:
         rows = [r for r in report["runs"] if r["variant"] == name]
-        summary[name] = {k: float(np.mean([r[k] for r in rows]))
+        summary[name] = {k: {"mean": float(np.mean([r[k] for r in rows])),
+                             "min": float(np.min([r[k] for r in rows])),
+                             "max": float(np.max([r[k] for r in rows])), "runs": len(rows)}
                          for k in ("timbre_fd", "timbre_fd_16k", "ltas_db", "ltas_db_16k",
                                    "treble_db", "hf_motion_db", "diversity_std_ratio",
-                                   "rec_lsd_db", "rec_mrstft", "top_seconds")
-                         if all(r.get(k) is not None for r in rows)}
-    report["summary"] = summary
-    atomic_write_json(args.out, json_safe(report))
-    print(json.dumps(summary, indent=1))
+                                   "rec_snr_db", "rec_lsd_db", "rec_mrstft", "top_seconds")
+                         if rows and all(r.get(k) is not None for r in rows)}
+    return summary
+
+
+def merge(out: Path, parts: list[Path]) -> int:
+    """One report from several of this script's (runs split over processes: the same projects,
+    variants and scale, other seeds), with the summary over all their runs."""
+    reports = [json.loads(p.read_text(encoding="utf-8")) for p in parts]
+    first = reports[0]
+    if any(r["from_scale"] != first["from_scale"] or r["variants"] != first["variants"]
+           for r in reports):
+        raise SystemExit("the reports to merge must share --from-scale and the variants")
+    merged = {**first, "seeds": sorted({s for r in reports for s in r["seeds"]}),
+              "threads": sorted({r["threads"] for r in reports}),
+              "merged_from": [p.name for p in parts],
+              "runs": [row for r in reports for row in r["runs"]]}
+    merged["summary"] = summarise(merged)
+    atomic_write_json(out, json_safe(merged))
+    print(json.dumps(merged["summary"], indent=1))
     return 0
 
 
