@@ -194,14 +194,19 @@ def summarise(report: dict[str, Any]) -> dict[str, Any]:
 
 
 def merge(out: Path, parts: list[Path]) -> int:
-    """One report from several of this script's (runs split over processes: the same projects,
-    variants and scale, other seeds), with the summary over all their runs."""
+    """One report from several of this script's (runs split over processes: the same projects
+    and scale, other seeds or variants), with the summary over all their runs."""
     reports = [json.loads(p.read_text(encoding="utf-8")) for p in parts]
     first = reports[0]
-    if any(r["from_scale"] != first["from_scale"] or r["variants"] != first["variants"]
-           for r in reports):
-        raise SystemExit("the reports to merge must share --from-scale and the variants")
-    merged = {**first, "seeds": sorted({s for r in reports for s in r["seeds"]}),
+    variants: dict[str, Any] = {}
+    for r in reports:
+        for name, overrides in r["variants"].items():
+            if variants.setdefault(name, overrides) != overrides:
+                raise SystemExit(f"variant {name} has other settings in another report")
+    if any(r["from_scale"] != first["from_scale"] for r in reports):
+        raise SystemExit("the reports to merge must share --from-scale")
+    merged = {**first, "variants": variants,
+              "seeds": sorted({s for r in reports for s in r["seeds"]}),
               "threads": sorted({r["threads"] for r in reports}),
               "merged_from": [p.name for p in parts],
               "runs": [row for r in reports for row in r["runs"]]}
