@@ -59,9 +59,12 @@ def _wanted(ctx: Any, i: int) -> bool:
     penalty's input gradient, a generator step that leaves the critic's weights alone) does not
     run the nodes behind the other inputs; aten's kernels skip those gradients, and so does this
     backward. Where the engine cannot say (it refuses to answer for a leaf that autograd.grad
-    was asked for), the gradient is computed."""
+    was asked for, and torch.compile traces the backward without it), the gradient is
+    computed."""
     if not ctx.needs_input_grad[i]:
         return False
+    if torch.compiler.is_compiling():  # torch.compile traces the backward without the engine
+        return True
     node = ctx.next_functions[i][0]
     if node is None:
         return True
