@@ -63,7 +63,7 @@ def _wanted(ctx: Any, i: int) -> bool:
     computed."""
     if not ctx.needs_input_grad[i]:
         return False
-    if torch.compiler.is_compiling():  # torch.compile traces the backward without the engine
+    if torch.compiler.is_compiling():
         return True
     node = ctx.next_functions[i][0]
     if node is None:
