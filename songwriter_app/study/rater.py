@@ -5,9 +5,8 @@ Next. Every answer goes to the engine's Session the moment it is given, which re
 rater's session file atomically; closing the window (or a crash) loses nothing, and opening
 the study again with the same name resumes on the same page. File names are never shown.
 
-About 600 lines: the start page, the per-sample page, the final page and the window that
-moves between them share the session and the player; splitting them is left for when the
-rater gets a terminal mode (the question widgets are already in widgets.py).
+The pages themselves are layout only (pages.py; the question widgets are in widgets.py): this
+window owns the session and the player, fills the pages and moves between them.
 """
 
 from __future__ import annotations
@@ -18,25 +17,13 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
-from PySide6.QtWidgets import (
-    QFrame,
-    QHBoxLayout,
-    QLabel,
-    QLineEdit,
-    QProgressBar,
-    QPushButton,
-    QScrollArea,
-    QSizePolicy,
-    QStackedWidget,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QStackedWidget, QVBoxLayout, QWidget
 
 from engine.errors import EngineError
 from engine.study import Session, Study, question_visible
 from songwriter_app.playback import Player, make_player
-from songwriter_app.study.style import STYLESHEET, PlayButton
-from songwriter_app.study.widgets import QuestionWidget, make_question_widget
+from songwriter_app.study.pages import DonePage, FinalPage, StartPage, StimulusPage
+from songwriter_app.study.style import STYLESHEET
 
 log = logging.getLogger(__name__)
 
@@ -49,251 +36,11 @@ def _fmt(seconds: float) -> str:
     return f"{s // 60}:{s % 60:02d}"
 
 
-def _line() -> QFrame:
-    f = QFrame()
-    f.setObjectName("line")
-    return f
-
-
-def _centered(inner: QWidget, max_width: int = 760) -> QWidget:
-    """Wrap `inner` so it stays a readable column in the middle of a wide window."""
-    inner.setMaximumWidth(max_width)
-    outer = QWidget()
-    outer.setObjectName("card")
-    lay = QHBoxLayout(outer)
-    lay.setContentsMargins(24, 0, 24, 0)
-    lay.addStretch(1)
-    lay.addWidget(inner, 100)
-    lay.addStretch(1)
-    return outer
-
-
 def player_name(player: Any) -> str:
     """What to record in a session about the output: the player's class, or why there is none."""
     if getattr(player, "available", False):
         return type(player).__name__
     return f"none: {getattr(player, 'reason', '')}".strip()
-
-
-class _StartPage(QWidget):
-    def __init__(self, study: Study, player: Player) -> None:
-        super().__init__()
-        col = QWidget()
-        lay = QVBoxLayout(col)
-        lay.setSpacing(14)
-        lay.addStretch(1)
-        title = QLabel(study.title)
-        title.setObjectName("title")
-        title.setWordWrap(True)
-        lay.addWidget(title)
-        info = QLabel(study.instructions)
-        info.setWordWrap(True)
-        lay.addWidget(info)
-        n = study.settings.get("stimuli_per_rater") or len(study.stimuli)
-        mean_s = sum(s.seconds for s in study.stimuli) / max(1, len(study.stimuli))
-        minutes = max(1, round(n * (2 * mean_s + 40) / 60))  # two listens and the questions
-        count = QLabel(f"{n} samples, about {minutes} minutes.")
-        count.setObjectName("hint")
-        lay.addWidget(count)
-        if not player.available:
-            warn = QLabel(player.reason or "Playback is off: no audio output was found.")
-            warn.setObjectName("notice")
-            warn.setWordWrap(True)
-            lay.addWidget(warn)
-        lay.addSpacing(8)
-        lab = QLabel("Your name or rater code")
-        lab.setObjectName("questionText")
-        lay.addWidget(lab)
-        row = QHBoxLayout()
-        self.name = QLineEdit()
-        self.name.setMinimumHeight(40)
-        self.name.setMaxLength(60)
-        self.name.setPlaceholderText("e.g. R07")
-        row.addWidget(self.name, 1)
-        self.start = QPushButton("Start")
-        self.start.setObjectName("primary")
-        self.start.setEnabled(False)
-        row.addWidget(self.start)
-        lay.addLayout(row)
-        hint = QLabel("Using the same name again later continues where you stopped.")
-        hint.setObjectName("hint")
-        lay.addWidget(hint)
-        self.error = QLabel("")
-        self.error.setObjectName("error")
-        self.error.setWordWrap(True)
-        lay.addWidget(self.error)
-        lay.addStretch(2)
-        outer = QVBoxLayout(self)
-        outer.addWidget(_centered(col, 640))
-        self.name.textChanged.connect(lambda t: self.start.setEnabled(bool(t.strip())))
-        self.name.returnPressed.connect(self.start.click)
-
-
-def _frame_page(page: QWidget, col: QWidget, forward: str) -> tuple[QPushButton, QPushButton]:
-    """Put `col` centred in a scroll area above a rule and a Back ... `forward` button row."""
-    scroll = QScrollArea()
-    scroll.setWidgetResizable(True)
-    scroll.setFrameShape(QFrame.Shape.NoFrame)
-    scroll.setWidget(_centered(col))
-    back = QPushButton("Back")
-    back.setObjectName("nav")
-    fwd = QPushButton(forward)
-    fwd.setObjectName("primary")
-    nav_inner = QWidget()
-    nav_inner.setMaximumWidth(760)
-    nav_inner.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-    nl = QHBoxLayout(nav_inner)
-    nl.setContentsMargins(0, 0, 0, 0)
-    nl.addWidget(back)
-    nl.addStretch(1)
-    nl.addWidget(fwd)
-    nav = QHBoxLayout()
-    nav.setContentsMargins(24, 8, 24, 16)
-    nav.addStretch(1)
-    nav.addWidget(nav_inner, 100)
-    nav.addStretch(1)
-    outer = QVBoxLayout(page)
-    outer.setContentsMargins(0, 0, 0, 0)
-    outer.addWidget(scroll, 1)
-    outer.addWidget(_line())
-    outer.addLayout(nav)
-    return back, fwd
-
-
-class _StimulusPage(QWidget):
-    def __init__(self, study: Study) -> None:
-        super().__init__()
-        col = QWidget()
-        lay = QVBoxLayout(col)
-        lay.setContentsMargins(0, 18, 0, 8)
-        lay.setSpacing(10)
-        top = QHBoxLayout()
-        self.progress_text = QLabel("Sample 1 of 1")
-        self.progress_text.setObjectName("progressText")
-        top.addWidget(self.progress_text)
-        top.addStretch(1)
-        self.saved = QLabel("")
-        self.saved.setObjectName("saved")
-        top.addWidget(self.saved)
-        lay.addLayout(top)
-        self.page_progress = QProgressBar()
-        self.page_progress.setObjectName("pageProgress")
-        self.page_progress.setTextVisible(False)
-        lay.addWidget(self.page_progress)
-
-        # the player block
-        lay.addSpacing(8)
-        play_row = QHBoxLayout()
-        play_row.addStretch(1)
-        self.play = PlayButton(112)
-        play_row.addWidget(self.play)
-        play_row.addStretch(1)
-        lay.addLayout(play_row)
-        bar_row = QHBoxLayout()
-        bar_row.addStretch(1)
-        self.play_progress = QProgressBar()
-        self.play_progress.setObjectName("playProgress")
-        self.play_progress.setTextVisible(False)
-        self.play_progress.setRange(0, 1000)
-        self.play_progress.setFixedWidth(320)
-        bar_row.addWidget(self.play_progress)
-        bar_row.addStretch(1)
-        lay.addLayout(bar_row)
-        info_row = QHBoxLayout()
-        info_row.addStretch(1)
-        self.time_text = QLabel("0:00 / 0:00")
-        self.time_text.setObjectName("timeText")
-        info_row.addWidget(self.time_text)
-        self.replay = QPushButton("Replay")
-        self.replay.setObjectName("link")
-        self.replay.setToolTip("Play again from the start")
-        info_row.addWidget(self.replay)
-        info_row.addStretch(1)
-        lay.addLayout(info_row)
-        self.play_hint = QLabel("")
-        self.play_hint.setObjectName("hint")
-        self.play_hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.play_hint.setWordWrap(True)
-        lay.addWidget(self.play_hint)
-        self.notice = QLabel("")
-        self.notice.setObjectName("notice")
-        self.notice.setWordWrap(True)
-        self.notice.setVisible(False)
-        lay.addWidget(self.notice)
-        lay.addWidget(_line())
-
-        # the questions
-        self.questions_box = QWidget()
-        qlay = QVBoxLayout(self.questions_box)
-        qlay.setContentsMargins(0, 4, 0, 0)
-        qlay.setSpacing(6)
-        self.widgets: dict[str, QuestionWidget] = {}
-        for q in study.questions:
-            w = make_question_widget(q)
-            self.widgets[q["id"]] = w
-            qlay.addWidget(w)
-        lay.addWidget(self.questions_box)
-        self.error = QLabel("")
-        self.error.setObjectName("error")
-        self.error.setWordWrap(True)
-        lay.addWidget(self.error)
-        lay.addStretch(1)
-
-        self.back, self.next = _frame_page(self, col, "Next")
-
-
-class _FinalPage(QWidget):
-    def __init__(self, study: Study) -> None:
-        super().__init__()
-        col = QWidget()
-        lay = QVBoxLayout(col)
-        lay.setContentsMargins(0, 18, 0, 8)
-        lay.setSpacing(10)
-        title = QLabel("Last questions")
-        title.setObjectName("progressText")
-        lay.addWidget(title)
-        hint = QLabel("A few words about the samples as a whole.")
-        hint.setObjectName("hint")
-        lay.addWidget(hint)
-        lay.addWidget(_line())
-        self.widgets: dict[str, QuestionWidget] = {}
-        for q in study.final_questions:
-            w = make_question_widget(q)
-            self.widgets[q["id"]] = w
-            lay.addWidget(w)
-        self.error = QLabel("")
-        self.error.setObjectName("error")
-        self.error.setWordWrap(True)
-        lay.addWidget(self.error)
-        lay.addStretch(1)
-        self.back, self.finish = _frame_page(self, col, "Finish")
-
-
-class _DonePage(QWidget):
-    def __init__(self) -> None:
-        super().__init__()
-        col = QWidget()
-        lay = QVBoxLayout(col)
-        lay.addStretch(1)
-        self.title = QLabel("Thank you!")
-        self.title.setObjectName("title")
-        self.title.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        lay.addWidget(self.title)
-        self.text = QLabel("Your answers are saved. You can close this window.")
-        self.text.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.text.setWordWrap(True)
-        lay.addWidget(self.text)
-        row = QHBoxLayout()
-        row.addStretch(1)
-        self.close_button = QPushButton("Close")
-        self.close_button.setObjectName("primary")
-        row.addWidget(self.close_button)
-        row.addStretch(1)
-        lay.addSpacing(12)
-        lay.addLayout(row)
-        lay.addStretch(2)
-        outer = QVBoxLayout(self)
-        outer.addWidget(_centered(col, 560))
 
 
 class RaterWindow(QWidget):
@@ -318,10 +65,10 @@ class RaterWindow(QWidget):
         self.resize(880, 860)
 
         self.stack = QStackedWidget()
-        self.start_page = _StartPage(study, self.player)
-        self.page = _StimulusPage(study)
-        self.final_page = _FinalPage(study)
-        self.done_page = _DonePage()
+        self.start_page = StartPage(study, self.player)
+        self.page = StimulusPage(study)
+        self.final_page = FinalPage(study)
+        self.done_page = DonePage()
         for w in (self.start_page, self.page, self.final_page, self.done_page):
             self.stack.addWidget(w)
         lay = QVBoxLayout(self)
