@@ -7,6 +7,8 @@ connects their buttons.
 
 from __future__ import annotations
 
+from typing import Any
+
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QFrame,
@@ -100,6 +102,34 @@ class StartPage(QWidget):
         self.name.returnPressed.connect(self.start.click)
 
 
+def _column() -> tuple[QWidget, QVBoxLayout]:
+    """The column of a sample or final page and its layout."""
+    col = QWidget()
+    lay = QVBoxLayout(col)
+    lay.setContentsMargins(0, 18, 0, 8)
+    lay.setSpacing(10)
+    return col, lay
+
+
+def _add_questions(questions: list[dict[str, Any]], lay: QVBoxLayout) -> dict[str, QuestionWidget]:
+    """A widget per question, added to `lay`, by question id."""
+    widgets: dict[str, QuestionWidget] = {}
+    for q in questions:
+        widgets[q["id"]] = make_question_widget(q)
+        lay.addWidget(widgets[q["id"]])
+    return widgets
+
+
+def _error_label(lay: QVBoxLayout) -> QLabel:
+    """The page's (empty) error line and the stretch below it, added to `lay`."""
+    error = QLabel("")
+    error.setObjectName("error")
+    error.setWordWrap(True)
+    lay.addWidget(error)
+    lay.addStretch(1)
+    return error
+
+
 def _frame_page(page: QWidget, col: QWidget, forward: str) -> tuple[QPushButton, QPushButton]:
     """Put `col` centred in a scroll area above a rule and a Back ... `forward` button row."""
     scroll = QScrollArea()
@@ -134,10 +164,7 @@ def _frame_page(page: QWidget, col: QWidget, forward: str) -> tuple[QPushButton,
 class StimulusPage(QWidget):
     def __init__(self, study: Study) -> None:
         super().__init__()
-        col = QWidget()
-        lay = QVBoxLayout(col)
-        lay.setContentsMargins(0, 18, 0, 8)
-        lay.setSpacing(10)
+        col, lay = _column()
         top = QHBoxLayout()
         self.progress_text = QLabel("Sample 1 of 1")
         self.progress_text.setObjectName("progressText")
@@ -198,17 +225,9 @@ class StimulusPage(QWidget):
         qlay = QVBoxLayout(self.questions_box)
         qlay.setContentsMargins(0, 4, 0, 0)
         qlay.setSpacing(6)
-        self.widgets: dict[str, QuestionWidget] = {}
-        for q in study.questions:
-            w = make_question_widget(q)
-            self.widgets[q["id"]] = w
-            qlay.addWidget(w)
+        self.widgets = _add_questions(study.questions, qlay)
         lay.addWidget(self.questions_box)
-        self.error = QLabel("")
-        self.error.setObjectName("error")
-        self.error.setWordWrap(True)
-        lay.addWidget(self.error)
-        lay.addStretch(1)
+        self.error = _error_label(lay)
 
         self.back, self.next = _frame_page(self, col, "Next")
 
@@ -216,10 +235,7 @@ class StimulusPage(QWidget):
 class FinalPage(QWidget):
     def __init__(self, study: Study) -> None:
         super().__init__()
-        col = QWidget()
-        lay = QVBoxLayout(col)
-        lay.setContentsMargins(0, 18, 0, 8)
-        lay.setSpacing(10)
+        col, lay = _column()
         title = QLabel("Last questions")
         title.setObjectName("progressText")
         lay.addWidget(title)
@@ -227,16 +243,8 @@ class FinalPage(QWidget):
         hint.setObjectName("hint")
         lay.addWidget(hint)
         lay.addWidget(_line())
-        self.widgets: dict[str, QuestionWidget] = {}
-        for q in study.final_questions:
-            w = make_question_widget(q)
-            self.widgets[q["id"]] = w
-            lay.addWidget(w)
-        self.error = QLabel("")
-        self.error.setObjectName("error")
-        self.error.setWordWrap(True)
-        lay.addWidget(self.error)
-        lay.addStretch(1)
+        self.widgets = _add_questions(study.final_questions, lay)
+        self.error = _error_label(lay)
         self.back, self.finish = _frame_page(self, col, "Finish")
 
 
