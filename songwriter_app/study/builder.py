@@ -4,15 +4,15 @@ Building runs engine.study.build.iter_build_study in a worker thread (rendering 
 take a while); afterwards the author can preview every stimulus (with its hidden truth, which
 raters never see) and open rater mode or the results.
 
-One module (about 500 lines) on purpose: it is one dialog whose parts (the project rows, the
+One module (about 450 lines) on purpose: it is one dialog whose parts (the project rows, the
 options, the build job and the preview) share the dialog's state and are only ever used
 together; the engine side (the spec, the stimuli, the build) already lives in engine.study, and
-the widgets shared with the rater are in songwriter_app.study.widgets.
+the widgets shared with the rater are in songwriter_app.study.widgets, and the question
+editor is questions_dialog.py.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDialog,
-    QDialogButtonBox,
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
@@ -32,7 +31,6 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
-    QPlainTextEdit,
     QProgressBar,
     QPushButton,
     QSpinBox,
@@ -58,6 +56,7 @@ from engine.study import (
 from engine.study.build import BuildFinished, BuildProgress, iter_build_study
 from songwriter_app.jobs import JobRunner, JobSlot
 from songwriter_app.playback import make_player
+from songwriter_app.study.questions_dialog import QuestionsDialog
 
 log = logging.getLogger(__name__)
 
@@ -85,60 +84,6 @@ def parse_strengths(text: str) -> list[int | None]:
             raise StudyError(f"Strength {part!r}: write 'free' or a scale number (0 = most "
                              "different).") from None
     return out or [None]
-
-
-class QuestionsDialog(QDialog):
-    """Edit the question sets as JSON (they are data saved with the study)."""
-
-    def __init__(self, questions: list[dict[str, Any]], finals: list[dict[str, Any]],
-                 parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setWindowTitle("Study questions")
-        self.resize(760, 640)
-        self.questions, self.finals = questions, finals
-        lay = QVBoxLayout(self)
-        help_text = QLabel(
-            "Each question has an id, text and kind (choice with options, scale with min/max, "
-            "or text). 'show_if' shows a question only after a given answer; 'role' tells the "
-            "analysis which question is real/fake, musicality, inspiring...")
-        help_text.setWordWrap(True)
-        lay.addWidget(help_text)
-        self.edit = QPlainTextEdit()
-        self.edit.setPlainText(json.dumps({"questions": questions, "final_questions": finals},
-                                          indent=2))
-        lay.addWidget(self.edit, 1)
-        self.error = QLabel("")
-        self.error.setStyleSheet("color: #a32020;")
-        self.error.setWordWrap(True)
-        lay.addWidget(self.error)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
-                                   | QDialogButtonBox.StandardButton.Cancel
-                                   | QDialogButtonBox.StandardButton.RestoreDefaults)
-        buttons.accepted.connect(self._accept)
-        buttons.rejected.connect(self.reject)
-        buttons.button(QDialogButtonBox.StandardButton.RestoreDefaults).clicked.connect(
-            self._defaults)
-        lay.addWidget(buttons)
-
-    def _defaults(self) -> None:
-        self.edit.setPlainText(json.dumps({"questions": default_questions(),
-                                           "final_questions": default_final_questions()},
-                                          indent=2))
-
-    def _accept(self) -> None:
-        try:
-            data = json.loads(self.edit.toPlainText())
-            if not isinstance(data, dict):
-                raise StudyError("Write an object with 'questions' and 'final_questions'.")
-            self.questions = validate_questions(data.get("questions"))
-            self.finals = validate_questions(data.get("final_questions", []), final=True)
-        except json.JSONDecodeError as exc:
-            self.error.setText(f"Not valid JSON: {exc}")
-            return
-        except StudyError as exc:
-            self.error.setText(str(exc))
-            return
-        self.accept()
 
 
 class StudyBuilderDialog(QDialog):

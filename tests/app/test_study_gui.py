@@ -380,7 +380,7 @@ def test_builder_dialog_builds_a_study(qtbot, _tiny_project_master: Path, tmp_pa
 
 def test_questions_dialog_validates(qtbot) -> None:
     from engine.study import default_final_questions, default_questions
-    from songwriter_app.study.builder import QuestionsDialog
+    from songwriter_app.study.questions_dialog import QuestionsDialog
 
     dlg = QuestionsDialog(default_questions(), default_final_questions())
     qtbot.addWidget(dlg)
