@@ -81,6 +81,12 @@ class TrainConfig:
     window_batch: int = 4  # windows per iteration
     window_above: int = 0  # windows at scales longer than this; 0 = longer than window_batch windows
     iters_window: int = 0  # iterations at a scale that trains on windows; 0 = iters_per_scale
+    # Extra window starts past each end of the scale, in windows, clamped to that end. 0 = starts
+    # uniform over [0, T - W] (projects trained before this field): a sample within a window of
+    # either end is then in fewer windows the nearer the end, the first and last ones almost never.
+    # 0.5: the first and the last window's samples are trained as often as the middle's on
+    # average (bench/README.md, "The clip's ends").
+    window_ends: float = 0.0
     # --- up-sampling between scales ---
     # Scales above this rate (Hz) take the coarser output up-sampled band-limited (windowed
     # sinc) instead of cubic: cubic's images of the top octave land in the treble as hiss
@@ -114,6 +120,8 @@ class TrainConfig:
                 problems.append(f"window must be 0 (off) or at least {need} samples")
         if self.window < 0 or self.window_batch < 1 or self.window_above < 0 or self.iters_window < 0:
             problems.append("window, window_above and iters_window must be >= 0, window_batch >= 1")
+        if not 0.0 <= self.window_ends <= 1.0:
+            problems.append("window_ends must be between 0 and 1 (windows past each end)")
         if self.stereo not in STEREO_MODES:
             problems.append(f"stereo must be one of {', '.join(map(repr, STEREO_MODES))}")
         if self.band_limited_above < 0:
@@ -194,7 +202,7 @@ _FAST_LEVERS: dict[str, Any] = {"bank_size": 8, "bank_refresh": 10, "loss_every"
 _CPU_SHAPE: dict[str, Any] = {
     "channels_first": 16, "channels": 16, "iters_per_scale": 350, "bank_size": 8,
     "bank_refresh": 10, "loss_every": 25, "window": 8192, "window_batch": 2,
-    "window_above": 32768, "progress_every": 5,
+    "window_above": 32768, "window_ends": 0.5, "progress_every": 5,
 }
 # The channel basis of the stereo presets, chosen by bench/stereo_compare.py (bench/README.md,
 # "Stereo").
@@ -203,7 +211,7 @@ STEREO_BASIS = "mid-side"
 # and 16 kHz scales of a 25 s section, and hifi's top scales) train on 4 random windows of 16 384
 # samples (8 receptive fields) per iteration. Its quality was measured on a CPU at 16 channels
 # (bench/README.md); at 96 channels on a GPU it is for bench/gpu.sh to confirm.
-_GPU_WINDOWS: dict[str, Any] = {"window": 16384, "window_batch": 4}
+_GPU_WINDOWS: dict[str, Any] = {"window": 16384, "window_batch": 4, "window_ends": 0.5}
 
 PRESETS: dict[str, TrainConfig] = {
     "tiny": TrainConfig(

@@ -141,7 +141,7 @@ class ScaleStep:
         # `margin` samples of their real neighbourhood (zeros beyond the clip's true ends)
         self.windowed = cfg.uses_windows(length)
         if self.windowed:
-            self.width, self.n_windows = cfg.window, cfg.window_batch
+            self.width, self.n_windows, self.ends = cfg.window, cfg.window_batch, cfg.window_ends
             self.margin = g.window_margin
             self.win_rng = torch.Generator().manual_seed(seed * 7927 + s)
             m = self.margin
@@ -188,12 +188,14 @@ class ScaleStep:
         return contextlib.nullcontext()
 
     def window_starts(self) -> list[int]:
-        """Start samples of this iteration's windows, uniform over the scale."""
-        if self.masked:
-            pick = torch.randint(self.allowed.numel(), (self.n_windows,), generator=self.win_rng)
-            return self.allowed[pick].tolist()
-        span = self.real.shape[-1] - self.width + 1
-        return torch.randint(span, (self.n_windows,), generator=self.win_rng).tolist()
+        """Start samples of this iteration's windows: uniform over the scale, plus `window_ends`
+        windows' worth of starts past each end that clamp to it (so the clip's ends are trained
+        about as often as its middle; with 0 the draw is the one of projects before the field)."""
+        span = self.allowed.numel() if self.masked else self.real.shape[-1] - self.width + 1
+        extra = round(self.ends * self.width)
+        pick = torch.randint(-extra, span + extra, (self.n_windows,), generator=self.win_rng)
+        pick = pick.clamp_(0, span - 1)
+        return (self.allowed[pick] if self.masked else pick).tolist()
 
     def _window_inputs(self, it: int) -> tuple[torch.Tensor, ...]:
         """real [B, A, W]; noise, prev, rec_noise, rec_prev [B, A, W + 2 margin]; valid
