@@ -85,7 +85,8 @@ class TrainConfig:
     # uniform over [0, T - W] (projects trained before this field): a sample within a window of
     # either end is then in fewer windows the nearer the end, the first and last ones almost never.
     # 0.5: the first and the last window's samples are trained as often as the middle's on
-    # average (bench/README.md, "The clip's ends").
+    # average. Measured at full iterations (bench/README.md, "The clip's ends"): no better
+    # reconstruction or variations than 0, so no preset sets it.
     window_ends: float = 0.0
     # --- up-sampling between scales ---
     # Scales above this rate (Hz) take the coarser output up-sampled band-limited (windowed
@@ -202,7 +203,7 @@ _FAST_LEVERS: dict[str, Any] = {"bank_size": 8, "bank_refresh": 10, "loss_every"
 _CPU_SHAPE: dict[str, Any] = {
     "channels_first": 16, "channels": 16, "iters_per_scale": 350, "bank_size": 8,
     "bank_refresh": 10, "loss_every": 25, "window": 8192, "window_batch": 2,
-    "window_above": 32768, "window_ends": 0.5, "progress_every": 5,
+    "window_above": 32768, "progress_every": 5,
 }
 # The channel basis of the stereo presets, chosen by bench/stereo_compare.py (bench/README.md,
 # "Stereo").
@@ -211,7 +212,7 @@ STEREO_BASIS = "mid-side"
 # and 16 kHz scales of a 25 s section, and hifi's top scales) train on 4 random windows of 16 384
 # samples (8 receptive fields) per iteration. Its quality was measured on a CPU at 16 channels
 # (bench/README.md); at 96 channels on a GPU it is for bench/gpu.sh to confirm.
-_GPU_WINDOWS: dict[str, Any] = {"window": 16384, "window_batch": 4, "window_ends": 0.5}
+_GPU_WINDOWS: dict[str, Any] = {"window": 16384, "window_batch": 4}
 
 PRESETS: dict[str, TrainConfig] = {
     "tiny": TrainConfig(
@@ -233,7 +234,9 @@ PRESETS: dict[str, TrainConfig] = {
         summary="For a CPU: mono at a 16 kHz working rate (treble up to 8 kHz), sections up to 10 s. "
         "9-17 min for 10 s on a 2-core CPU (measured). Gives up: 8 scales instead of 12, 16 "
         "channels instead of 96, 350 iterations per scale instead of 2000 (rougher texture "
-        "than standard); scales over 32 768 samples train on 2 random windows of 8192 samples.",
+        "than standard); scales over 32 768 samples train on 2 random windows of 8192 samples "
+        "(as good as whole scales on dense rock and metal, further from the section on tonal synth "
+        "music: measured, bench/README.md).",
         fs=16000,
         max_seconds=10.0,
         candidate_rates=(320, 500, 800, 1280, 2000, 4000, 8000, 16000),
