@@ -57,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     for project in args.projects:
         row = blocks(project, args.block)
         rows.append(row)
-        print(f"{row['project']}: first {row['first']:.3f}  middle {row['middle_mean']:.3f}  "
+        middle = "-" if row["middle_mean"] is None else f"{row['middle_mean']:.3f}"
+        print(f"{row['project']}: first {row['first']:.3f}  middle {middle}  "
               f"last {row['last']:.3f}  whole {row['whole']:.3f}  blocks "
               + " ".join(f"{v:.2f}" for v in row["blocks"]), flush=True)
     atomic_write_json(args.out, json_safe({"kind": "rec-by-position", "runs": rows}))

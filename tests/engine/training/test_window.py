@@ -41,13 +41,18 @@ def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _scale(demo_clip: Path, seconds: float) -> torch.Tensor:
+    """`seconds` of the demo clip at tiny's 4 kHz as [1, 1, T]."""
+    from engine.audio.io import load_clip
+
+    clip = load_clip(demo_clip, 4000, duration=seconds, max_seconds=3.0)
+    return torch.from_numpy(clip.signal).reshape(1, 1, -1)
+
+
 @pytest.fixture()
 def one_scale(demo_clip: Path) -> torch.Tensor:
     """1 s of the demo clip at tiny's 4 kHz as [1, 1, T]."""
-    from engine.audio.io import load_clip
-
-    clip = load_clip(demo_clip, 4000, duration=1.0, max_seconds=3.0)
-    return torch.from_numpy(clip.signal).reshape(1, 1, -1)
+    return _scale(demo_clip, 1.0)
 
 
 def test_config_decides_which_scales_use_windows_and_refuses_short_windows() -> None:
@@ -131,10 +136,7 @@ def test_window_ends_train_the_clips_ends_about_as_often_as_its_middle(demo_clip
     """Uniform starts leave the clip's first and last samples almost untrained (the windows'
     reconstruction was worst there, bench/README.md); extra starts clamped to each end give the
     end windows the middle's coverage on average, and 0 keeps the old draw."""
-    from engine.audio.io import load_clip
-
-    clip = load_clip(demo_clip, 4000, duration=3.0, max_seconds=3.0)  # 12 000 samples
-    one_scale = torch.from_numpy(clip.signal).reshape(1, 1, -1)
+    one_scale = _scale(demo_clip, 3.0)  # 12 000 samples
     n, w = one_scale.shape[-1], WINDOWED["window"]
     old = _coverage(get_preset("tiny", **WINDOWED), one_scale, 3000)
     new = _coverage(get_preset("tiny", **WINDOWED, window_ends=0.5), one_scale, 3000)
