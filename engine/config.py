@@ -88,10 +88,6 @@ class TrainConfig:
     # average. Measured at full iterations (bench/README.md, "The clip's ends"): no better
     # reconstruction or variations than 0, so no preset sets it.
     window_ends: float = 0.0
-    # The critic's batch norm on windows: 0 = each batch of windows' own statistics (the first
-    # window runs); N = the statistics of the whole real scale, taken again every N iterations,
-    # so D judges a window's levels against the whole section's, as it does on whole scales.
-    window_critic_stats: int = 0
     # --- up-sampling between scales ---
     # Scales above this rate (Hz) take the coarser output up-sampled band-limited (windowed
     # sinc) instead of cubic: cubic's images of the top octave land in the treble as hiss
@@ -125,8 +121,6 @@ class TrainConfig:
                 problems.append(f"window must be 0 (off) or at least {need} samples")
         if self.window < 0 or self.window_batch < 1 or self.window_above < 0 or self.iters_window < 0:
             problems.append("window, window_above and iters_window must be >= 0, window_batch >= 1")
-        if self.window_critic_stats < 0:
-            problems.append("window_critic_stats must be >= 0 (0 = the windows' own statistics)")
         if not 0.0 <= self.window_ends <= 1.0:
             problems.append("window_ends must be between 0 and 1 (windows past each end)")
         if self.stereo not in STEREO_MODES:

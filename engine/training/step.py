@@ -153,7 +153,6 @@ class ScaleStep:
             # meaning); MSE is a mean and needs nothing
             covered = self.width * self.n_windows
             self.rec_scale = (length / covered) ** 0.5 if cfg.mode == "music" else 1.0
-        self.critic_stats = cfg.window_critic_stats if self.windowed else 0
         # inpainting masks (caw-method.md section 8): `holes` are spans at the working rate;
         # without holes every masked branch below is skipped and the step is the reference one
         self.masked = bool(holes)
@@ -216,24 +215,9 @@ class ScaleStep:
             self._win_svalid = _windows(self.svalid, starts, w)
         return real, noise, prev, rec_noise, rec_prev, valid
 
-    @torch.no_grad()
-    def _critic_stats_from_whole(self) -> None:
-        """Set D's batch-norm statistics to those of the whole real scale (over its valid samples
-        when it has holes) and make D normalise with them until the next refresh."""
-        norms = [m for m in self.d.modules() if isinstance(m, torch.nn.BatchNorm1d)]
-        for bn in norms:
-            bn.train()
-            bn.momentum = 1.0  # the running statistics become this pass's
-        self.d(self.real, self.svalid) if self.masked else self.d(self.real)
-        for bn in norms:
-            bn.momentum = 0.1
-            bn.eval()
-
     def step(self, it: int) -> dict[str, torch.Tensor]:
         """One D step and one G step; returns the loss terms as (device) tensors."""
         cfg, d = self.cfg, self.d_fwd
-        if self.critic_stats and it % self.critic_stats == 0:
-            self._critic_stats_from_whole()
         if self.cudagraphs:
             torch.compiler.cudagraph_mark_step_begin()
         rec_scale = 1.0

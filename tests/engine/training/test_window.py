@@ -157,40 +157,6 @@ def test_window_ends_train_the_clips_ends_about_as_often_as_its_middle(demo_clip
     assert step.window_starts() == torch.randint(n - w + 1, (2,), generator=gen).tolist()
 
 
-def test_window_critic_stats_normalise_windows_with_the_whole_scales_statistics(demo_clip: Path) -> None:
-    """With window_critic_stats=N the critic's batch norm takes the whole real scale's statistics
-    every N iterations and normalises the windows with them (a quiet window stays quiet to D);
-    with 0 it keeps each batch's own statistics."""
-    one_scale = _scale(demo_clip, 3.0)
-    torch.manual_seed(0)
-    step = lone_scale_step(get_preset("tiny", **WINDOWED, window_critic_stats=3), one_scale, seed=2)
-    norms = [m for m in step.d.modules() if isinstance(m, torch.nn.BatchNorm1d)]
-    first = norms[0]
-    with torch.no_grad():
-        head = step.d.trunk.body[0](one_scale)  # what the first batch norm sees on the whole scale
-    step._critic_stats_from_whole()
-    assert all(not bn.training for bn in norms)
-    torch.testing.assert_close(first.running_mean, head.mean(dim=(0, 2)))
-    torch.testing.assert_close(first.running_var, head.var(dim=(0, 2)))
-    # refreshed at iterations 0 and 3 only (D's weights change every step)
-    means = []
-    for it in range(4):
-        step.step(it)
-        means.append(first.running_mean.clone())
-    assert torch.equal(means[0], means[1]) and torch.equal(means[1], means[2])
-    assert not torch.equal(means[2], means[3])
-    # a quiet window: D's first normalised features stay small against the whole scale's
-    quiet = one_scale[..., :2048] * 0.01
-    with torch.no_grad():
-        h = step.d.trunk.body[1](step.d.trunk.body[0](quiet))
-        centred = h - first.bias[None, :, None]
-    assert float(centred.abs().mean()) < 0.2
-    # off: batch statistics as before the field
-    off = lone_scale_step(get_preset("tiny", **WINDOWED), one_scale, seed=2)
-    off.step(0)
-    assert all(bn.training for bn in off.d.modules() if isinstance(bn, torch.nn.BatchNorm1d))
-
-
 def test_windows_off_or_below_the_threshold_is_the_reference_step(one_scale: torch.Tensor) -> None:
     """A scale below the threshold trains exactly as with windows off (same weights)."""
     states = []
