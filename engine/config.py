@@ -88,6 +88,10 @@ class TrainConfig:
     # average. Measured at full iterations (bench/README.md, "The clip's ends"): no better
     # reconstruction or variations than 0, so no preset sets it.
     window_ends: float = 0.0
+    # The spectral reconstruction loss on windows is scaled by (scale length / samples in the
+    # windows) ** window_rec_power: 0.5 estimates the whole scale's norm (the balance of the
+    # reference's reconstruction and adversarial terms); lower weighs the reconstruction less.
+    window_rec_power: float = 0.5
     # --- up-sampling between scales ---
     # Scales above this rate (Hz) take the coarser output up-sampled band-limited (windowed
     # sinc) instead of cubic: cubic's images of the top octave land in the treble as hiss
@@ -121,6 +125,8 @@ class TrainConfig:
                 problems.append(f"window must be 0 (off) or at least {need} samples")
         if self.window < 0 or self.window_batch < 1 or self.window_above < 0 or self.iters_window < 0:
             problems.append("window, window_above and iters_window must be >= 0, window_batch >= 1")
+        if not 0.0 <= self.window_rec_power <= 1.0:
+            problems.append("window_rec_power must be between 0 and 1")
         if not 0.0 <= self.window_ends <= 1.0:
             problems.append("window_ends must be between 0 and 1 (windows past each end)")
         if self.stereo not in STEREO_MODES:

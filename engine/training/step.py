@@ -152,7 +152,8 @@ class ScaleStep:
             # sees: scale the windows' norm to estimate the whole scale's (rec_weight keeps its
             # meaning); MSE is a mean and needs nothing
             covered = self.width * self.n_windows
-            self.rec_scale = (length / covered) ** 0.5 if cfg.mode == "music" else 1.0
+            self.rec_scale = ((length / covered) ** cfg.window_rec_power if cfg.mode == "music"
+                              else 1.0)
         # inpainting masks (caw-method.md section 8): `holes` are spans at the working rate;
         # without holes every masked branch below is skipped and the step is the reference one
         self.masked = bool(holes)

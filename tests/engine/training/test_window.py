@@ -157,6 +157,18 @@ def test_window_ends_train_the_clips_ends_about_as_often_as_its_middle(demo_clip
     assert step.window_starts() == torch.randint(n - w + 1, (2,), generator=gen).tolist()
 
 
+def test_window_rec_power_sets_the_weight_of_the_windows_reconstruction(demo_clip: Path) -> None:
+    """The windows' spectral loss is scaled to estimate the whole scale's norm by default
+    (square root of the scale's samples over the windows'); window_rec_power weighs it less."""
+    one_scale = _scale(demo_clip, 3.0)  # 12 000 samples, windows of 2 x 2048
+    ratio = one_scale.shape[-1] / (2 * 2048)
+    scales = [lone_scale_step(get_preset("tiny", **WINDOWED, **kw), one_scale).rec_scale
+              for kw in ({}, {"window_rec_power": 0.25}, {"window_rec_power": 0.0})]
+    assert scales == pytest.approx([ratio**0.5, ratio**0.25, 1.0])
+    with pytest.raises(ConfigError, match="window_rec_power"):
+        get_preset("tiny", window_rec_power=1.5)
+
+
 def test_windows_off_or_below_the_threshold_is_the_reference_step(one_scale: torch.Tensor) -> None:
     """A scale below the threshold trains exactly as with windows off (same weights)."""
     states = []
