@@ -91,6 +91,8 @@ class TrainConfig:
     # The spectral reconstruction loss on windows is scaled by (scale length / samples in the
     # windows) ** window_rec_power: 0.5 estimates the whole scale's norm (the balance of the
     # reference's reconstruction and adversarial terms); lower weighs the reconstruction less.
+    # Measured at full iterations on tonal music (bench/README.md, "What brings windows nearer"):
+    # 0 was worse, 1 reconstructed better but its takes came no nearer; no preset changes it.
     window_rec_power: float = 0.5
     # --- up-sampling between scales ---
     # Scales above this rate (Hz) take the coarser output up-sampled band-limited (windowed
