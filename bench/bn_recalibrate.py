@@ -27,7 +27,6 @@ project's measures before (`as-trained`) and after, and by how much the statisti
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sys
 import tempfile
@@ -42,10 +41,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from retrain_top import measure, summarise  # noqa: E402
+from retrain_top import finish, measure, record  # noqa: E402
 
 from engine.audio.channels import as_network_input  # noqa: E402
-from engine.fileutil import atomic_write_json, json_safe  # noqa: E402
 from engine.model.networks import ScaleGenerator  # noqa: E402
 from engine.model.pyramid import scale_signals  # noqa: E402
 from engine.model.stack import Pyramid  # noqa: E402
@@ -156,22 +154,14 @@ def main(argv: list[str] | None = None) -> int:
                               "threads": torch.get_num_threads(), "runs": []}
     for project in args.projects:
         if not args.skip_original:
-            row = {"project": project.name, "variant": "as-trained", "dir": str(project),
-                   **measure(project)}
-            report["runs"].append(row)
-            print(json.dumps(row), flush=True)
+            record(report, args.out, {"project": project.name, "variant": "as-trained",
+                                      "dir": str(project), **measure(project)})
         for how in args.how:
             dst = work / f"{project.name}-bn-{how}"
             moved = recalibrated_copy(project, dst, args.from_scale, how, args.passes, args.seed)
-            row = {"project": project.name, "variant": f"bn-{how}", "dir": str(dst),
-                   "log_var_moved": moved, **measure(dst)}
-            report["runs"].append(row)
-            print(json.dumps(row), flush=True)
-            atomic_write_json(args.out, json_safe(report))
-    report["summary"] = summarise(report)
-    atomic_write_json(args.out, json_safe(report))
-    print(json.dumps(report["summary"], indent=1))
-    return 0
+            record(report, args.out, {"project": project.name, "variant": f"bn-{how}",
+                                      "dir": str(dst), "log_var_moved": moved, **measure(dst)})
+    return finish(report, args.out)
 
 
 if __name__ == "__main__":

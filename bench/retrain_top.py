@@ -167,13 +167,23 @@ def main(argv: list[str] | None = None) -> int:
                 for _ev in iter_train(None, dst, resume=True, device="cpu"):
                     pass
                 top = time.monotonic() - t0
-                row = {"project": project.name, "variant": name, "seed": seed, "dir": str(dst),
-                       "top_seconds": top, **measure(dst)}
-                report["runs"].append(row)
-                print(json.dumps(row), flush=True)
-                atomic_write_json(args.out, json_safe(report))
+                record(report, args.out, {"project": project.name, "variant": name, "seed": seed,
+                                          "dir": str(dst), "top_seconds": top, **measure(dst)})
+    return finish(report, args.out)
+
+
+def record(report: dict[str, Any], out: Path, row: dict[str, Any]) -> None:
+    """Add a run to the report, print it, and write the report so far (a long run that stops
+    keeps what it measured)."""
+    report["runs"].append(row)
+    print(json.dumps(row), flush=True)
+    atomic_write_json(out, json_safe(report))
+
+
+def finish(report: dict[str, Any], out: Path) -> int:
+    """Write the report with its summary and print the summary."""
     report["summary"] = summarise(report)
-    atomic_write_json(args.out, json_safe(report))
+    atomic_write_json(out, json_safe(report))
     print(json.dumps(report["summary"], indent=1))
     return 0
 
