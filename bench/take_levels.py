@@ -26,6 +26,9 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from retrain_top import TAKE_SEEDS  # noqa: E402
 
 from engine.audio.dsp import power_spectrogram  # noqa: E402
 from engine.audio.io import to_mono  # noqa: E402
@@ -33,7 +36,6 @@ from engine.fileutil import atomic_write_json, json_safe  # noqa: E402
 from engine.generation.render import generate, load_model  # noqa: E402
 
 BANDS = ((0, 500), (500, 1000), (1000, 4000), (4000, 8000))
-TAKE_SEEDS = (100, 101, 102)
 
 
 def levels(x: np.ndarray, fs: int) -> dict[str, Any]:
