@@ -94,7 +94,7 @@ def train_one(
         elif isinstance(ev, TrainProgress):
             last_spi[ev.scale] = ev.seconds_per_iteration
         elif isinstance(ev, ScaleFinished):
-            iters = cfg.iterations_at(int(round(ev.rate * clip_seconds)))
+            iters = cfg.iterations_at(int(round(ev.rate * clip_seconds)), top=ev.scale == ev.n_scales - 1)
             n = int(round(ev.rate * clip_seconds))
             scales.append({
                 "scale": ev.scale, "rate": ev.rate, "seconds": ev.seconds, "iterations": iters,

@@ -81,6 +81,9 @@ class TrainConfig:
     window_batch: int = 4  # windows per iteration
     window_above: int = 0  # windows at scales longer than this; 0 = longer than window_batch windows
     iters_window: int = 0  # iterations at a scale that trains on windows; 0 = iters_per_scale
+    # iterations at the finest scale (the only one that makes the top octave), windows or not;
+    # 0 = as the rules above say
+    iters_top: int = 0
     # Extra window starts past each end of the scale, in windows, clamped to that end. 0 = starts
     # uniform over [0, T - W] (projects trained before this field): a sample within a window of
     # either end is then in fewer windows the nearer the end, the first and last ones almost never.
@@ -127,6 +130,8 @@ class TrainConfig:
                 problems.append(f"window must be 0 (off) or at least {need} samples")
         if self.window < 0 or self.window_batch < 1 or self.window_above < 0 or self.iters_window < 0:
             problems.append("window, window_above and iters_window must be >= 0, window_batch >= 1")
+        if self.iters_top < 0:
+            problems.append("iters_top must be >= 0 (0: the finest scale as the others)")
         if not 0.0 <= self.window_rec_power <= 1.0:
             problems.append("window_rec_power must be between 0 and 1")
         if not 0.0 <= self.window_ends <= 1.0:
@@ -158,8 +163,10 @@ class TrainConfig:
         above = self.window_above or self.window_batch * self.window
         return length > max(above, self.window)
 
-    def iterations_at(self, length: int) -> int:
-        """Training iterations of a scale of `length` samples."""
+    def iterations_at(self, length: int, top: bool = False) -> int:
+        """Training iterations of a scale of `length` samples (`top`: the finest scale)."""
+        if top and self.iters_top:
+            return self.iters_top
         return self.iters_window if self.iters_window and self.uses_windows(length) else self.iters_per_scale
 
     def step_samples(self, length: int) -> int:

@@ -168,7 +168,7 @@ def estimate_seconds(cfg: TrainConfig, section_seconds: float, fits: dict[str, A
             redraw = GEN_FORWARD_SHARE * sum(step_costs)
         elif cfg.bank_refresh:
             redraw = GEN_FORWARD_SHARE * sum(step_costs) / cfg.bank_refresh
-        total += cfg.iterations_at(length) * (step + redraw)
+        total += cfg.iterations_at(length, top=s == len(rates) - 1) * (step + redraw)
         # a redraw runs the coarser generators on their whole scales, windows or not
         step_costs.append(Fit(float(fit["a"]), float(fit["b"])).seconds(length))
     return total

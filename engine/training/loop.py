@@ -280,7 +280,8 @@ def _train(root: Path, manifest: Manifest, dev: torch.device, cancel: CancelToke
     yield TrainStarted(root, tuple(manifest.rates), first, str(dev), device_label(dev), cfg,
                        clip.shape[-1] / fs)
 
-    total_cost = [_scale_cost(cfg, s.length, s.channels) * cfg.iterations_at(s.length) for s in scales]
+    iters = [cfg.iterations_at(sc.length, top=i == len(scales) - 1) for i, sc in enumerate(scales)]
+    total_cost = [_scale_cost(cfg, sc.length, sc.channels) * n for sc, n in zip(scales, iters, strict=True)]
     run_start = time.monotonic()
     for s in range(first, manifest.n_scales):
         torch.manual_seed(manifest.seed * 1009 + s)  # per scale: a resumed run matches a whole one
@@ -298,7 +299,7 @@ def _train(root: Path, manifest: Manifest, dev: torch.device, cancel: CancelToke
             d.load_state_dict(prev_gd[1].state_dict())
         events = _train_scale(
             s, sc, g, d, pyramid, lengths, z_rec, manifest, dev, cancel, run_start,
-            remaining_cost=lambda it, s=s: total_cost[s] * (1 - it / cfg.iterations_at(lengths[s]))
+            remaining_cost=lambda it, s=s: total_cost[s] * (1 - it / iters[s])
             + sum(total_cost[s + 1 :]),
         )
         scale_start = time.monotonic()
@@ -321,7 +322,7 @@ def _train(root: Path, manifest: Manifest, dev: torch.device, cancel: CancelToke
         pyramid.append(g)
         manifest.scales_done = s + 1
         manifest.seconds_per_scale.append(took)
-        manifest.iterations_done.append(cfg.iterations_at(sc.length))
+        manifest.iterations_done.append(iters[s])
         write_manifest(root, manifest)
         append_log(root, "scale", scale=s, rate=sc.rate, seconds=took)
         prev_gd = (g, d)

@@ -36,6 +36,9 @@ def test_estimates_grow_with_the_preset() -> None:
     # more iterations cost proportionally more
     doubled = get_preset("tiny", iters_per_scale=16)
     assert estimate_seconds(doubled, 10.0, fits) == pytest.approx(2 * secs["tiny"])
+    # more iterations at the finest scale only: dearer than tiny, cheaper than doubling it
+    top = estimate_seconds(get_preset("tiny", iters_top=16), 10.0, fits)
+    assert secs["tiny"] < top < 2 * secs["tiny"]
     assert shape_key(96, PRESETS["standard"]) == "c96-l8-k9"
     assert estimate_seconds(PRESETS["tiny"], 3.0, {}) != estimate_seconds(PRESETS["tiny"], 3.0, {})
     assert format_duration(30) == "about 30 s"

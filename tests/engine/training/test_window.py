@@ -66,6 +66,11 @@ def test_config_decides_which_scales_use_windows_and_refuses_short_windows() -> 
     sched = get_preset("tiny", iters_window=3, **WINDOWED)
     assert (sched.iterations_at(2000), sched.iterations_at(4000)) == (8, 3)
     assert get_preset("tiny").iterations_at(10**6) == 8 and not get_preset("tiny").uses_windows(10**6)
+    top = get_preset("tiny", iters_window=3, iters_top=5, **WINDOWED)
+    assert [top.iterations_at(n, top=t) for n, t in ((2000, False), (4000, False), (4000, True))] == [8, 3, 5]
+    assert get_preset("tiny", iters_top=5).iterations_at(2000, top=True) == 5  # windows or not
+    with pytest.raises(ConfigError, match="iters_top"):
+        get_preset("tiny", iters_top=-1)
     # the spectral loss's 2048-point FFT must fit a window; D must score inside it
     with pytest.raises(ConfigError, match="window"):
         get_preset("tiny", window=1024)
@@ -181,6 +186,15 @@ def test_windows_off_or_below_the_threshold_is_the_reference_step(one_scale: tor
         states.append({k: v.clone() for k, v in step.g.state_dict().items()})
     for k in states[0]:
         torch.testing.assert_close(states[0][k], states[1][k], rtol=0, atol=0)
+
+
+def test_iters_top_trains_only_the_finest_scale_longer(tmp_path: Path, demo_clip: Path) -> None:
+    cfg = get_preset("tiny", iters_per_scale=2, iters_top=3)
+    events = list(iter_train(demo_clip, tmp_path / "p", cfg, duration=1.0, seed=1, device="cpu"))
+    assert isinstance(events[-1], TrainFinished)
+    progress = [e for e in events if isinstance(e, TrainProgress)]
+    assert {(e.scale, e.iterations) for e in progress} == {(0, 2), (1, 2), (2, 2), (3, 3)}
+    assert read_manifest(tmp_path / "p").iterations_done == [2, 2, 2, 3]
 
 
 def test_windowed_run_trains_saves_generates_and_resumes_identically(
