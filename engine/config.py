@@ -220,6 +220,10 @@ _CPU_SHAPE: dict[str, Any] = {
     "bank_refresh": 10, "loss_every": 25, "window": 8192, "window_batch": 2,
     "window_above": 32768, "progress_every": 5,
 }
+# quick's and thorough's rates: mono at 16 kHz, sections up to 10 s, 8 scales.
+_CPU_MONO: dict[str, Any] = {
+    "fs": 16000, "max_seconds": 10.0, "candidate_rates": (320, 500, 800, 1280, 2000, 4000, 8000, 16000),
+}
 # The channel basis of the stereo presets, chosen by bench/stereo_compare.py (bench/README.md,
 # "Stereo").
 STEREO_BASIS = "mid-side"
@@ -252,10 +256,19 @@ PRESETS: dict[str, TrainConfig] = {
         "than standard); scales over 32 768 samples train on 2 random windows of 8192 samples "
         "(as good as whole scales on dense rock and metal, further from the section on tonal synth "
         "music: measured, bench/README.md).",
-        fs=16000,
-        max_seconds=10.0,
-        candidate_rates=(320, 500, 800, 1280, 2000, 4000, 8000, 16000),
+        **_CPU_MONO,
         **_CPU_SHAPE,
+    ),
+    "thorough": TrainConfig(
+        name="thorough",
+        summary="For a CPU, when quick's takes stray from the section (tonal, synth and clean "
+        "sounds most): quick with 700 iterations instead of 350 at the scales that train on "
+        "windows (4, 8 and 16 kHz for a 10 s section). About 1.5 times quick's time: 14-25 min "
+        "for 10 s on a 2-core CPU (measured). Nearer the reference trainer than quick in timbre "
+        "and reconstruction on tonal synth music and on metal (measured, bench/README.md); gives "
+        "up what quick gives up otherwise.",
+        **_CPU_MONO,
+        **dict(_CPU_SHAPE, iters_window=700),
     ),
     "studio": TrainConfig(
         name="studio",

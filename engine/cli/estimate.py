@@ -30,7 +30,7 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     from engine.device import device_label, resolve_device
     from engine.training.cost import estimate_seconds, format_duration, probe
 
-    names = args.preset or [n for n in ("quick", "studio", "standard", "hifi") if n in PRESETS]
+    names = args.preset or [n for n in ("quick", "thorough", "studio", "standard", "hifi") if n in PRESETS]
     configs = {n: get_preset(n) for n in names}  # ConfigError (exit 2) for an unknown name
     device = resolve_device(None if args.device == "auto" else args.device)
     fits = probe(device, presets=configs)["fits"]

@@ -42,7 +42,7 @@ def register(sub: Any) -> None:
     a.add_argument("--mode", choices=["variation", "bridge", "ending"], default=None,
                    help="as in train (default: bridge for two sections and a gap, ending for "
                    "one and a gap, else variation)")
-    a.add_argument("--preset", default="quick", help="tiny, quick, studio, standard or hifi (default quick)")
+    a.add_argument("--preset", default="quick", help="tiny, quick, thorough, studio, standard or hifi (default quick)")
     a.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                    help="override a setting of the preset (as in train --set)")
     a.add_argument("--seed", type=int, default=0)

@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 LOSS_REFRESH_S = 0.25  # redraw the loss plot at most 4 times a second
 # The presets a user chooses from; `tiny` (tests) is listed only when a developer asks for it
 # (SONGWRITER_TEST_PRESETS=1), and comparison presets (quick8k) never.
-USER_PRESETS = ("quick", "studio", "standard", "hifi")
+USER_PRESETS = ("quick", "thorough", "studio", "standard", "hifi")
 TEST_PRESETS_ENV = "SONGWRITER_TEST_PRESETS"
 
 

@@ -29,7 +29,7 @@ def test_estimates_grow_with_the_preset() -> None:
 
     fits = {key: {"a": 0.01, "b": 1e-6 * c} for key, (c, _, _) in shapes_needed().items()}
     secs = {name: estimate_seconds(cfg, 10.0, fits) for name, cfg in PRESETS.items()}
-    assert secs["tiny"] < secs["quick"] < secs["standard"] < secs["hifi"]
+    assert secs["tiny"] < secs["quick"] < secs["thorough"] < secs["standard"] < secs["hifi"]
     assert estimate_seconds(PRESETS["quick"], 5.0, fits) < secs["quick"]
     # the section is held to the preset's maximum
     assert estimate_seconds(PRESETS["tiny"], 30.0, fits) == pytest.approx(secs["tiny"])
@@ -167,6 +167,6 @@ def test_first_start_offers_the_device_preset_and_no_test_preset(
                    install_study=False)
     qtbot.addWidget(w)
     assert w.train_panel.preset_name() == "quick"
-    assert w.train_panel.preset_names() == ["quick", "studio", "standard", "hifi"]
+    assert w.train_panel.preset_names() == ["quick", "thorough", "studio", "standard", "hifi"]
     assert default_preset("NVIDIA H200") == "standard" and default_preset("CPU (2 threads)") == "quick"
     w.shutdown(10)

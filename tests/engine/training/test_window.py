@@ -188,6 +188,14 @@ def test_windows_off_or_below_the_threshold_is_the_reference_step(one_scale: tor
         torch.testing.assert_close(states[0][k], states[1][k], rtol=0, atol=0)
 
 
+def test_thorough_is_quick_with_twice_the_iterations_at_the_windowed_scales() -> None:
+    quick, thorough = get_preset("quick"), get_preset("thorough")
+    assert thorough.replace(name="quick", summary=quick.summary, iters_window=0) == quick
+    lengths = [round(r * 10.0) for r in quick.candidate_rates]  # a 10 s section
+    assert [quick.iterations_at(n) for n in lengths] == [350] * 8
+    assert [thorough.iterations_at(n) for n in lengths] == [350] * 5 + [700] * 3  # 4, 8, 16 kHz
+
+
 def test_iters_top_trains_only_the_finest_scale_longer(tmp_path: Path, demo_clip: Path) -> None:
     cfg = get_preset("tiny", iters_per_scale=2, iters_top=3)
     events = list(iter_train(demo_clip, tmp_path / "p", cfg, duration=1.0, seed=1, device="cpu"))
