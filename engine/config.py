@@ -261,10 +261,10 @@ PRESETS: dict[str, TrainConfig] = {
     ),
     "thorough": TrainConfig(
         name="thorough",
-        summary="For a CPU, when quick's takes stray from the section (tonal, synth and clean "
-        "sounds most): quick with 700 iterations instead of 350 at the scales that train on "
-        "windows (4, 8 and 16 kHz for a 10 s section). About 1.5 times quick's time: 14-25 min "
-        "for 10 s on a 2-core CPU (measured). Nearer the reference trainer than quick in timbre "
+        summary="For a CPU, when quick's takes stray from the section (measured on tonal synth "
+        "music): quick with 700 iterations instead of 350 at the scales that train on windows "
+        "(4, 8 and 16 kHz for a 10 s section). About 1.5 times quick's time: 14-25 min for 10 s "
+        "on a 2-core CPU (25 measured on a slow hour). Nearer the reference trainer than quick in timbre "
         "and reconstruction on tonal synth music and on metal (measured, bench/README.md); gives "
         "up what quick gives up otherwise.",
         **_CPU_MONO,
