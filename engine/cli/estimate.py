@@ -20,7 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seconds", type=float, default=10.0,
                    help="length of the section to train on (default 10 s)")
     p.add_argument("--preset", action="append", default=None,
-                   help="a preset to estimate (repeatable; default: quick, studio, standard, hifi)")
+                   help="a preset to estimate (repeatable; default: quick, thorough, studio, standard, hifi)")
     p.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
     p.add_argument("--json", action="store_true", help="print the estimates as JSON")
     p.set_defaults(func=cmd_estimate)
