@@ -213,8 +213,9 @@ class TrainConfig:
 # losses read back every 25 iterations (no numeric change). bf16 autocast and TF32 stay off until
 # measured on a GPU (bench/gpu.sh).
 _FAST_LEVERS: dict[str, Any] = {"bank_size": 8, "bank_refresh": 10, "loss_every": 25}
-# The CPU presets' networks and schedule (quick, studio; thorough adds iters_window): 16 channels, 350 iterations per scale,
-# the cached input bank, and scales over 32 768 samples on 2 random windows of 8192 samples.
+# The CPU presets' networks and schedule (quick, studio; thorough adds iters_window): 16
+# channels, 350 iterations per scale, the cached input bank, and scales over 32 768 samples on 2
+# random windows of 8192 samples.
 _CPU_SHAPE: dict[str, Any] = {
     "channels_first": 16, "channels": 16, "iters_per_scale": 350, "bank_size": 8,
     "bank_refresh": 10, "loss_every": 25, "window": 8192, "window_batch": 2,
