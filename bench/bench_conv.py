@@ -109,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     rates = [int(r) for r in args.rates.split(",")] if args.rates else candidate_rates(cfg)
     scales = []
     total = {base: 0.0, "fast": 0.0}
-    for rate in rates:
+    schedule = cfg.schedule([int(round(args.seconds * rate)) for rate in rates])
+    for rate, iters in zip(rates, schedule, strict=True):
         n = int(round(args.seconds * rate))
         torch.manual_seed(0)
         real = 0.1 * torch.randn(1, 1 if cfg.stereo == "mono" else 2, n)  # a stereo preset's 2
@@ -128,7 +129,6 @@ def main(argv: list[str] | None = None) -> int:
                                             base if key == base else None))
             it += args.iters
         med = {k: statistics.median(v) for k, v in times.items()}
-        iters = cfg.iterations_at(n)
         for k in total:
             total[k] += iters * med[k]
         scales.append({"rate": rate, "samples": n, "windowed": steps["fast"].windowed,

@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         spi = statistics.median(times)
         # setup = building the step (and, with --set compile=..., compiling) plus the warm-up
         # iterations: a real run pays it once per scale
-        iterations = cfg.iterations_at(lengths[s], top=s == len(lengths) - 1)
+        iterations = cfg.schedule(lengths)[s]
         projected = setup_s + spi * max(0, iterations - args.warmup)
         rows.append({
             "scale": s, "rate": rate, "samples": lengths[s], "channels": ch,

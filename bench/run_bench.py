@@ -94,8 +94,8 @@ def train_one(
         elif isinstance(ev, TrainProgress):
             last_spi[ev.scale] = ev.seconds_per_iteration
         elif isinstance(ev, ScaleFinished):
-            iters = cfg.iterations_at(int(round(ev.rate * clip_seconds)), top=ev.scale == ev.n_scales - 1)
             n = int(round(ev.rate * clip_seconds))
+            iters = cfg.schedule([int(round(r * clip_seconds)) for r in rates])[ev.scale]
             scales.append({
                 "scale": ev.scale, "rate": ev.rate, "seconds": ev.seconds, "iterations": iters,
                 "samples": n, "step_samples": cfg.step_samples(n),

@@ -7,6 +7,7 @@ Every field can be overridden (`get_preset("quick", iters_per_scale=100)`);
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -163,11 +164,16 @@ class TrainConfig:
         above = self.window_above or self.window_batch * self.window
         return length > max(above, self.window)
 
-    def iterations_at(self, length: int, top: bool = False) -> int:
-        """Training iterations of a scale of `length` samples (`top`: the finest scale)."""
-        if top and self.iters_top:
-            return self.iters_top
-        return self.iters_window if self.iters_window and self.uses_windows(length) else self.iters_per_scale
+    def schedule(self, lengths: Sequence[int]) -> list[int]:
+        """Training iterations of each scale, given every scale's length in samples, coarse to
+        fine: `iters_top` at the finest scale when set, `iters_window` at a scale that trains on
+        windows when set, `iters_per_scale` elsewhere. The trainer, the cost model and the
+        benches all take the iterations from here."""
+        iters = [self.iters_window if self.iters_window and self.uses_windows(n) else self.iters_per_scale
+                 for n in lengths]
+        if iters and self.iters_top:
+            iters[-1] = self.iters_top
+        return iters
 
     def step_samples(self, length: int) -> int:
         """Samples one training step pushes through G (the cost model's length)."""

@@ -8,7 +8,7 @@ iterations * t(L), plus the coarser generators each step runs when the preset
 redraws its previous-scale inputs. At a scale that trains on windows (TrainConfig.window),
 L is what one step pushes through the networks (the windows with their context,
 TrainConfig.step_samples), not the scale's length, and the iterations are the preset's
-schedule for such scales (TrainConfig.iterations_at). It is an estimate (the energy test may drop
+schedule for such scales (TrainConfig.schedule). It is an estimate (the energy test may drop
 coarse scales; other programs share the machine) and the GUI says "about".
 
 Results are cached per device and torch version in the app settings (JSON).
@@ -156,6 +156,7 @@ def estimate_seconds(cfg: TrainConfig, section_seconds: float, fits: dict[str, A
     rates = [r for r in candidate_rates(cfg) if round(r * seconds) >= need]
     total = 0.0
     step_costs: list[float] = []
+    schedule = cfg.schedule([int(round(rate * seconds)) for rate in rates])
     for s, rate in enumerate(rates):
         c = cfg.channels_first if s == 0 else cfg.channels
         fit = fits.get(shape_key(c, cfg))
@@ -168,7 +169,7 @@ def estimate_seconds(cfg: TrainConfig, section_seconds: float, fits: dict[str, A
             redraw = GEN_FORWARD_SHARE * sum(step_costs)
         elif cfg.bank_refresh:
             redraw = GEN_FORWARD_SHARE * sum(step_costs) / cfg.bank_refresh
-        total += cfg.iterations_at(length, top=s == len(rates) - 1) * (step + redraw)
+        total += schedule[s] * (step + redraw)
         # a redraw runs the coarser generators on their whole scales, windows or not
         step_costs.append(Fit(float(fit["a"]), float(fit["b"])).seconds(length))
     return total

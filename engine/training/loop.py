@@ -280,7 +280,7 @@ def _train(root: Path, manifest: Manifest, dev: torch.device, cancel: CancelToke
     yield TrainStarted(root, tuple(manifest.rates), first, str(dev), device_label(dev), cfg,
                        clip.shape[-1] / fs)
 
-    iters = [cfg.iterations_at(sc.length, top=i == len(scales) - 1) for i, sc in enumerate(scales)]
+    iters = cfg.schedule([sc.length for sc in scales])
     total_cost = [_scale_cost(cfg, sc.length, sc.channels) * n for sc, n in zip(scales, iters, strict=True)]
     run_start = time.monotonic()
     for s in range(first, manifest.n_scales):

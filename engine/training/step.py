@@ -121,7 +121,7 @@ class ScaleStep:
         self.opt_g = torch.optim.Adam(g.parameters(), lr=cfg.lr, betas=cfg.betas, fused=fused)
         self.opt_d = torch.optim.Adam(d.parameters(), lr=cfg.lr, betas=cfg.betas, fused=fused)
         length = real.shape[-1]
-        self.iterations = cfg.iterations_at(length, top=s == len(lengths) - 1)
+        self.iterations = cfg.schedule(lengths)[s]
         milestone = [max(1, int(self.iterations * cfg.lr_decay_at))]
         self.sched_g = torch.optim.lr_scheduler.MultiStepLR(self.opt_g, milestone, gamma=cfg.lr_decay)
         self.sched_d = torch.optim.lr_scheduler.MultiStepLR(self.opt_d, milestone, gamma=cfg.lr_decay)

@@ -64,11 +64,12 @@ def test_config_decides_which_scales_use_windows_and_refuses_short_windows() -> 
     auto = get_preset("tiny", window=2048, window_batch=2)
     assert not auto.uses_windows(4096) and auto.uses_windows(4097)
     sched = get_preset("tiny", iters_window=3, **WINDOWED)
-    assert (sched.iterations_at(2000), sched.iterations_at(4000)) == (8, 3)
-    assert get_preset("tiny").iterations_at(10**6) == 8 and not get_preset("tiny").uses_windows(10**6)
+    assert sched.schedule([2000, 4000, 8000]) == [8, 3, 3]
+    assert get_preset("tiny").schedule([10**6]) == [8] and not get_preset("tiny").uses_windows(10**6)
     top = get_preset("tiny", iters_window=3, iters_top=5, **WINDOWED)
-    assert [top.iterations_at(n, top=t) for n, t in ((2000, False), (4000, False), (4000, True))] == [8, 3, 5]
-    assert get_preset("tiny", iters_top=5).iterations_at(2000, top=True) == 5  # windows or not
+    assert top.schedule([2000, 4000, 4000]) == [8, 3, 5]  # the finest scale is the last
+    assert get_preset("tiny", iters_top=5).schedule([1000, 2000]) == [8, 5]  # windows or not
+    assert top.schedule([]) == []
     with pytest.raises(ConfigError, match="iters_top"):
         get_preset("tiny", iters_top=-1)
     # the spectral loss's 2048-point FFT must fit a window; D must score inside it
@@ -192,8 +193,8 @@ def test_thorough_is_quick_with_twice_the_iterations_at_the_windowed_scales() ->
     quick, thorough = get_preset("quick"), get_preset("thorough")
     assert thorough.replace(name="quick", summary=quick.summary, iters_window=0) == quick
     lengths = [round(r * 10.0) for r in quick.candidate_rates]  # a 10 s section
-    assert [quick.iterations_at(n) for n in lengths] == [350] * 8
-    assert [thorough.iterations_at(n) for n in lengths] == [350] * 5 + [700] * 3  # 4, 8, 16 kHz
+    assert quick.schedule(lengths) == [350] * 8
+    assert thorough.schedule(lengths) == [350] * 5 + [700] * 3  # 4, 8, 16 kHz
 
 
 def test_iters_top_trains_only_the_finest_scale_longer(tmp_path: Path, demo_clip: Path) -> None:
