@@ -28,6 +28,12 @@ from run_bench import QUALITY, flatten  # noqa: E402
 COLOURS = [(31, 119, 180), (214, 39, 40), (44, 160, 44), (148, 103, 189), (255, 127, 14)]
 
 
+def setup(data: dict[str, Any]) -> str:
+    """What a file trained: its preset and overrides (`quick iters_window=700`)."""
+    overrides = data.get("overrides") or {}
+    return " ".join([str(data.get("preset")), *(f"{k}={v}" for k, v in sorted(overrides.items()))])
+
+
 def gather(paths: list[str], clock: str = "cpu") -> list[dict[str, Any]]:
     """Per file and clip: training minutes (CPU time of the process when the file has it and
     clock is "cpu", else wall time) and every quality metric, one value per run."""
@@ -39,7 +45,7 @@ def gather(paths: list[str], clock: str = "cpu") -> list[dict[str, Any]]:
             by_clip.setdefault(Path(run["clip"]).name, []).append(flatten(run))
         for clip, flat in by_clip.items():
             row: dict[str, Any] = {"file": Path(path).name, "label": data.get("label"),
-                                   "preset": data.get("preset"), "clip": clip,
+                                   "preset": data.get("preset"), "setup": setup(data), "clip": clip,
                                    "device_name": data.get("device_name"), "runs": len(flat),
                                    "clock": clock if all("train_cpu_seconds" in f for f in flat)
                                    else "wall",
@@ -54,7 +60,10 @@ def gather(paths: list[str], clock: str = "cpu") -> list[dict[str, Any]]:
     return rows
 
 
-def plot(rows: list[dict[str, Any]], png: Path, metric: str = "timbre_fd") -> None:
+def plot(rows: list[dict[str, Any]], png: Path, metric: str = "timbre_fd", *, by: str = "file",
+         log_y: bool = False) -> None:
+    """One colour per file (or per training setup, preset and overrides, with by="setup"), one
+    marker per clip; log_y for a metric that spans decades across clips."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     import pyqtgraph as pg
     from pyqtgraph.exporters import ImageExporter
@@ -66,21 +75,24 @@ def plot(rows: list[dict[str, Any]], png: Path, metric: str = "timbre_fd") -> No
     w.resize(900, 600)
     clocks = sorted({r["clock"] for r in rows})
     w.setLabel("bottom", f"training minutes per run ({' / '.join(clocks)} time, 2-core VM CPU)")
-    w.setLabel("left", f"{metric} (lower is better)")
+    w.setLabel("left", f"{metric} (lower is better{', log scale' if log_y else ''})")
+    w.setLogMode(y=log_y)
     w.setTitle(f"{metric} against training time")
     legend = w.addLegend(offset=(-10, 10))
     files = list(dict.fromkeys(r["file"] for r in rows))
+    groups = list(dict.fromkeys(r[by] for r in rows))
     symbols = ["o", "s", "t", "d", "+", "x"]
     clips = list(dict.fromkeys(r["clip"] for r in rows))
-    for i, f in enumerate(files):
-        colour = COLOURS[i % len(COLOURS)]
+    for f in files:
+        group = next(r[by] for r in rows if r["file"] == f)
+        colour = COLOURS[groups.index(group) % len(COLOURS)]
         for j, clip in enumerate(clips):
             for r in rows:
                 if r["file"] != f or r["clip"] != clip or metric not in r:
                     continue
                 item = w.plot(r["train_minutes"], r[metric], pen=None, symbol=symbols[j % 6],
                               symbolBrush=colour, symbolSize=9,
-                              name=f"{r['preset']} {r['label']} / {clip}")
+                              name=f"{r['setup']} {r['label']} / {clip}")
                 del item
     for clip in clips:  # one line per clip through the files' means
         pts = [(sum(r["train_minutes"]) / len(r["train_minutes"]), sum(r[metric]) / len(r[metric]))
@@ -100,6 +112,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("results", nargs="+", help="quality-*.json files from run_bench.py")
     ap.add_argument("--out", required=True, help="output path without extension (.json and .png)")
     ap.add_argument("--metric", default="timbre_fd")
+    ap.add_argument("--colour-by", choices=("file", "setup"), default="file",
+                    help="one colour per result file (default) or per preset and overrides")
+    ap.add_argument("--log-y", action="store_true", help="log scale for the metric")
     ap.add_argument("--clock", choices=("cpu", "wall"), default="cpu",
                     help="CPU time of the training process (default, where recorded) or wall time")
     args = ap.parse_args(argv)
@@ -108,7 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     summary = []
     for r in rows:
-        s = {k: r[k] for k in ("file", "label", "preset", "clip", "device_name", "runs", "clock")}
+        s = {k: r[k] for k in ("file", "label", "preset", "setup", "clip", "device_name", "runs",
+                               "clock")}
         for key in ["train_minutes", *QUALITY]:
             if key in r:
                 vals = r[key]
@@ -117,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         summary.append(s)
     out.with_suffix(".json").write_text(json.dumps({"metric_plotted": args.metric,
                                                     "rows": summary}, indent=2) + "\n")
-    plot(rows, out.with_suffix(".png"), args.metric)
+    plot(rows, out.with_suffix(".png"), args.metric, by=args.colour_by, log_y=args.log_y)
     print(f"wrote {out.with_suffix('.json')} and {out.with_suffix('.png')}", file=sys.stderr)
     return 0
 
