@@ -7,15 +7,19 @@ and 60 s, and quality must hold on more kinds of music. This fetches, with `apt-
   with guitars, song + guitar stems mixed;
 - `fretsonfire-songs-muldjord` (Fretsonfire's free song pack by Lars Muldjord): another band's
   heavy rock, song + guitar stems mixed;
-- `frozen-bubble-data` (the game's soundtrack, GPL): synthesised game music, bright and tonal.
+- `frozen-bubble-data` (the game's soundtrack, GPL): synthesised game music, bright and tonal;
+- `wesnoth-1.16-music` (Battle for Wesnoth's soundtrack, GPL; a 153 MB download): "Traveling
+  minstrels", acoustic folk (plucked strings, flutes, hand drums), tonal and sparse.
 
 and writes bench/clips/<name>-25s.wav and -60s.wav (git-ignored; the files stay out of git).
 
-    python bench/make_clips.py
+    python bench/make_clips.py                               # every clip
+    python bench/make_clips.py --only traveling-minstrels   # one clip (and its package)
 """
 
 from __future__ import annotations
 
+import argparse
 import glob
 import subprocess
 import sys
@@ -40,17 +44,25 @@ SOURCES: dict[str, tuple[str, tuple[str, ...], float]] = {
                   60.0),
     "frozen-bubble-intro": ("frozen-bubble-data", ("usr/share/games/frozen-bubble/snd/introzik.ogg",),
                             30.0),
+    "traveling-minstrels": ("wesnoth-1.16-music",
+                            ("usr/share/games/wesnoth/1.16/data/core/music/traveling_minstrels.ogg",),
+                            80.0),
 }
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--only", action="append", choices=sorted(SOURCES), default=None,
+                    help="make only this clip (repeat for several; default: every clip)")
+    args = ap.parse_args(argv)
+    sources = {k: v for k, v in SOURCES.items() if args.only is None or k in args.only}
     CLIPS.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        for package in sorted({p for p, _, _ in SOURCES.values()}):
+        for package in sorted({p for p, _, _ in sources.values()}):
             subprocess.run(["apt-get", "download", package], cwd=tmp, check=True)
             deb = glob.glob(f"{tmp}/{package}_*.deb")[0]
             subprocess.run(["dpkg", "-x", deb, f"{tmp}/x"], check=True)
-        for slug, (_, files, start) in SOURCES.items():
+        for slug, (_, files, start) in sources.items():
             stems = [sf.read(str(Path(tmp) / "x" / f), dtype="float32", always_2d=True)
                      for f in files]
             sr = stems[0][1]
