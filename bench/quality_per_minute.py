@@ -1,9 +1,11 @@
 """Quality per CPU minute: each quality metric against training minutes, from run_bench results.
 
-Reads quality-*.json files written by run_bench.py and writes, per file and clip, the mean
-training minutes and the mean of every quality metric (with their spread over the repeats) to
-JSON, and a PNG of timbre FD (lower is better) against training minutes: one colour per file,
-one marker per run, the file's mean per clip joined by a line across files of the same clip.
+Reads quality-*.json files written by run_bench.py (and window-*.json files written by
+retrain_top.py: one row per variant and base project, timed by the retrained scales' wall
+minutes) and writes, per file and clip, the mean training minutes and the mean of every quality
+metric (with their spread over the repeats) to JSON, and a PNG of timbre FD (lower is better)
+against training minutes: one colour per file (`--colour-by setup`: per preset and overrides),
+one marker shape per clip, each run a point, the rows' means per clip joined by a dashed line.
 
     QT_QPA_PLATFORM=offscreen python bench/quality_per_minute.py \\
         bench/results/quality-quick-cpu-ref-whole-3s-40it.json \\
@@ -40,6 +42,9 @@ def gather(paths: list[str], clock: str = "cpu") -> list[dict[str, Any]]:
     rows = []
     for path in paths:
         data = json.loads(Path(path).read_text())
+        if data.get("kind") == "retrain-top":
+            rows.extend(gather_retrained(path, data))
+            continue
         by_clip: dict[str, list[dict[str, float]]] = {}
         for run in data["runs"]:
             by_clip.setdefault(Path(run["clip"]).name, []).append(flatten(run))
@@ -60,8 +65,30 @@ def gather(paths: list[str], clock: str = "cpu") -> list[dict[str, Any]]:
     return rows
 
 
+def gather_retrained(path: str, data: dict[str, Any]) -> list[dict[str, Any]]:
+    """Rows of a bench/retrain_top.py file: per variant and base project, the wall minutes of the
+    retrained scales (the coarser scales are the base project's, the same for every variant)."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for run in data["runs"]:
+        groups.setdefault((run["variant"], run["project"]), []).append(run)
+    rows = []
+    for (variant, project), runs in groups.items():
+        overrides = data["variants"].get(variant, {})
+        row: dict[str, Any] = {
+            "file": Path(path).name, "label": "", "preset": variant,
+            "setup": " ".join([variant, *(f"{k}={v}" for k, v in sorted(overrides.items()))]),
+            "clip": project, "device_name": "cpu", "runs": len(runs), "clock": "wall",
+            "train_minutes": [r["top_seconds"] / 60 for r in runs]}
+        for key in QUALITY:
+            vals = [r[key] for r in runs if key in r]
+            if vals:
+                row[key] = vals
+        rows.append(row)
+    return rows
+
+
 def plot(rows: list[dict[str, Any]], png: Path, metric: str = "timbre_fd", *, by: str = "file",
-         log_y: bool = False) -> None:
+         log_y: bool = False, x_label: str | None = None) -> None:
     """One colour per file (or per training setup, preset and overrides, with by="setup"), one
     marker per clip; log_y for a metric that spans decades across clips."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -72,38 +99,36 @@ def plot(rows: list[dict[str, Any]], png: Path, metric: str = "timbre_fd", *, by
     app = QApplication.instance() or QApplication([])
     pg.setConfigOptions(background="w", foreground="k", antialias=True)
     w = pg.PlotWidget()
-    w.resize(900, 600)
+    w.resize(1100, 650)
     clocks = sorted({r["clock"] for r in rows})
-    w.setLabel("bottom", f"training minutes per run ({' / '.join(clocks)} time, 2-core VM CPU)")
+    w.setLabel("bottom", x_label or f"training minutes per run ({' / '.join(clocks)} time, "
+               "2-core VM CPU)")
     w.setLabel("left", f"{metric} (lower is better{', log scale' if log_y else ''})")
     w.setLogMode(y=log_y)
     w.setTitle(f"{metric} against training time")
     legend = w.addLegend(offset=(-10, 10))
-    files = list(dict.fromkeys(r["file"] for r in rows))
+    if log_y:  # left, a little below halfway: where a log axis over clips far apart has no data
+        legend.anchor(itemPos=(0, 0.5), parentPos=(0, 0.62), offset=(10, 0))
     groups = list(dict.fromkeys(r[by] for r in rows))
     symbols = ["o", "s", "t", "d", "+", "x"]
     clips = list(dict.fromkeys(r["clip"] for r in rows))
-    for f in files:
-        group = next(r[by] for r in rows if r["file"] == f)
-        colour = COLOURS[groups.index(group) % len(COLOURS)]
-        for j, clip in enumerate(clips):
-            for r in rows:
-                if r["file"] != f or r["clip"] != clip or metric not in r:
-                    continue
-                item = w.plot(r["train_minutes"], r[metric], pen=None, symbol=symbols[j % 6],
-                              symbolBrush=colour, symbolSize=9,
-                              name=f"{r['setup']} {r['label']} / {clip}")
-                del item
-    for clip in clips:  # one line per clip through the files' means
-        pts = [(sum(r["train_minutes"]) / len(r["train_minutes"]), sum(r[metric]) / len(r[metric]))
-               for f in files for r in rows if r["file"] == f and r["clip"] == clip and metric in r]
+    shown = [r for r in rows if metric in r]
+    for r in shown:
+        colour = COLOURS[groups.index(r[by]) % len(COLOURS)]
+        item = w.plot(r["train_minutes"], r[metric], pen=None,
+                      symbol=symbols[clips.index(r["clip"]) % len(symbols)], symbolBrush=colour,
+                      symbolSize=9, name=" ".join(filter(None, (r["setup"], r["label"], "/", r["clip"]))))
+        del item
+    for clip in clips:  # one line per clip through the rows' means, shortest training first
+        pts = sorted((sum(r["train_minutes"]) / len(r["train_minutes"]),
+                      sum(r[metric]) / len(r[metric])) for r in shown if r["clip"] == clip)
         if len(pts) > 1:
             w.plot([p[0] for p in pts], [p[1] for p in pts], pen=pg.mkPen((120, 120, 120), width=1,
                                                                          style=pg.QtCore.Qt.DashLine))
     del legend
     app.processEvents()
     exporter = ImageExporter(w.plotItem)
-    exporter.parameters()["width"] = 900
+    exporter.parameters()["width"] = 1100
     exporter.export(str(png))
 
 
@@ -115,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--colour-by", choices=("file", "setup"), default="file",
                     help="one colour per result file (default) or per preset and overrides")
     ap.add_argument("--log-y", action="store_true", help="log scale for the metric")
+    ap.add_argument("--x-label", default=None, help="the time axis's label (default: training "
+                    "minutes per run and the clock)")
     ap.add_argument("--clock", choices=("cpu", "wall"), default="cpu",
                     help="CPU time of the training process (default, where recorded) or wall time")
     args = ap.parse_args(argv)
@@ -133,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
         summary.append(s)
     out.with_suffix(".json").write_text(json.dumps({"metric_plotted": args.metric,
                                                     "rows": summary}, indent=2) + "\n")
-    plot(rows, out.with_suffix(".png"), args.metric, by=args.colour_by, log_y=args.log_y)
+    plot(rows, out.with_suffix(".png"), args.metric, by=args.colour_by, log_y=args.log_y,
+         x_label=args.x_label)
     print(f"wrote {out.with_suffix('.json')} and {out.with_suffix('.png')}", file=sys.stderr)
     return 0
 
