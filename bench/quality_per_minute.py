@@ -30,10 +30,18 @@ from run_bench import QUALITY, flatten  # noqa: E402
 COLOURS = [(31, 119, 180), (214, 39, 40), (44, 160, 44), (148, 103, 189), (255, 127, 14)]
 
 
-def setup(data: dict[str, Any]) -> str:
-    """What a file trained: its preset and overrides (`quick iters_window=700`)."""
-    overrides = data.get("overrides") or {}
-    return " ".join([str(data.get("preset")), *(f"{k}={v}" for k, v in sorted(overrides.items()))])
+def setup(name: str, overrides: dict[str, Any] | None) -> str:
+    """What a row trained: a preset (or variant) and its overrides (`quick iters_window=700`)."""
+    return " ".join([name, *(f"{k}={v}" for k, v in sorted((overrides or {}).items()))])
+
+
+def with_metrics(row: dict[str, Any], runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """`row` with every quality metric the runs have, one value per run."""
+    for key in QUALITY:
+        vals = [r[key] for r in runs if key in r]
+        if vals:
+            row[key] = vals
+    return row
 
 
 def gather(paths: list[str], clock: str = "cpu") -> list[dict[str, Any]]:
@@ -50,18 +58,14 @@ def gather(paths: list[str], clock: str = "cpu") -> list[dict[str, Any]]:
             by_clip.setdefault(Path(run["clip"]).name, []).append(flatten(run))
         for clip, flat in by_clip.items():
             row: dict[str, Any] = {"file": Path(path).name, "label": data.get("label"),
-                                   "preset": data.get("preset"), "setup": setup(data), "clip": clip,
+                                   "preset": data.get("preset"), "setup": setup(str(data.get("preset")), data.get("overrides")), "clip": clip,
                                    "device_name": data.get("device_name"), "runs": len(flat),
                                    "clock": clock if all("train_cpu_seconds" in f for f in flat)
                                    else "wall",
                                    "train_minutes": []}
             key = "train_cpu_seconds" if row["clock"] == "cpu" else "train_seconds"
             row["train_minutes"] = [f[key] / 60 for f in flat]
-            for key in QUALITY:
-                vals = [f[key] for f in flat if key in f]
-                if vals:
-                    row[key] = vals
-            rows.append(row)
+            rows.append(with_metrics(row, flat))
     return rows
 
 
@@ -73,17 +77,12 @@ def gather_retrained(path: str, data: dict[str, Any]) -> list[dict[str, Any]]:
         groups.setdefault((run["variant"], run["project"]), []).append(run)
     rows = []
     for (variant, project), runs in groups.items():
-        overrides = data["variants"].get(variant, {})
         row: dict[str, Any] = {
             "file": Path(path).name, "label": "", "preset": variant,
-            "setup": " ".join([variant, *(f"{k}={v}" for k, v in sorted(overrides.items()))]),
-            "clip": project, "device_name": "cpu", "runs": len(runs), "clock": "wall",
+            "setup": setup(variant, data["variants"].get(variant)), "clip": project,
+            "device_name": "cpu", "runs": len(runs), "clock": "wall",
             "train_minutes": [r["top_seconds"] / 60 for r in runs]}
-        for key in QUALITY:
-            vals = [r[key] for r in runs if key in r]
-            if vals:
-                row[key] = vals
-        rows.append(row)
+        rows.append(with_metrics(row, runs))
     return rows
 
 
