@@ -27,12 +27,24 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run_bench import QUALITY, flatten  # noqa: E402
 
+from engine.config import PRESETS, TrainConfig  # noqa: E402
+
 COLOURS = [(31, 119, 180), (214, 39, 40), (44, 160, 44), (148, 103, 189), (255, 127, 14)]
 
 
 def setup(name: str, overrides: dict[str, Any] | None) -> str:
     """What a row trained: a preset (or variant) and its overrides (`quick iters_window=700`)."""
     return " ".join([name, *(f"{k}={v}" for k, v in sorted((overrides or {}).items()))])
+
+
+def named(config: dict[str, Any] | None) -> str | None:
+    """The preset a file's config is, whatever overrides spelled it (`quick` with
+    `iters_window=700` is `thorough`); None when it is none of them."""
+    if not config:
+        return None
+    cfg = TrainConfig.from_dict(config)
+    return next((name for name, p in PRESETS.items()
+                 if cfg.replace(name=name, summary=p.summary) == p), None)
 
 
 def with_metrics(row: dict[str, Any], runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -58,7 +70,9 @@ def gather(paths: list[str], clock: str = "cpu") -> list[dict[str, Any]]:
             by_clip.setdefault(Path(run["clip"]).name, []).append(flatten(run))
         for clip, flat in by_clip.items():
             row: dict[str, Any] = {"file": Path(path).name, "label": data.get("label"),
-                                   "preset": data.get("preset"), "setup": setup(str(data.get("preset")), data.get("overrides")), "clip": clip,
+                                   "preset": data.get("preset"), "setup": named(data.get("config"))
+                                   or setup(str(data.get("preset")), data.get("overrides")),
+                                   "clip": clip,
                                    "device_name": data.get("device_name"), "runs": len(flat),
                                    "clock": clock if all("train_cpu_seconds" in f for f in flat)
                                    else "wall",
@@ -87,9 +101,11 @@ def gather_retrained(path: str, data: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def plot(rows: list[dict[str, Any]], png: Path, metric: str = "timbre_fd", *, by: str = "file",
-         log_y: bool = False, x_label: str | None = None) -> None:
+         log_y: bool = False, x_label: str | None = None,
+         legend_offset: tuple[float, float] = (-10, 10)) -> None:
     """One colour per file (or per training setup, preset and overrides, with by="setup"), one
-    marker per clip; log_y for a metric that spans decades across clips."""
+    marker per clip; log_y for a metric that spans decades across clips; legend_offset in pixels
+    as pyqtgraph reads it (x from the left, or from the right when negative; y likewise)."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     import pyqtgraph as pg
     from pyqtgraph.exporters import ImageExporter
@@ -105,9 +121,7 @@ def plot(rows: list[dict[str, Any]], png: Path, metric: str = "timbre_fd", *, by
     w.setLabel("left", f"{metric} (lower is better{', log scale' if log_y else ''})")
     w.setLogMode(y=log_y)
     w.setTitle(f"{metric} against training time")
-    legend = w.addLegend(offset=(-10, 10))
-    if log_y:  # left, a little below halfway: where a log axis over clips far apart has no data
-        legend.anchor(itemPos=(0, 0.5), parentPos=(0, 0.62), offset=(10, 0))
+    legend = w.addLegend(offset=legend_offset)
     groups = list(dict.fromkeys(r[by] for r in rows))
     symbols = ["o", "s", "t", "d", "+", "x"]
     clips = list(dict.fromkeys(r["clip"] for r in rows))
@@ -139,6 +153,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--colour-by", choices=("file", "setup"), default="file",
                     help="one colour per result file (default) or per preset and overrides")
     ap.add_argument("--log-y", action="store_true", help="log scale for the metric")
+    ap.add_argument("--legend-offset", type=float, nargs=2, metavar=("X", "Y"), default=(-10, 10),
+                    help="where the legend goes, in pixels: x from the left edge (from the right "
+                    "when negative), y from the top (from the bottom when negative); default: "
+                    "the top right corner")
     ap.add_argument("--x-label", default=None, help="the time axis's label (default: training "
                     "minutes per run and the clock)")
     ap.add_argument("--clock", choices=("cpu", "wall"), default="cpu",
@@ -160,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     out.with_suffix(".json").write_text(json.dumps({"metric_plotted": args.metric,
                                                     "rows": summary}, indent=2) + "\n")
     plot(rows, out.with_suffix(".png"), args.metric, by=args.colour_by, log_y=args.log_y,
-         x_label=args.x_label)
+         x_label=args.x_label, legend_offset=tuple(args.legend_offset))
     print(f"wrote {out.with_suffix('.json')} and {out.with_suffix('.png')}", file=sys.stderr)
     return 0
 
