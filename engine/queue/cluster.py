@@ -241,7 +241,13 @@ def connect(address: str, local_cpus: int | None = None) -> bool:
             ray.init(num_cpus=local_cpus, **kw)
         else:
             ray.init(address=address, **kw)
-    except (ConnectionError, RuntimeError, ValueError) as exc:
+    # Ray raises a bare Exception when its node does not come up in time (a busy machine: "The
+    # current node timed out during startup"), besides its connection and value errors
+    except Exception as exc:
+        if address == "local":
+            raise EngineError(f"Could not start a Ray cluster on this computer: {exc} If the "
+                              "computer is busy, close other programs and try again, or run the "
+                              "queue without a cluster.") from exc
         raise EngineError(f"Could not connect to the Ray cluster at {address}: {exc}") from exc
     return True
 

@@ -73,3 +73,18 @@ def test_without_ray_the_cluster_run_says_how_to_get_it(cli, tmp_path: Path, mon
     r = cli("queue", "--queue", tmp_path / "q.json", "run", "--cluster", "local")
     assert r.rc == 2 and "needs Ray" in r.err and "cluster" in r.err
     assert "Traceback" not in r.err
+
+
+def test_a_local_cluster_that_does_not_come_up_gets_a_clear_message(
+        cli, tmp_path: Path, monkeypatch) -> None:
+    ray = pytest.importorskip("ray")
+
+    def node_times_out(*args, **kwargs):  # what Ray raises when its node is too slow to start
+        raise Exception("The current node timed out during startup.")
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", node_times_out)
+    r = cli("queue", "--queue", tmp_path / "q.json", "run", "--cluster", "local")
+    assert r.rc != 0 and "Could not start a Ray cluster on this computer" in r.err
+    assert "timed out during startup" in r.err and "without a cluster" in r.err
+    assert "Traceback" not in r.err
