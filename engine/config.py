@@ -261,8 +261,9 @@ PRESETS: dict[str, TrainConfig] = {
         "9-17 min for 10 s on a 2-core CPU (measured). Gives up: 8 scales instead of 12, 16 "
         "channels instead of 96, 350 iterations per scale instead of 2000 (rougher texture "
         "than standard); scales over 32 768 samples train on 2 random windows of 8192 samples "
-        "(as good as whole scales on dense rock and metal, far from the section on tonal synth "
-        "music, where thorough does much better: measured, bench/README.md).",
+        "(as good as whole scales on dense rock and metal; on tonal synth music further from "
+        "the section than whole scales, and far from it in one of two 10 s runs, where thorough "
+        "is steadier: measured, bench/README.md).",
         **_CPU_MONO,
         **_CPU_SHAPE,
     ),
