@@ -245,6 +245,7 @@ def connect(address: str, local_cpus: int | None = None) -> bool:
     # current node timed out during startup"), besides its connection and value errors
     except Exception as exc:
         if address == "local":
+            ray.shutdown()  # whatever part of the local node did start
             raise EngineError(f"Could not start a Ray cluster on this computer: {exc} If the "
                               "computer is busy, close other programs and try again, or run the "
                               "queue without a cluster.") from exc
