@@ -65,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(0)
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats(dev)
+    schedule = cfg.schedule(lengths)
     for s, rate in enumerate(rates):
         ch = cfg.channels_first if s == 0 else cfg.channels
         g = ScaleGenerator(channels=ch, n_layers=cfg.n_layers, kernel=cfg.kernel_size).to(dev)
@@ -91,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         spi = statistics.median(times)
         # setup = building the step (and, with --set compile=..., compiling) plus the warm-up
         # iterations: a real run pays it once per scale
-        iterations = cfg.schedule(lengths)[s]
+        iterations = schedule[s]
         projected = setup_s + spi * max(0, iterations - args.warmup)
         rows.append({
             "scale": s, "rate": rate, "samples": lengths[s], "channels": ch,

@@ -80,6 +80,7 @@ def train_one(
         torch.cuda.reset_peak_memory_stats(device)
     scales: list[dict[str, Any]] = []
     rates: tuple[int, ...] = ()
+    schedule: list[int] = []
     last_spi: dict[int, float] = {}
     t0 = time.perf_counter()
     cpu0 = time.process_time()
@@ -89,13 +90,14 @@ def train_one(
                          seed=seed):
         if isinstance(ev, TrainStarted):
             rates, clip_seconds = ev.rates, ev.clip_seconds
+            schedule = cfg.schedule([int(round(r * clip_seconds)) for r in rates])
             print(f"  training {ev.n_scales} scales ({', '.join(map(str, rates))} Hz) on "
                   f"{ev.device_name}, {ev.clip_seconds:.1f} s clip", file=sys.stderr)
         elif isinstance(ev, TrainProgress):
             last_spi[ev.scale] = ev.seconds_per_iteration
         elif isinstance(ev, ScaleFinished):
             n = int(round(ev.rate * clip_seconds))
-            iters = cfg.schedule([int(round(r * clip_seconds)) for r in rates])[ev.scale]
+            iters = schedule[ev.scale]
             scales.append({
                 "scale": ev.scale, "rate": ev.rate, "seconds": ev.seconds, "iterations": iters,
                 "samples": n, "step_samples": cfg.step_samples(n),

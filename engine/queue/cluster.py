@@ -244,8 +244,8 @@ def connect(address: str, local_cpus: int | None = None) -> bool:
     # Ray raises a bare Exception when its node does not come up in time (a busy machine: "The
     # current node timed out during startup"), besides its connection and value errors
     except Exception as exc:
+        ray.shutdown()  # whatever part of the node or the connection did start
         if address == "local":
-            ray.shutdown()  # whatever part of the local node did start
             raise EngineError(f"Could not start a Ray cluster on this computer: {exc} If the "
                               "computer is busy, close other programs and try again, or run the "
                               "queue without a cluster.") from exc
