@@ -6,8 +6,9 @@
 #               the reference trainer (whole scales, no levers) and with the fast levers (the
 #               presets' window training and bank, bf16, TF32, loss read-back)
 #     ab        interleaved A/B of each lever alone on standard's top scale (16 kHz x 25 s):
-#               window training against whole-scale steps, then bf16, TF32 and torch.compile
-#               on top of the preset (windows on)
+#               window training against whole-scale steps, then bf16, TF32, the lazy gradient
+#               penalty (gp_every=4, what the CPU presets ship) and torch.compile on top of the
+#               preset (windows on)
 #     compile   standard 25 s with the fast levers plus torch.compile (Inductor; CUDA graphs)
 #     full      trains standard for real, 3 seeds each way, and compares the quality metrics
 #               of the fast levers (windows included) against the reference trainer's
@@ -38,7 +39,8 @@ else
   COMPILE_MODES=(max-autotune-no-cudagraphs reduce-overhead)
   [ -f "$C25" ] || "$PY" bench/make_clips.py
 fi
-REF=(--set bank_size=0 --set amp=false --set tf32=false --set loss_every=1 --set window=0)
+REF=(--set bank_size=0 --set amp=false --set tf32=false --set loss_every=1 --set window=0
+     --set gp_every=1)
 FAST=(--set bank_size=8 --set bank_refresh=10 --set amp=true --set tf32=true --set loss_every=50
       "${WIN[@]}")
 speed() {  # speed LABEL PRESET ARGS...
@@ -64,7 +66,8 @@ stage_ab() {
       --a window=0 "${ABWIN[@]}" \
       --label top-window --out "$OUTDIR/ab-$STD-$DEV-top-window.json" \
     || echo "A/B of window training failed on this machine (see above)" >&2
-  for lever in amp=true tf32=true compile=max-autotune-no-cudagraphs compile=reduce-overhead; do
+  for lever in amp=true tf32=true gp_every=4 compile=max-autotune-no-cudagraphs \
+      compile=reduce-overhead; do
     if [ "${SMOKE:-0}" = 1 ] && [[ $lever == compile* ]]; then continue; fi
     local label="top-${lever//=/-}"
     "$PY" bench/bench_ab.py --preset "$STD" --device "$DEV" --samples "$TOP" "${ABI[@]}" \

@@ -311,6 +311,27 @@ def compare(a_path: str, b_path: str, *, stream: Any = sys.stdout) -> int:
     return 0 if worse == 0 else 1
 
 
+def merge(out: str, paths: list[str]) -> int:
+    """One result file from several runs of the same config (e.g. one seed per process, run side
+    by side): the runs concatenated and summarised again, so --compare sees their spread."""
+    files = [json.loads(Path(p).read_text()) for p in paths]
+    if any(f.get("config") != files[0].get("config") for f in files):
+        print("These files trained different configs; not merged.", file=sys.stderr)
+        return 2
+    runs = [r for f in files for r in f["runs"]]
+    per_clip: dict[str, int] = {}
+    for r in runs:
+        per_clip[r["clip"]] = per_clip.get(r["clip"], 0) + 1
+    merged = {
+        **files[0], "label": Path(out).stem, "merged_from": [Path(p).name for p in paths],
+        "clips": sorted({r["clip"] for r in runs}), "repeat": min(per_clip.values()),
+        "seeds": sorted({r["seed"] for r in runs}), "runs": runs, "summary": summarise(runs),
+    }
+    atomic_write_json(Path(out), json_safe(merged))
+    print(f"wrote {out}: {len(runs)} runs of {len(per_clip)} clip(s)", file=sys.stderr)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -345,9 +366,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keep-projects", action="store_true", help="keep the trained projects")
     ap.add_argument("--compare", nargs=2, metavar=("A.json", "B.json"), default=None,
                     help="print whether B's metrics stay within A's run-to-run spread")
+    ap.add_argument("--merge", nargs="+", metavar=("OUT.json", "IN.json"), default=None,
+                    help="write OUT.json with the runs of the IN files (the same config), e.g. "
+                    "seeds trained in separate processes, for --compare")
     args = ap.parse_args(argv)
     if args.compare:
         return compare(*args.compare)
+    if args.merge:
+        if len(args.merge) < 3:
+            ap.error("--merge needs OUT.json and at least two IN files")
+        return merge(args.merge[0], args.merge[1:])
     if args.repeat < 1 or args.count < 1:
         ap.error("--repeat and --count must be at least 1")
     args.preset = args.preset or ["quick"]

@@ -62,6 +62,10 @@ class TrainConfig:
     lr_decay_at: float = 2.0 / 3.0  # fraction of a scale's iterations after which lr *= lr_decay
     lr_decay: float = 0.1  # learning-rate factor after lr_decay_at
     gp_weight: float = 0.01  # WGAN-GP weight
+    # Lazy gradient penalty: the penalty (a quarter of a step's work: a second forward and a
+    # double backward through D) is taken every gp_every-th iteration with gp_every times the
+    # weight, so its average pull is the reference's. 1 = every iteration (the reference).
+    gp_every: int = 1
     rec_weight_music: float = 1e-4  # weight of the multi-resolution STFT reconstruction loss
     rec_weight_speech: float = 10.0  # weight of the MSE reconstruction loss (speech mode)
     noise_amp_factor: float = 0.01  # noise_amp_s = factor * sqrt(max(0, E_s - E_{s-1}))
@@ -131,6 +135,8 @@ class TrainConfig:
                 problems.append(f"window must be 0 (off) or at least {need} samples")
         if self.window < 0 or self.window_batch < 1 or self.window_above < 0 or self.iters_window < 0:
             problems.append("window, window_above and iters_window must be >= 0, window_batch >= 1")
+        if self.gp_every < 1:
+            problems.append("gp_every must be at least 1 (1: the penalty every iteration)")
         if self.iters_top < 0:
             problems.append("iters_top must be >= 0 (0: the finest scale as the others)")
         if not 0.0 <= self.window_rec_power <= 1.0:

@@ -38,6 +38,16 @@ SPEED_EPOCH = 3
 PROBE_ITERATIONS = 3  # timed iterations per measurement, after one uncounted first iteration
 HEAVY_CHANNELS = 32  # above this a CPU measures one length only
 GEN_FORWARD_SHARE = 0.08  # a no-grad generator pass as a share of one training step
+# the gradient penalty's share of one training step (its second critic forward and double
+# backward): gp_every=4 made quick's steps 1.29-1.36x faster on a 2-core CPU
+# (bench/results/ab-quick-cpu-gp4-*.json), 1 - 0.3 x 3/4 = 1/1.29
+GP_SHARE = 0.3
+
+
+def penalty_factor(cfg: TrainConfig) -> float:
+    """A step's average cost under cfg's penalty schedule, as a share of a step that takes the
+    penalty every iteration (what the probe measures)."""
+    return 1.0 - GP_SHARE * (1.0 - 1.0 / cfg.gp_every)
 
 
 @dataclass(frozen=True)
@@ -164,6 +174,7 @@ def estimate_seconds(cfg: TrainConfig, section_seconds: float, fits: dict[str, A
             return math.nan
         length = int(round(rate * seconds))
         step = Fit(float(fit["a"]), float(fit["b"])).seconds(cfg.step_samples(length))
+        step *= penalty_factor(cfg)
         redraw = 0.0
         if cfg.bank_size == 0:  # every step runs the coarser generators again
             redraw = GEN_FORWARD_SHARE * sum(step_costs)
@@ -220,8 +231,9 @@ def bench_fits(bench_dir: Path, device_name: str) -> dict[str, Any] | None:
         for run in runs:
             for i, sc in enumerate(((run or {}).get("train") or {}).get("scales") or []):
                 try:
+                    # as a step that takes the penalty every iteration (the probe's)
                     spi = float(sc.get("seconds_per_iteration_in_loop")
-                                or sc["seconds_per_iteration"])
+                                or sc["seconds_per_iteration"]) / penalty_factor(cfg)
                     # what one step pushes through the networks: the windows when the
                     # scale trained on windows, else the whole scale
                     samples = float(cfg.step_samples(int(round(float(sc["rate"]) * seconds))))

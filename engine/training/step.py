@@ -125,6 +125,7 @@ class ScaleStep:
         milestone = [max(1, int(self.iterations * cfg.lr_decay_at))]
         self.sched_g = torch.optim.lr_scheduler.MultiStepLR(self.opt_g, milestone, gamma=cfg.lr_decay)
         self.sched_d = torch.optim.lr_scheduler.MultiStepLR(self.opt_d, milestone, gamma=cfg.lr_decay)
+        self._last_gp = torch.zeros((), device=dev)  # the last gradient penalty taken
         self.amp = cfg.amp and native_bf16(dev)  # emulated bf16 would only be slower
         rng = torch.Generator().manual_seed(seed * 7919 + s)
         self.bank = _InputBank(pyramid, s, lengths, cfg.bank_size, cfg.bank_refresh, rng)
@@ -236,7 +237,8 @@ class ScaleStep:
 
         if self.masked:
             svalid = self._win_svalid if self.windowed else self.svalid
-            return self._masked_step(real, noise, prev, rec_noise, rec_prev, rec_scale, g, svalid)
+            return self._masked_step(it, real, noise, prev, rec_noise, rec_prev, rec_scale, g,
+                                     svalid)
 
         # --- D step: -mean D(real) + mean D(fake) + GP ---
         # Each term is backpropagated as soon as it is formed: the gradient is the same sum,
@@ -250,8 +252,7 @@ class ScaleStep:
         with self._autocast():
             d_fake = d(fake.detach()).float().mean()
         d_fake.backward()
-        gp = gradient_penalty(self.d, real, fake.detach(), weight=cfg.gp_weight)
-        gp.backward()
+        gp = self._penalty(it, lambda w: gradient_penalty(self.d, real, fake.detach(), weight=w))
         self.opt_d.step()
         d_total = (-d_real + d_fake + gp).detach()
         # --- G step: -mean D(fake) + reconstruction, again one graph at a time ---
@@ -265,6 +266,17 @@ class ScaleStep:
         rec_loss.backward(inputs=self.g_params)
         return self._finish(d_real, d_fake, gp, d_total, g_adv, rec_loss)
 
+    def _penalty(self, it: int, penalty: Callable[[float], torch.Tensor]) -> torch.Tensor:
+        """Backpropagate the gradient penalty on the iterations that take it (every
+        `gp_every`-th, at gp_every times the weight); returns the penalty at the config's weight
+        (the last one taken on the iterations between), for the loss curves."""
+        every = self.cfg.gp_every
+        if it % every == 0:
+            gp = penalty(self.cfg.gp_weight * every)
+            gp.backward()
+            self._last_gp = gp.detach() / every
+        return self._last_gp
+
     def _finish(self, d_real: torch.Tensor, d_fake: torch.Tensor, gp: torch.Tensor,
                 d_total: torch.Tensor, g_adv: torch.Tensor, rec_loss: torch.Tensor
                 ) -> dict[str, torch.Tensor]:
@@ -277,7 +289,7 @@ class ScaleStep:
                 "g/adv": g_adv, "rec": rec_loss, "g/total": g_total}
 
     def _masked_step(
-        self, real: torch.Tensor, noise: torch.Tensor, prev: torch.Tensor,
+        self, it: int, real: torch.Tensor, noise: torch.Tensor, prev: torch.Tensor,
         rec_noise: torch.Tensor, rec_prev: torch.Tensor, rec_scale: float,
         g: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], svalid: torch.Tensor,
     ) -> dict[str, torch.Tensor]:
@@ -299,9 +311,9 @@ class ScaleStep:
         with self._autocast():
             d_fake = d(fake.detach())
         d_fake.backward()
-        gp = masked_gradient_penalty(self.d, real, fake.detach(), valid=svalid, cmask=cvalid,
-                                     receptive_field=self.rf, weight=cfg.gp_weight)
-        gp.backward()
+        gp = self._penalty(it, lambda w: masked_gradient_penalty(
+            self.d, real, fake.detach(), valid=svalid, cmask=cvalid, receptive_field=self.rf,
+            weight=w))
         self.opt_d.step()
         d_total = (-d_real + d_fake + gp).detach()
         self.opt_g.zero_grad(set_to_none=True)

@@ -25,7 +25,13 @@ def test_stall_monitor_sees_a_blocked_event_loop(qtbot) -> None:
 
 
 def test_estimates_grow_with_the_preset() -> None:
-    from engine.training.cost import estimate_seconds, format_duration, shape_key, shapes_needed
+    from engine.training.cost import (
+        GP_SHARE,
+        estimate_seconds,
+        format_duration,
+        shape_key,
+        shapes_needed,
+    )
 
     fits = {key: {"a": 0.01, "b": 1e-6 * c} for key, (c, _, _) in shapes_needed().items()}
     secs = {name: estimate_seconds(cfg, 10.0, fits) for name, cfg in PRESETS.items()}
@@ -39,6 +45,12 @@ def test_estimates_grow_with_the_preset() -> None:
     # more iterations at the finest scale only: dearer than tiny, cheaper than doubling it
     top = estimate_seconds(get_preset("tiny", iters_top=16), 10.0, fits)
     assert secs["tiny"] < top < 2 * secs["tiny"]
+    # a penalty every 4th step saves three quarters of the penalty's share of each step (with a
+    # bank never refreshed, so that no redraws of the coarser generators are added)
+    kept = {"bank_size": 8, "bank_refresh": 0}
+    every = estimate_seconds(get_preset("tiny", **kept), 10.0, fits)
+    lazy = estimate_seconds(get_preset("tiny", gp_every=4, **kept), 10.0, fits)
+    assert lazy == pytest.approx((1 - 0.75 * GP_SHARE) * every)
     assert shape_key(96, PRESETS["standard"]) == "c96-l8-k9"
     assert estimate_seconds(PRESETS["tiny"], 3.0, {}) != estimate_seconds(PRESETS["tiny"], 3.0, {})
     assert format_duration(30) == "about 30 s"
@@ -128,7 +140,7 @@ def test_pyside_void_calls_keep_none_alive(qapp) -> None:
 def test_bench_figures_give_fits(tmp_path: Path) -> None:
     import json
 
-    from engine.training.cost import SPEED_EPOCH, bench_fits, estimate_seconds
+    from engine.training.cost import SPEED_EPOCH, bench_fits, estimate_seconds, penalty_factor
 
     cfg = PRESETS["quick"]
     scales = [{"scale": i, "rate": r, "seconds_per_iteration_in_loop": 0.05 + 2e-6 * r * 4.0}
@@ -151,6 +163,16 @@ def test_bench_figures_give_fits(tmp_path: Path) -> None:
     assert estimate_seconds(cfg, 10.0, got["fits"]) > 0
     assert "quick.json" in got["source"]
     assert "older.json" not in got["source"] and "aten.json" not in got["source"]
+    # runs that took the penalty every 4th step were faster per step: they give the same fit
+    lazy_cfg = get_preset("quick", gp_every=4)
+    fast = [dict(sc, seconds_per_iteration_in_loop=penalty_factor(lazy_cfg)
+                 * sc["seconds_per_iteration_in_loop"]) for sc in scales]
+    lazy = tmp_path / "lazy"
+    lazy.mkdir()
+    (lazy / "gp4.json").write_text(json.dumps(dict(data, config=lazy_cfg.to_dict(),
+                                                   runs=[{"train": {"scales": fast}}])))
+    fit4 = bench_fits(lazy, "CPU (2 threads)")["fits"]["c16-l8-k9"]
+    assert fit4["a"] == pytest.approx(0.05, rel=1e-3) and fit4["b"] == pytest.approx(2e-6, rel=1e-3)
 
 
 def test_first_start_offers_the_device_preset_and_no_test_preset(

@@ -29,8 +29,8 @@ def test_every_stage_of_the_gpu_script_runs(tmp_path: Path) -> None:
     assert [n for n in names if n.startswith("speed-")] == [
         f"speed-tiny-cpu-{c}-{m}.json" for c in ("25s", "60s") for m in ("fast", "ref")]
     assert [n for n in names if n.startswith("ab-")] == [
-        "ab-tiny-cpu-top-amp-true.json", "ab-tiny-cpu-top-tf32-true.json",
-        "ab-tiny-cpu-top-window.json"]
+        "ab-tiny-cpu-top-amp-true.json", "ab-tiny-cpu-top-gp_every-4.json",
+        "ab-tiny-cpu-top-tf32-true.json", "ab-tiny-cpu-top-window.json"]
     window_ab = json.loads((out / "ab-tiny-cpu-top-window.json").read_text())
     assert window_ab["a"] == ["window=0"] and "window=2048" in window_ab["b"]
     assert {"quality-tiny-cpu-ref.json", "quality-tiny-cpu-fast.json"} <= set(names)
@@ -38,7 +38,8 @@ def test_every_stage_of_the_gpu_script_runs(tmp_path: Path) -> None:
     assert fast["config"]["bank_size"] == 8 and fast["config"]["amp"] is True
     # the fast levers include window training; the reference trainer has it off
     assert fast["config"]["window"] == 2048
-    assert json.loads((out / "speed-tiny-cpu-25s-ref.json").read_text())["config"]["window"] == 0
+    ref = json.loads((out / "speed-tiny-cpu-25s-ref.json").read_text())["config"]
+    assert ref["window"] == 0 and ref["gp_every"] == 1
     assert "B stays within" in r.stdout or "quality metric(s) of B are worse" in r.stdout
     # nothing of the smoke run lands in the repository's results
     assert not list((REPO / "bench" / "results").glob("*tiny-cpu*"))

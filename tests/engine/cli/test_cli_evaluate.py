@@ -125,6 +125,35 @@ def test_bench_compare(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
         "bank_size": 0, "amp": True, "lr": 0.001}
 
 
+def test_bench_merge_gives_one_file_with_the_spread_of_runs_made_apart(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bench = _load_bench()
+
+    def run_file(name: str, seed: int, fd: float, config: dict) -> Path:
+        run = {"clip": "/c/demo.wav", "seed": seed, "generate_and_evaluate_seconds": 1.0,
+               "train": {"total_seconds": 10.0, "peak_gpu_memory_bytes": None,
+                         "peak_rss_bytes": 1e9},
+               "evaluation": {"variation_mean": {"timbre_fd": fd}}}
+        path = tmp_path / name
+        path.write_text(json.dumps({"preset": "quick", "config": config, "repeat": 1,
+                                    "seeds": [seed], "runs": [run],
+                                    "summary": bench.summarise([run])}))
+        return path
+
+    a, b = run_file("s0.json", 0, 100.0, {"gp_every": 4}), run_file("s1.json", 1, 120.0, {"gp_every": 4})
+    out = tmp_path / "merged.json"
+    assert bench.main(["--merge", str(out), str(a), str(b)]) == 0
+    merged = json.loads(out.read_text())
+    assert merged["seeds"] == [0, 1] and merged["repeat"] == 2
+    fd = merged["summary"]["demo.wav"]["timbre_fd"]
+    assert fd["mean"] == pytest.approx(110.0) and fd["values"] == [100.0, 120.0]
+    # runs of another config are not mixed in
+    other = run_file("s2.json", 2, 500.0, {"gp_every": 1})
+    assert bench.main(["--merge", str(tmp_path / "x.json"), str(a), str(other)]) == 2
+    assert not (tmp_path / "x.json").exists()
+
+
 def _load_script(name: str):
     spec = importlib.util.spec_from_file_location(name, REPO / "bench" / f"{name}.py")
     assert spec is not None and spec.loader is not None

@@ -17,7 +17,7 @@ import pytest
 import soundfile as sf
 
 from engine.config import get_preset
-from engine.errors import AudioError, ProjectError
+from engine.errors import AudioError, ConfigError, ProjectError
 from engine.generation.render import generate, load_model
 from engine.model.pyramid import energies, noise_amplitudes, scale_signals, upsample
 from engine.project.checkpoint import load_clip_signal, read_manifest
@@ -513,8 +513,6 @@ def test_training_with_compile_saves_a_loadable_project(
 
 
 def test_unknown_compile_mode_is_refused() -> None:
-    from engine.errors import ConfigError
-
     with pytest.raises(ConfigError, match="compile must be one of"):
         get_preset("tiny", compile="fastest")
 
@@ -661,6 +659,49 @@ def test_one_graph_at_a_time_gives_the_update_of_the_summed_losses(one_scale) ->
     for a, b in ((g, g2), (d, d2)):
         for (name, p), q in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
             torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-7, msg=name)
+
+
+@pytest.mark.parametrize("holes", [[], [(1500, 2100)]], ids=["whole", "with-a-gap"])
+def test_a_lazy_penalty_is_taken_every_nth_iteration_at_n_times_the_weight(
+    monkeypatch, one_scale, holes
+) -> None:
+    """gp_every=4 backpropagates the critic's gradient penalty on iterations 0, 4, 8, ... with 4
+    times the weight (the same average pull), and the loss curves show it at the config's weight;
+    the critic's update between is the plain Wasserstein one."""
+    import torch
+
+    from engine.training import step as step_module
+    from engine.training.loop import lone_scale_step
+
+    taken: list[tuple[int, float]] = []
+    it_now = [0]
+    for name in ("gradient_penalty", "masked_gradient_penalty"):
+        original = getattr(step_module, name)
+
+        def spy(*a, _f=original, **k):
+            taken.append((it_now[0], k["weight"]))
+            return _f(*a, **k)
+
+        monkeypatch.setattr(step_module, name, spy)
+    cfg = get_preset("tiny", bank_size=0, gp_every=4)
+    torch.manual_seed(0)
+    step = lone_scale_step(cfg, one_scale, holes=holes)
+    reported = []
+    for it in range(9):
+        it_now[0] = it
+        reported.append(float(step.step(it)["gp"]))
+    assert taken == [(0, 4 * cfg.gp_weight), (4, 4 * cfg.gp_weight), (8, 4 * cfg.gp_weight)]
+    assert reported[0] > 0 and reported[1:4] == [reported[0]] * 3
+    assert reported[5:8] == [reported[4]] * 3 and reported[4] != reported[0]
+    # the reference takes it every iteration at its own weight
+    taken.clear()
+    ref = lone_scale_step(get_preset("tiny", bank_size=0), one_scale, holes=holes)
+    for it in range(3):
+        it_now[0] = it
+        ref.step(it)
+    assert taken == [(0, cfg.gp_weight), (1, cfg.gp_weight), (2, cfg.gp_weight)]
+    with pytest.raises(ConfigError, match="gp_every"):
+        get_preset("tiny", gp_every=0)
 
 
 def test_a_section_too_big_for_the_device_is_refused_before_anything_is_written(
