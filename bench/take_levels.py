@@ -1,7 +1,7 @@
 """What trained projects' free takes sound like in numbers, for a listener without a sound device:
 band shares and level movement of takes 100-102 against the section they learned.
 
-    python bench/take_levels.py OUT.json PROJECT [PROJECT ...]
+    python bench/take_levels.py OUT.json PROJECT [PROJECT ...] [--mel DIR]
 
 Per project (the mean over its three takes) and for the first project's section:
 
@@ -10,6 +10,9 @@ Per project (the mean over its three takes) and for the first project's section:
   spread_db     the standard deviation of the 10 ms frame level in dB (notes, stops and
                 silences move it; a steady texture does not)
   range_db      the 5-95 % range of the same frame levels
+
+--mel DIR also writes one picture for the eye: the section's log-mel on top and each project's
+first take below it, on one colour scale (the section's loudest 80 dB), as DIR/takes-mel.png.
 """
 
 from __future__ import annotations
@@ -55,23 +58,62 @@ def mean_levels(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "range_db": float(np.mean([r["range_db"] for r in rows]))}
 
 
+def mel_picture(png: Path, rows: list[tuple[str, np.ndarray]], fs: int) -> None:
+    """Log-mel images of mono signals, one above the other, on the first one's colour scale."""
+    import os
+
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    import pyqtgraph as pg
+    from pyqtgraph.exporters import ImageExporter
+    from PySide6.QtWidgets import QApplication
+
+    from engine.audio.features import log_mel, mel_frame_seconds
+
+    app = QApplication.instance() or QApplication([])
+    pg.setConfigOptions(background="w", foreground="k")
+    view = pg.GraphicsLayoutWidget()
+    view.resize(1100, 220 * len(rows))
+    mels = [log_mel(x, fs) for _, x in rows]
+    hi = float(np.percentile(mels[0], 99.5))
+    step = mel_frame_seconds(fs)
+    for i, ((name, _), mel) in enumerate(zip(rows, mels, strict=True)):
+        plot = view.addPlot(row=i, col=0, title=name)
+        img = pg.ImageItem(mel.T, levels=(hi - 80.0, hi))
+        img.setColorMap(pg.colormap.get("inferno"))
+        img.setRect(0.0, 0.0, mel.shape[1] * step, float(mel.shape[0]))
+        plot.addItem(img)
+        plot.setLabel("bottom", "seconds")
+        plot.setLabel("left", "mel band")
+    view.show()  # lays the plots out at the widget's size
+    app.processEvents()
+    exporter = ImageExporter(view.scene())
+    exporter.parameters()["width"] = 1100
+    png.parent.mkdir(parents=True, exist_ok=True)
+    exporter.export(str(png))
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("out", type=Path)
     ap.add_argument("projects", type=Path, nargs="+")
+    ap.add_argument("--mel", type=Path, default=None, help="also write DIR/takes-mel.png")
     args = ap.parse_args(argv)
     clip, fs = sf.read(str(args.projects[0] / "clip.wav"), dtype="float32", always_2d=True)
     report: dict[str, Any] = {"kind": "take-levels", "bands_hz": BANDS, "take_seeds": TAKE_SEEDS,
                               "section": levels(to_mono(clip.T), fs), "projects": {}}
+    pictures = [("the section", to_mono(clip.T))]
     for project in args.projects:
         model = load_model(project, "cpu")
         seconds = float(model.manifest.source.get("duration") or 10.0)
-        takes = [levels(to_mono(np.asarray(generate(model, seconds=seconds, seed=s))), model.fs)
-                 for s in TAKE_SEEDS]
+        audio = [to_mono(np.asarray(generate(model, seconds=seconds, seed=s))) for s in TAKE_SEEDS]
+        pictures.append((f"{project.name}, take {TAKE_SEEDS[0]}", audio[0]))
+        takes = [levels(x, model.fs) for x in audio]
         report["projects"][project.name] = {**mean_levels(takes),
                                             "spread_per_take_db": [t["spread_db"] for t in takes]}
         print(project.name, json.dumps(report["projects"][project.name]), flush=True)
     atomic_write_json(args.out, json_safe(report))
+    if args.mel:
+        mel_picture(args.mel / "takes-mel.png", pictures, fs)
     return 0
 
 
