@@ -7,7 +7,7 @@
 #               presets' window training and bank, bf16, TF32, loss read-back)
 #     ab        interleaved A/B of each lever alone on standard's top scale (16 kHz x 25 s):
 #               window training against whole-scale steps, then bf16, TF32, the lazy gradient
-#               penalty (gp_every=4, what the CPU presets ship) and torch.compile on top of the
+#               penalty (gp_every=4; no preset ships it yet) and torch.compile on top of the
 #               preset (windows on)
 #     compile   standard 25 s with the fast levers plus torch.compile (Inductor; CUDA graphs)
 #     full      trains standard for real, 3 seeds each way, and compares the quality metrics

@@ -142,7 +142,7 @@ def test_bench_figures_give_fits(tmp_path: Path) -> None:
 
     from engine.training.cost import SPEED_EPOCH, bench_fits, estimate_seconds, penalty_factor
 
-    cfg = PRESETS["quick"]
+    cfg = get_preset("quick", gp_every=1)  # figures of steps that took the penalty every time
     scales = [{"scale": i, "rate": r, "seconds_per_iteration_in_loop": 0.05 + 2e-6 * r * 4.0}
               for i, r in enumerate((800, 2000, 4000, 8000))]
     data = {"kind": "quality-and-speed", "device_name": "CPU (2 threads)", "speed_epoch": SPEED_EPOCH,
