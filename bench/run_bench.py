@@ -19,6 +19,7 @@ Results go to bench/results/quality-<preset>-<device>-<label>.json.
 from __future__ import annotations
 
 import argparse
+import collections
 import contextlib
 import json
 import math
@@ -319,9 +320,7 @@ def merge(out: str, paths: list[str]) -> int:
         print("These files trained different configs; not merged.", file=sys.stderr)
         return 2
     runs = [r for f in files for r in f["runs"]]
-    per_clip: dict[str, int] = {}
-    for r in runs:
-        per_clip[r["clip"]] = per_clip.get(r["clip"], 0) + 1
+    per_clip = collections.Counter(r["clip"] for r in runs)
     merged = {
         **files[0], "label": Path(out).stem, "merged_from": [Path(p).name for p in paths],
         "clips": sorted({r["clip"] for r in runs}), "repeat": min(per_clip.values()),

@@ -68,17 +68,18 @@ def mel_picture(png: Path, rows: list[tuple[str, np.ndarray]], fs: int) -> None:
     from PySide6.QtWidgets import QApplication
 
     from engine.audio.features import log_mel, mel_frame_seconds
+    from songwriter_app.views.plots import mel_levels
 
     app = QApplication.instance() or QApplication([])
     pg.setConfigOptions(background="w", foreground="k")
     view = pg.GraphicsLayoutWidget()
     view.resize(1100, 220 * len(rows))
     mels = [log_mel(x, fs) for _, x in rows]
-    hi = float(np.percentile(mels[0], 99.5))
+    colours = mel_levels(mels[0], 80.0)  # the app's colour scale, the section's loudest 80 dB
     step = mel_frame_seconds(fs)
     for i, ((name, _), mel) in enumerate(zip(rows, mels, strict=True)):
         plot = view.addPlot(row=i, col=0, title=name)
-        img = pg.ImageItem(mel.T, levels=(hi - 80.0, hi))
+        img = pg.ImageItem(mel.T, levels=colours)
         img.setColorMap(pg.colormap.get("inferno"))
         img.setRect(0.0, 0.0, mel.shape[1] * step, float(mel.shape[0]))
         plot.addItem(img)

@@ -125,9 +125,7 @@ def test_bench_compare(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
         "bank_size": 0, "amp": True, "lr": 0.001}
 
 
-def test_bench_merge_gives_one_file_with_the_spread_of_runs_made_apart(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_bench_merge_gives_one_file_with_the_spread_of_runs_made_apart(tmp_path: Path) -> None:
     bench = _load_bench()
 
     def run_file(name: str, seed: int, fd: float, config: dict) -> Path:

@@ -666,8 +666,8 @@ def test_a_lazy_penalty_is_taken_every_nth_iteration_at_n_times_the_weight(
     monkeypatch, one_scale, holes
 ) -> None:
     """gp_every=4 backpropagates the critic's gradient penalty on iterations 0, 4, 8, ... with 4
-    times the weight (the same average pull), and the loss curves show it at the config's weight;
-    the critic's update between is the plain Wasserstein one."""
+    times the weight (the same average pull), and the loss curves show the last one taken at the
+    config's weight."""
     import torch
 
     from engine.training import step as step_module
