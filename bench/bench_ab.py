@@ -46,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--iters", type=int, default=3, help="iterations per turn")
     ap.add_argument("--label", default="ab")
     ap.add_argument("--out", default=None)
+    ap.add_argument("--profile", type=int, default=0, metavar="N",
+                    help="after the A/B, profile N iterations of B (torch.profiler): device-busy "
+                         "share, kernels per iteration, and the top ops, into the JSON and a .txt")
     args = ap.parse_args(argv)
 
     if args.threads:
@@ -87,11 +90,51 @@ def main(argv: list[str] | None = None) -> int:
     }
     out = Path(args.out) if args.out else RESULTS / f"ab-{args.preset}-{dev.type}-{args.label}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
+    if args.profile > 0:
+        result["profile_b"] = profile_steps(steps["B"], it, args.profile, dev, out.with_suffix(".txt"))
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"{device_label(dev)}, {args.samples} samples x {ch} channels: A {med['A'] * 1000:.0f} ms/it, "
           f"B ({' '.join(args.b)}) {med['B'] * 1000:.0f} ms/it, B is {med['A'] / med['B']:.2f}x; "
           f"first step A {first['A']:.1f} s, B {first['B']:.1f} s; wrote {out}", file=sys.stderr)
     return 0
+
+
+def profile_steps(step: ScaleStep, it: int, n: int, dev: torch.device, table: Path) -> dict:
+    """Profile n training steps: how much of the wall time the device spends in kernels (a
+    step far below 100% is bound by the host: Python, dispatch and kernel launches), kernels
+    and launches per iteration; the top ops by device (or CPU) time go to `table`."""
+    from torch.profiler import ProfilerActivity, profile
+
+    cuda = dev.type == "cuda"
+    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+    with profile(activities=acts) as prof:
+        t0 = time.perf_counter()
+        for i in range(n):
+            step.step(it + i)
+        synchronize(dev)
+        wall = time.perf_counter() - t0
+    events = prof.key_averages()
+    # kernels are the rows that run on the device; the aten rows above them repeat their time
+    on_device = [e for e in events if getattr(e, "device_type", None) is not None
+                 and e.device_type.name == "CUDA" and getattr(e, "self_device_time_total", 0) > 0]
+    device_us = sum(e.self_device_time_total for e in on_device)
+    kernels = sum(e.count for e in on_device)
+    launches = sum(e.count for e in events if "LaunchKernel" in e.key)
+    ops = sum(e.count for e in events if e.key.startswith("aten::"))
+    sort = "self_device_time_total" if cuda else "self_cpu_time_total"
+    table.write_text(events.table(sort_by=sort, row_limit=30) + "\n")
+    per_it = wall / n
+    summary = {
+        "iterations": n, "wall_seconds_per_iteration": per_it,
+        "device_kernel_seconds_per_iteration": device_us / 1e6 / n,
+        "device_busy_share": (device_us / 1e6 / n) / per_it if cuda else None,
+        "aten_ops_per_iteration": ops / n, "kernels_per_iteration": kernels / n, "launch_calls_per_iteration": launches / n,
+        "table": table.name,
+    }
+    print(f"profile of B: {per_it * 1000:.1f} ms/it wall (profiled), device kernels "
+          f"{device_us / 1000 / n:.1f} ms/it, {launches / n:.0f} launches/it, {ops / n:.0f} aten ops/it; top ops in {table}",
+          file=sys.stderr)
+    return summary
 
 
 if __name__ == "__main__":

@@ -10,6 +10,10 @@
 #               penalty (gp_every=4; no preset ships it yet) and torch.compile on top of the
 #               preset (windows on)
 #     compile   standard 25 s with the fast levers plus torch.compile (Inductor; CUDA graphs)
+#     lease     what fits one call of a 15-minute device lease (LEASE_SECONDS, default 480), most
+#               useful first, each command time-boxed: standard as shipped, the stacked levers,
+#               each lever on the top and the coarsest scale (with a profile of the step), the
+#               reference trainer, hifi; a probe cut off by its box leaves its per-scale lines
 #     full      trains standard for real, 3 seeds each way, and compares the quality metrics
 #               of the fast levers (windows included) against the reference trainer's
 #               run-to-run spread (the reference takes hours; the windowed preset minutes)
@@ -85,6 +89,38 @@ stage_compile() {
   done
 }
 
+stage_lease() {
+  local t0=$SECONDS budget=${LEASE_SECONDS:-480} small=8000
+  [ "${SMOKE:-0}" = 1 ] && small=1000
+  boxed() {  # boxed SECONDS CMD...: run CMD for at most SECONDS (less if the lease's box is spent)
+    local max=$1 left=$(( budget - (SECONDS - t0) ))
+    shift
+    if [ "$left" -lt 20 ]; then echo "lease: skipped ${*: -1} (time box spent)" >&2; return 0; fi
+    [ "$max" -gt "$left" ] && max=$left
+    timeout -k 5 "$max" "$@" || echo "lease: ${*: -1} stopped after ${max}s or failed" >&2
+  }
+  ab() {  # ab SECONDS SAMPLES LABEL ARGS...
+    local max=$1 n=$2 label=$3
+    shift 3
+    boxed "$max" "$PY" bench/bench_ab.py --preset "$STD" --device "$DEV" --samples "$n" \
+        "${ABI[@]}" "$@" --label "$label" --out "$OUTDIR/ab-$STD-$DEV-$label.json"
+  }
+  boxed 110 "$PY" bench/bench_speed.py --preset "$STD" --device "$DEV" --clip "$C25" $(it 20) \
+      --label 25s-preset --out "$OUTDIR/speed-$STD-$DEV-25s-preset.json"
+  ab 60 "$TOP" top-stacked --b amp=true --b tf32=true --b gp_every=4
+  ab 60 "$small" small-stacked --b amp=true --b tf32=true --b gp_every=4
+  ab 60 "$small" small-profile --b progress_every=3 --profile 20
+  for lever in amp=true tf32=true gp_every=4; do
+    ab 60 "$TOP" "top-${lever//=/-}" --b "$lever"
+    ab 60 "$small" "small-${lever//=/-}" --b "$lever"
+  done
+  ab 70 "$TOP" top-window --a window=0 "${ABWIN[@]}"
+  boxed 120 "$PY" bench/bench_speed.py --preset "$STD" --device "$DEV" --clip "$C25" $(it 10) \
+      "${REF[@]}" --label 25s-ref --out "$OUTDIR/speed-$STD-$DEV-25s-ref.json"
+  boxed 100 "$PY" bench/bench_speed.py --preset "$HIFI" --device "$DEV" --clip "$C25" $(it 10) \
+      --label 25s-preset --out "$OUTDIR/speed-$HIFI-$DEV-25s-preset.json"
+}
+
 stage_full() {
   local n=3
   [ "${SMOKE:-0}" = 1 ] && n=2
@@ -101,9 +137,9 @@ stages=("$@")
 [ ${#stages[@]} -gt 0 ] || stages=(speed ab compile)
 for stage in "${stages[@]}"; do
   case $stage in
-    speed | ab | compile | full) echo "== $stage" >&2; "stage_$stage" ;;
+    speed | ab | compile | lease | full) echo "== $stage" >&2; "stage_$stage" ;;
     --full) echo "== full" >&2; stage_full ;;  # the older spelling
-    *) echo "unknown stage '$stage' (speed, ab, compile, full)" >&2; exit 2 ;;
+    *) echo "unknown stage '$stage' (speed, ab, compile, lease, full)" >&2; exit 2 ;;
   esac
 done
 echo "results in $OUTDIR" >&2

@@ -222,8 +222,9 @@ class TrainConfig:
 
 # Speed levers that keep what is learned (bench/README.md has the comparisons): a cached bank
 # of previous-scale inputs (metrics within the reference's run-to-run spread, CPU, 3 seeds) and
-# losses read back every 25 iterations (no numeric change). bf16 autocast and TF32 stay off until
-# measured on a GPU (bench/gpu.sh).
+# losses read back every 25 iterations (no numeric change). bf16 autocast and TF32 stay off: on an
+# H200 they make standard's top scale 1.39x and 1.55x faster and its coarse scales no faster
+# (bench/README.md, "GPU figures"), and their quality on a GPU is not measured yet.
 _FAST_LEVERS: dict[str, Any] = {"bank_size": 8, "bank_refresh": 10, "loss_every": 25}
 # The CPU presets' networks and schedule (quick, studio; thorough adds iters_window): 16
 # channels, 350 iterations per scale, the cached input bank, and scales over 32 768 samples on 2
@@ -242,8 +243,9 @@ _CPU_MONO: dict[str, Any] = {
 STEREO_BASIS = "mid-side"
 # Window training for the GPU presets: scales longer than 4 windows (65 536 samples: the 4, 8
 # and 16 kHz scales of a 25 s section, and hifi's top scales) train on 4 random windows of 16 384
-# samples (8 receptive fields) per iteration. Its quality was measured on a CPU at 16 channels
-# (bench/README.md); at 96 channels on a GPU it is for bench/gpu.sh to confirm.
+# samples (8 receptive fields) per iteration: 5.55x faster at the 16 kHz scale of 25 s on an H200.
+# Its quality was measured on a CPU at 16 channels (bench/README.md); at 96 channels on a GPU it
+# is for `bench/gpu.sh full` to confirm.
 _GPU_WINDOWS: dict[str, Any] = {"window": 16384, "window_batch": 4}
 
 PRESETS: dict[str, TrainConfig] = {
@@ -308,7 +310,8 @@ PRESETS: dict[str, TrainConfig] = {
         summary="The reference architecture for a CUDA GPU: 16 kHz, up to 25 s, up to 16 scales, "
         "16/96 channels, 2000 iterations per scale, stereo kept; scales over 65 536 samples "
         "train on 4 random windows of 16 384 samples per iteration (set window=0 for the "
-        "reference trainer).",
+        "reference trainer). About 45 min for 25 s on one H200 (projected from measured "
+        "iterations; the reference trainer about 2 hours).",
         stereo=STEREO_BASIS,
         **_FAST_LEVERS,
         **_GPU_WINDOWS,
@@ -319,7 +322,8 @@ PRESETS: dict[str, TrainConfig] = {
         "with the extra top scales (22.05, 32 kHz), up to 25 s, 16/96 channels, 2000 iterations "
         "per scale, stereo kept; scales over 65 536 samples train on 4 random windows of 16 384 "
         "samples per iteration; the scales above 16 kHz take the coarser output up-sampled "
-        "band-limited (as studio; not yet run on a GPU).",
+        "band-limited (as studio). About 55 min for 25 s on one H200 (projected from measured "
+        "iterations; its quality not yet measured on a GPU).",
         fs=44100,
         fs_from_source=True,
         stereo=STEREO_BASIS,

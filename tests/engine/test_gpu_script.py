@@ -45,3 +45,17 @@ def test_every_stage_of_the_gpu_script_runs(tmp_path: Path) -> None:
     assert not list((REPO / "bench" / "results").glob("*tiny-cpu*"))
     assert subprocess.run(["bash", "bench/gpu.sh", "nonsense"], cwd=REPO, env=env,
                           capture_output=True).returncode == 2
+
+
+def test_the_lease_stage_keeps_to_its_time_box(tmp_path: Path) -> None:
+    """`lease` is the one call of a short device lease: its first probe runs, and what does not
+    fit the box is skipped with a word, not left to be killed mid-way by the device's limit."""
+    env = {**os.environ, "SMOKE": "1", "OMP_NUM_THREADS": "1", "TMPDIR": str(tmp_path),
+           "LEASE_SECONDS": "25"}
+    r = subprocess.run(["bash", "bench/gpu.sh", "lease"], cwd=REPO, env=env, capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    out = Path(re.findall(r"results in (\S+)", r.stderr)[-1])
+    assert (out / "speed-tiny-cpu-25s-preset.json").exists()
+    assert "speed-tiny-cpu-25s-ref.json (time box spent)" in r.stderr
+    assert not (out / "speed-tiny-cpu-25s-ref.json").exists()

@@ -176,10 +176,15 @@ def test_speed_probe_and_interleaved_ab_write_their_figures(tmp_path: Path, demo
     ab = _load_script("bench_ab")
     out = tmp_path / "ab.json"
     assert ab.main(["--preset", "tiny", "--samples", "3000", "--rounds", "2", "--iters", "1",
-                    "--b", "bank_size=2", "--out", str(out)]) == 0
+                    "--b", "bank_size=2", "--out", str(out), "--profile", "2"]) == 0
     r = json.loads(out.read_text())
     assert len(r["seconds_per_iteration"]["A"]) == len(r["seconds_per_iteration"]["B"]) == 2
     assert r["speedup_b_over_a"] > 0 and r["b"] == ["bank_size=2"]
+    # the profile of B's step: the ops it dispatches, and the top ops in a table beside the JSON
+    prof = r["profile_b"]
+    assert prof["iterations"] == 2 and prof["aten_ops_per_iteration"] > 100
+    assert prof["device_busy_share"] is None  # no device kernels on a CPU
+    assert "aten::" in (tmp_path / prof["table"]).read_text()
 
 
 def test_memory_bench_fits_a_line_and_predicts_the_presets(tmp_path: Path) -> None:
