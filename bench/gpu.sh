@@ -26,7 +26,7 @@ if [ -x .venv/bin/python ]; then PY=${PY:-.venv/bin/python}; else PY=${PY:-pytho
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"  # runs from the checkout without installing it
 
 if [ "${SMOKE:-0}" = 1 ]; then
-  DEV=cpu STD=tiny HIFI=tiny TOP=3000 OUTDIR=$(mktemp -d)
+  DEV=cpu STD=tiny HIFI=tiny TOP=3000 SMALL=1000 OUTDIR=$(mktemp -d)
   WIN=(--set window=2048 --set window_batch=1)  # tiny has no windows of its own
   ABWIN=(--b window=2048 --b window_batch=1)
   C25=engine/resources/demo-war-of-freedom-10s.wav C60=$C25
@@ -34,7 +34,7 @@ if [ "${SMOKE:-0}" = 1 ]; then
   ABI=(--rounds 1 --iters 1)
   COMPILE_MODES=()  # Inductor needs minutes per scale on a CPU
 else
-  DEV=cuda STD=standard HIFI=hifi TOP=400000 OUTDIR=bench/results
+  DEV=cuda STD=standard HIFI=hifi TOP=400000 SMALL=8000 OUTDIR=bench/results
   WIN=()  # the presets' own windows
   ABWIN=(--b window=16384)
   C25=bench/clips/war-of-freedom-25s.wav C60=bench/clips/war-of-freedom-60s.wav
@@ -47,12 +47,21 @@ REF=(--set bank_size=0 --set amp=false --set tf32=false --set loss_every=1 --set
      --set gp_every=1)
 FAST=(--set bank_size=8 --set bank_refresh=10 --set amp=true --set tf32=true --set loss_every=50
       "${WIN[@]}")
+# RUN (empty but in `lease`) prefixes each command: a time limit, or `skip`; the result file
+# comes last on every command line, so `skip` can name it
 speed() {  # speed LABEL PRESET ARGS...
   local label=$1 preset=$2
   shift 2
-  "$PY" bench/bench_speed.py --preset "$preset" --device "$DEV" --label "$label" \
-      --out "$OUTDIR/speed-$preset-$DEV-$label.json" "$@"
+  ${RUN:-} "$PY" bench/bench_speed.py --preset "$preset" --device "$DEV" --label "$label" "$@" \
+      --out "$OUTDIR/speed-$preset-$DEV-$label.json"
 }
+ab() {  # ab SAMPLES LABEL ARGS...: an interleaved A/B on one scale of standard
+  local n=$1 label=$2
+  shift 2
+  ${RUN:-} "$PY" bench/bench_ab.py --preset "$STD" --device "$DEV" --samples "$n" "${ABI[@]}" \
+      "$@" --label "$label" --out "$OUTDIR/ab-$STD-$DEV-$label.json"
+}
+skip() { echo "lease: skipped ${*: -1} (time box spent)" >&2; }
 
 stage_speed() {
   for mode in ref fast; do
@@ -66,16 +75,12 @@ stage_speed() {
 
 stage_ab() {
   # window training alone: whole-scale steps (A) against the preset's windows (B)
-  "$PY" bench/bench_ab.py --preset "$STD" --device "$DEV" --samples "$TOP" "${ABI[@]}" \
-      --a window=0 "${ABWIN[@]}" \
-      --label top-window --out "$OUTDIR/ab-$STD-$DEV-top-window.json" \
+  ab "$TOP" top-window --a window=0 "${ABWIN[@]}" \
     || echo "A/B of window training failed on this machine (see above)" >&2
   for lever in amp=true tf32=true gp_every=4 compile=max-autotune-no-cudagraphs \
       compile=reduce-overhead; do
     if [ "${SMOKE:-0}" = 1 ] && [[ $lever == compile* ]]; then continue; fi
-    local label="top-${lever//=/-}"
-    "$PY" bench/bench_ab.py --preset "$STD" --device "$DEV" --samples "$TOP" "${ABI[@]}" \
-        --b "$lever" --label "$label" --out "$OUTDIR/ab-$STD-$DEV-$label.json" \
+    ab "$TOP" "top-${lever//=/-}" --b "$lever" \
       || echo "A/B of $lever failed on this machine (see above)" >&2
   done
 }
@@ -90,35 +95,25 @@ stage_compile() {
 }
 
 stage_lease() {
-  local t0=$SECONDS budget=${LEASE_SECONDS:-480} small=8000
-  [ "${SMOKE:-0}" = 1 ] && small=1000
-  boxed() {  # boxed SECONDS CMD...: run CMD for at most SECONDS (less if the lease's box is spent)
+  local t0=$SECONDS budget=${LEASE_SECONDS:-480}
+  boxed() {  # boxed SECONDS speed|ab ARGS...: at most SECONDS, less if the lease's box is spent
     local max=$1 left=$(( budget - (SECONDS - t0) ))
     shift
-    if [ "$left" -lt 20 ]; then echo "lease: skipped ${*: -1} (time box spent)" >&2; return 0; fi
+    if [ "$left" -lt 20 ]; then RUN=skip "$@"; return 0; fi
     [ "$max" -gt "$left" ] && max=$left
-    timeout -k 5 "$max" "$@" || echo "lease: ${*: -1} stopped after ${max}s or failed" >&2
+    RUN="timeout -k 5 $max" "$@" || echo "lease: $1 $2 stopped after ${max}s or failed" >&2
   }
-  ab() {  # ab SECONDS SAMPLES LABEL ARGS...
-    local max=$1 n=$2 label=$3
-    shift 3
-    boxed "$max" "$PY" bench/bench_ab.py --preset "$STD" --device "$DEV" --samples "$n" \
-        "${ABI[@]}" "$@" --label "$label" --out "$OUTDIR/ab-$STD-$DEV-$label.json"
-  }
-  boxed 110 "$PY" bench/bench_speed.py --preset "$STD" --device "$DEV" --clip "$C25" $(it 20) \
-      --label 25s-preset --out "$OUTDIR/speed-$STD-$DEV-25s-preset.json"
-  ab 60 "$TOP" top-stacked --b amp=true --b tf32=true --b gp_every=4
-  ab 60 "$small" small-stacked --b amp=true --b tf32=true --b gp_every=4
-  ab 60 "$small" small-profile --b progress_every=3 --profile 20
+  boxed 110 speed 25s-preset "$STD" --clip "$C25" $(it 20)
+  boxed 60 ab "$TOP" top-stacked --b amp=true --b tf32=true --b gp_every=4
+  boxed 60 ab "$SMALL" small-stacked --b amp=true --b tf32=true --b gp_every=4
+  boxed 60 ab "$SMALL" small-profile --b progress_every=3 --profile 20
   for lever in amp=true tf32=true gp_every=4; do
-    ab 60 "$TOP" "top-${lever//=/-}" --b "$lever"
-    ab 60 "$small" "small-${lever//=/-}" --b "$lever"
+    boxed 60 ab "$TOP" "top-${lever//=/-}" --b "$lever"
+    boxed 60 ab "$SMALL" "small-${lever//=/-}" --b "$lever"
   done
-  ab 70 "$TOP" top-window --a window=0 "${ABWIN[@]}"
-  boxed 120 "$PY" bench/bench_speed.py --preset "$STD" --device "$DEV" --clip "$C25" $(it 10) \
-      "${REF[@]}" --label 25s-ref --out "$OUTDIR/speed-$STD-$DEV-25s-ref.json"
-  boxed 100 "$PY" bench/bench_speed.py --preset "$HIFI" --device "$DEV" --clip "$C25" $(it 10) \
-      --label 25s-preset --out "$OUTDIR/speed-$HIFI-$DEV-25s-preset.json"
+  boxed 70 ab "$TOP" top-window --a window=0 "${ABWIN[@]}"
+  boxed 120 speed 25s-ref "$STD" --clip "$C25" $(it 10) "${REF[@]}"
+  boxed 100 speed 25s-preset "$HIFI" --clip "$C25" $(it 10)
 }
 
 stage_full() {
