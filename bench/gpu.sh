@@ -14,6 +14,12 @@
 #               useful first, each command time-boxed: standard as shipped, the stacked levers,
 #               each lever on the top and the coarsest scale (with a profile of the step), the
 #               reference trainer, hifi; a probe cut off by its box leaves its per-scale lines
+#     quality   what fits one call of a lease for quality (LEASE_SECONDS, default 480): standard at a
+#               reduced schedule (QUALITY_ITERS per scale, default 100) on 10 s, the reference
+#               trainer against the stacked levers (bf16, TF32, gp_every=4 on the shipped preset)
+#               and against the preset as shipped, seeds interleaved so a cut run still leaves
+#               pairs (QUALITY_RUNS="ref:0 levers:0 ..." picks runs); merged per arm and compared
+#               (a lever check at the reduced schedule, not what the full preset sounds like)
 #     full      trains standard for real, 3 seeds each way, and compares the quality metrics
 #               of the fast levers (windows included) against the reference trainer's
 #               run-to-run spread (the reference takes hours; the windowed preset minutes)
@@ -29,7 +35,7 @@ if [ "${SMOKE:-0}" = 1 ]; then
   DEV=cpu STD=tiny HIFI=tiny TOP=3000 SMALL=1000 OUTDIR=$(mktemp -d)
   WIN=(--set window=2048 --set window_batch=1)  # tiny has no windows of its own
   ABWIN=(--b window=2048 --b window_batch=1)
-  C25=engine/resources/demo-war-of-freedom-10s.wav C60=$C25
+  C25=engine/resources/demo-war-of-freedom-10s.wav C60=$C25 QSECS=3
   it() { echo --iters 1 --warmup 1; }
   ABI=(--rounds 1 --iters 1)
   COMPILE_MODES=()  # Inductor needs minutes per scale on a CPU
@@ -37,7 +43,7 @@ else
   DEV=cuda STD=standard HIFI=hifi TOP=400000 SMALL=8000 OUTDIR=bench/results
   WIN=()  # the presets' own windows
   ABWIN=(--b window=16384)
-  C25=bench/clips/war-of-freedom-25s.wav C60=bench/clips/war-of-freedom-60s.wav
+  C25=bench/clips/war-of-freedom-25s.wav C60=bench/clips/war-of-freedom-60s.wav QSECS=10
   it() { echo --iters "$1"; }
   ABI=(--rounds 5 --iters 10)
   COMPILE_MODES=(max-autotune-no-cudagraphs reduce-overhead)
@@ -61,7 +67,22 @@ ab() {  # ab SAMPLES LABEL ARGS...: an interleaved A/B on one scale of standard
   ${RUN:-} "$PY" bench/bench_ab.py --preset "$STD" --device "$DEV" --samples "$n" "${ABI[@]}" \
       "$@" --label "$label" --out "$OUTDIR/ab-$STD-$DEV-$label.json"
 }
+quality() {  # quality LABEL ARGS...: standard on 10 s of the 25 s clip, 4 variations
+  local label=$1
+  shift
+  ${RUN:-} "$PY" bench/run_bench.py --preset "$STD" --clip "$C25" --start 2 --seconds "$QSECS" \
+      --device "$DEV" --count 4 --no-baselines "$@" --label "$label" \
+      --out "$OUTDIR/quality-$STD-$DEV-$label.json"
+}
 skip() { echo "lease: skipped ${*: -1} (time box spent)" >&2; }
+T0=$SECONDS
+boxed() {  # boxed SECONDS speed|ab|quality ARGS...: at most SECONDS, less if the box is spent
+  local max=$1 left=$(( ${LEASE_SECONDS:-480} - (SECONDS - T0) ))
+  shift
+  if [ "$left" -lt 20 ]; then RUN=skip "$@"; return 0; fi
+  [ "$max" -gt "$left" ] && max=$left
+  RUN="timeout -k 5 $max" "$@" || echo "lease: $1 $2 stopped after ${max}s or failed" >&2
+}
 
 stage_speed() {
   for mode in ref fast; do
@@ -95,14 +116,7 @@ stage_compile() {
 }
 
 stage_lease() {
-  local t0=$SECONDS budget=${LEASE_SECONDS:-480}
-  boxed() {  # boxed SECONDS speed|ab ARGS...: at most SECONDS, less if the lease's box is spent
-    local max=$1 left=$(( budget - (SECONDS - t0) ))
-    shift
-    if [ "$left" -lt 20 ]; then RUN=skip "$@"; return 0; fi
-    [ "$max" -gt "$left" ] && max=$left
-    RUN="timeout -k 5 $max" "$@" || echo "lease: $1 $2 stopped after ${max}s or failed" >&2
-  }
+  T0=$SECONDS
   boxed 110 speed 25s-preset "$STD" --clip "$C25" $(it 20)
   boxed 60 ab "$TOP" top-stacked --b amp=true --b tf32=true --b gp_every=4
   boxed 60 ab "$SMALL" small-stacked --b amp=true --b tf32=true --b gp_every=4
@@ -114,6 +128,42 @@ stage_lease() {
   boxed 70 ab "$TOP" top-window --a window=0 "${ABWIN[@]}"
   boxed 120 speed 25s-ref "$STD" --clip "$C25" $(it 10) "${REF[@]}"
   boxed 100 speed 25s-preset "$HIFI" --clip "$C25" $(it 10)
+}
+
+stage_quality() {
+  T0=$SECONDS
+  local n=${QUALITY_ITERS:-100} arm seed
+  local -a files
+  [ "${SMOKE:-0}" = 1 ] && n=2
+  # the reference and the stacked levers first, their seeds in turn, then the shipped preset
+  for run in ${QUALITY_RUNS:-ref:0 levers:0 ref:1 levers:1 ref:2 levers:2 preset:0 preset:1 preset:2}; do
+    arm=${run%:*} seed=${run#*:}
+    boxed 150 quality "q$n-$arm-seed$seed" --seed "$seed" --set iters_per_scale="$n" \
+        $(arm_levers "$arm")
+  done
+  for arm in ref levers preset; do
+    files=("$OUTDIR/quality-$STD-$DEV-q$n-$arm"-seed*.json)
+    [ -e "${files[0]}" ] || continue
+    if [ ${#files[@]} -ge 2 ]; then
+      "$PY" bench/run_bench.py --merge "$OUTDIR/quality-$STD-$DEV-q$n-$arm.json" "${files[@]}"
+    else
+      cp "${files[0]}" "$OUTDIR/quality-$STD-$DEV-q$n-$arm.json"
+    fi
+  done
+  for arm in levers preset; do
+    [ -e "$OUTDIR/quality-$STD-$DEV-q$n-ref.json" ] \
+      && [ -e "$OUTDIR/quality-$STD-$DEV-q$n-$arm.json" ] || continue
+    "$PY" bench/run_bench.py --compare "$OUTDIR/quality-$STD-$DEV-q$n-ref.json" \
+        "$OUTDIR/quality-$STD-$DEV-q$n-$arm.json" \
+      || echo "VERDICT ($arm): outside the reference's spread on some measure at $n iterations" >&2
+  done
+}
+arm_levers() {  # the --set flags of an arm of `quality`
+  case $1 in
+    ref) echo "${REF[@]}" ;;
+    levers) echo --set amp=true --set tf32=true --set gp_every=4 "${WIN[@]}" ;;
+    preset) echo "${WIN[@]}" ;;
+  esac
 }
 
 stage_full() {
@@ -132,9 +182,9 @@ stages=("$@")
 [ ${#stages[@]} -gt 0 ] || stages=(speed ab compile)
 for stage in "${stages[@]}"; do
   case $stage in
-    speed | ab | compile | lease | full) echo "== $stage" >&2; "stage_$stage" ;;
+    speed | ab | compile | lease | quality | full) echo "== $stage" >&2; "stage_$stage" ;;
     --full) echo "== full" >&2; stage_full ;;  # the older spelling
-    *) echo "unknown stage '$stage' (speed, ab, compile, lease, full)" >&2; exit 2 ;;
+    *) echo "unknown stage '$stage' (speed, ab, compile, lease, quality, full)" >&2; exit 2 ;;
   esac
 done
 echo "results in $OUTDIR" >&2
