@@ -7,7 +7,7 @@
 #               presets' window training and bank, bf16, TF32, loss read-back)
 #     ab        interleaved A/B of each lever alone on standard's top scale (16 kHz x 25 s):
 #               window training against whole-scale steps, then bf16, TF32, the lazy gradient
-#               penalty (gp_every=4; no preset ships it yet) and torch.compile on top of the
+#               penalty (gp_every=4; measured on a CPU and not adopted) and torch.compile on top of the
 #               preset (windows on)
 #     compile   standard 25 s with the fast levers plus torch.compile (Inductor; CUDA graphs)
 #     lease     what fits one call of a 15-minute device lease (LEASE_SECONDS, default 480), most
@@ -16,7 +16,7 @@
 #               reference trainer, hifi; a probe cut off by its box leaves its per-scale lines
 #     quality   what fits one call of a lease for quality (LEASE_SECONDS, default 480): standard at a
 #               reduced schedule (QUALITY_ITERS per scale, default 100) on 10 s, the reference
-#               trainer against the stacked levers (bf16, TF32, gp_every=4 on the shipped preset)
+#               trainer against the precision levers (bf16 and TF32 on the shipped preset)
 #               and against the preset as shipped, seeds interleaved so a cut run still leaves
 #               pairs (QUALITY_RUNS="ref:0 levers:0 ..." picks runs); merged per arm and compared
 #               (a lever check at the reduced schedule, not what the full preset sounds like)
@@ -135,7 +135,7 @@ stage_quality() {
   local n=${QUALITY_ITERS:-100} arm seed
   local -a files
   [ "${SMOKE:-0}" = 1 ] && n=2
-  # the reference and the stacked levers first, their seeds in turn, then the shipped preset
+  # the reference and the precision levers first, their seeds in turn, then the shipped preset
   for run in ${QUALITY_RUNS:-ref:0 levers:0 ref:1 levers:1 ref:2 levers:2 preset:0 preset:1 preset:2}; do
     arm=${run%:*} seed=${run#*:}
     boxed 150 quality "q$n-$arm-seed$seed" --seed "$seed" --set iters_per_scale="$n" \
@@ -161,7 +161,7 @@ stage_quality() {
 arm_levers() {  # the --set flags of an arm of `quality`
   case $1 in
     ref) echo "${REF[@]}" ;;
-    levers) echo --set amp=true --set tf32=true --set gp_every=4 "${WIN[@]}" ;;
+    levers) echo --set amp=true --set tf32=true "${WIN[@]}" ;;
     preset) echo "${WIN[@]}" ;;
   esac
 }

@@ -62,7 +62,7 @@ def test_the_lease_stage_keeps_to_its_time_box(tmp_path: Path) -> None:
 
 
 def test_the_quality_stage_compares_each_arm_with_the_reference(tmp_path: Path) -> None:
-    """`quality` trains the reference, the stacked levers and the shipped preset at a reduced
+    """`quality` trains the reference, the precision levers and the shipped preset at a reduced
     schedule (QUALITY_RUNS picks the runs; the time box is `boxed`'s, tested with `lease`), merges
     each arm's seeds and compares each arm against the reference's runs."""
     env = {**os.environ, "SMOKE": "1", "OMP_NUM_THREADS": "1", "TMPDIR": str(tmp_path),
@@ -77,7 +77,8 @@ def test_the_quality_stage_compares_each_arm_with_the_reference(tmp_path: Path) 
     ref, levers, preset = (cfg[a]["config"] for a in ("ref", "levers", "preset"))
     assert ref["iters_per_scale"] == levers["iters_per_scale"] == preset["iters_per_scale"] == 2
     assert ref["window"] == 0 and ref["gp_every"] == 1 and ref["bank_size"] == 0
-    assert levers["gp_every"] == 4 and levers["amp"] is True and levers["window"] == 2048
+    assert levers["gp_every"] == 1 and levers["amp"] is True and levers["tf32"] is True
+    assert levers["window"] == 2048
     assert preset["gp_every"] == 1 and preset["amp"] is False and preset["window"] == 2048
     # one comparison per arm against the reference
     assert r.stdout.count("train time A/B") == 2
