@@ -144,11 +144,7 @@ stage_quality() {
   for arm in ref levers preset; do
     files=("$OUTDIR/quality-$STD-$DEV-q$n-$arm"-seed*.json)
     [ -e "${files[0]}" ] || continue
-    if [ ${#files[@]} -ge 2 ]; then
-      "$PY" bench/run_bench.py --merge "$OUTDIR/quality-$STD-$DEV-q$n-$arm.json" "${files[@]}"
-    else
-      cp "${files[0]}" "$OUTDIR/quality-$STD-$DEV-q$n-$arm.json"
-    fi
+    "$PY" bench/run_bench.py --merge "$OUTDIR/quality-$STD-$DEV-q$n-$arm.json" "${files[@]}"
   done
   for arm in levers preset; do
     [ -e "$OUTDIR/quality-$STD-$DEV-q$n-ref.json" ] \

@@ -367,13 +367,14 @@ def main(argv: list[str] | None = None) -> int:
                     help="print whether B's metrics stay within A's run-to-run spread")
     ap.add_argument("--merge", nargs="+", metavar=("OUT.json", "IN.json"), default=None,
                     help="write OUT.json with the runs of the IN files (the same config), e.g. "
-                    "seeds trained in separate processes, for --compare")
+                    "seeds trained in separate processes, for --compare (one IN file: its runs "
+                    "under OUT's name)")
     args = ap.parse_args(argv)
     if args.compare:
         return compare(*args.compare)
     if args.merge:
-        if len(args.merge) < 3:
-            ap.error("--merge needs OUT.json and at least two IN files")
+        if len(args.merge) < 2:
+            ap.error("--merge needs OUT.json and at least one IN file")
         return merge(args.merge[0], args.merge[1:])
     if args.repeat < 1 or args.count < 1:
         ap.error("--repeat and --count must be at least 1")
