@@ -79,7 +79,9 @@ def mel_picture(png: Path, rows: list[tuple[str, np.ndarray]], fs: int) -> None:
     step = mel_frame_seconds(fs)
     for i, ((name, _), mel) in enumerate(zip(rows, mels, strict=True)):
         plot = view.addPlot(row=i, col=0, title=name)
-        img = pg.ImageItem(mel.T, levels=colours)
+        # rows are mel bands, columns frames, whatever axis order pyqtgraph was set to (the
+        # app's plot module sets row-major for the whole process when it is imported)
+        img = pg.ImageItem(np.ascontiguousarray(mel), axisOrder="row-major", levels=colours)
         img.setColorMap(pg.colormap.get("inferno"))
         img.setRect(0.0, 0.0, mel.shape[1] * step, float(mel.shape[0]))
         plot.addItem(img)
