@@ -19,7 +19,8 @@
 #               trainer against the precision levers (bf16 and TF32 on the shipped preset)
 #               and against the preset as shipped, seeds interleaved so a cut run still leaves
 #               pairs (QUALITY_RUNS="ref:0 levers:0 ..." picks runs); merged per arm and compared
-#               (a lever check at the reduced schedule, not what the full preset sounds like)
+#               (a lever check at the reduced schedule, not what the full preset sounds like);
+#               QUALITY_JOBS=N runs N at once on the one GPU, QUALITY_KEEP=DIR keeps the projects
 #     full      trains standard for real, 3 seeds each way, and compares the quality metrics
 #               of the fast levers (windows included) against the reference trainer's
 #               run-to-run spread (the reference takes hours; the windowed preset minutes)
@@ -132,15 +133,30 @@ stage_lease() {
 
 stage_quality() {
   T0=$SECONDS
-  local n=${QUALITY_ITERS:-100} arm seed
-  local -a files
+  local n=${QUALITY_ITERS:-100} jobs=${QUALITY_JOBS:-1} arm seed cap
+  local -a files keep=()
   [ "${SMOKE:-0}" = 1 ] && n=2
+  # QUALITY_JOBS runs share the GPU at once, each with its share of the CPU threads; their
+  # training times are then contended, not speed figures. On the H200 four at once kept it
+  # 96-100 % busy and slowed the reference's whole-scale steps 3-4 x: no gain over one at a time
+  if [ "$jobs" -gt 1 ] && [ -z "${OMP_NUM_THREADS:-}" ]; then
+    export OMP_NUM_THREADS=$(( $(nproc) / jobs > 0 ? $(nproc) / jobs : 1 ))
+  fi
+  # QUALITY_KEEP=DIR keeps the trained projects there (to render takes for listening)
+  [ -n "${QUALITY_KEEP:-}" ] && keep=(--work "$QUALITY_KEEP" --keep-projects)
   # the reference and the precision levers first, their seeds in turn, then the shipped preset
   for run in ${QUALITY_RUNS:-ref:0 levers:0 ref:1 levers:1 ref:2 levers:2 preset:0 preset:1 preset:2}; do
     arm=${run%:*} seed=${run#*:}
-    boxed 150 quality "q$n-$arm-seed$seed" --seed "$seed" --set iters_per_scale="$n" \
-        $(arm_levers "$arm")
+    while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
+    # a run alone on the H200, 10 s at 100 iterations: the reference about 4 min (its first 14
+    # scales took 143 s on 2026-12-04; whole scales of up to 160 000 samples), the windowed
+    # arms about 2 (by the step times of the first lease)
+    cap=150
+    [ "$arm" = ref ] && cap=300
+    boxed $(( cap * jobs )) quality "q$n-$arm-seed$seed" --seed "$seed" \
+        --set iters_per_scale="$n" "${keep[@]}" $(arm_levers "$arm") &
   done
+  wait
   for arm in ref levers preset; do
     files=("$OUTDIR/quality-$STD-$DEV-q$n-$arm"-seed*.json)
     [ -e "${files[0]}" ] || continue

@@ -66,11 +66,17 @@ def test_the_quality_stage_compares_each_arm_with_the_reference(tmp_path: Path) 
     schedule (QUALITY_RUNS picks the runs; the time box is `boxed`'s, tested with `lease`), merges
     each arm's seeds and compares each arm against the reference's runs."""
     env = {**os.environ, "SMOKE": "1", "OMP_NUM_THREADS": "1", "TMPDIR": str(tmp_path),
-           "QUALITY_RUNS": "ref:0 levers:0 ref:1 preset:0"}
+           "QUALITY_RUNS": "ref:0 levers:0 ref:1 preset:0", "QUALITY_JOBS": "2",
+           "QUALITY_KEEP": str(tmp_path / "projects")}
     r = subprocess.run(["bash", "bench/gpu.sh", "quality"], cwd=REPO, env=env,
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
     out = Path(re.findall(r"results in (\S+)", r.stderr)[-1])
+    # two runs at a time, every one of them finished, and each run's project kept for listening
+    kept = sorted(p.name for p in (tmp_path / "projects").iterdir())
+    assert kept == sorted(f"tiny-q2-{run}-demo-war-of-freedom-10s-seed{seed}" for run, seed in
+                          [("ref-seed0", 0), ("levers-seed0", 0), ("ref-seed1", 1),
+                           ("preset-seed0", 0)])
     cfg = {arm: json.loads((out / f"quality-tiny-cpu-q2-{arm}.json").read_text())
            for arm in ("ref", "levers", "preset")}
     assert cfg["ref"]["seeds"] == [0, 1] and cfg["ref"]["seconds"] == 3.0  # two seeds merged
