@@ -34,7 +34,7 @@ import torch
 from torch import nn
 
 from engine.config import get_preset
-from engine.device import device_label
+from engine.device import cpu_description, device_label
 from engine.model import conv as conv_module
 from engine.model.conv import Conv1d
 from engine.model.pyramid import candidate_rates
@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         "preset": args.preset, "seconds": args.seconds, "baseline": base,
         "threads": torch.get_num_threads(),
         "device_name": device_label(torch.device("cpu")), "machine": platform.machine(),
-        "processor": platform.processor(), "torch": torch.__version__, "rounds": args.rounds,
+        "processor": cpu_description(), "torch": torch.__version__, "rounds": args.rounds,
         "iterations_per_turn": args.iters, "scales": scales,
         "estimated_training_seconds": total, "speedup": total[base] / total["fast"],
         "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

@@ -25,7 +25,7 @@ import torch
 
 from engine.audio.io import load_clip
 from engine.config import get_preset, parse_overrides
-from engine.device import device_label, resolve_device, synchronize
+from engine.device import cpu_description, device_label, resolve_device, synchronize
 from engine.model.networks import ScaleDiscriminator, ScaleGenerator
 from engine.model.pyramid import choose_rates, energies, noise_amplitudes, scale_signals
 from engine.model.stack import Pyramid
@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         "device": str(dev),
         "device_name": device_label(dev),
         "machine": platform.machine(),
-        "processor": platform.processor(),
+        "processor": cpu_description(),
         "torch": torch.__version__,
         "timed_iterations_per_scale": args.iters,
         "scales": rows,

@@ -37,7 +37,7 @@ import numpy as np
 import torch
 
 from engine.config import get_preset, parse_overrides
-from engine.device import device_label, resolve_device
+from engine.device import cpu_description, device_label, resolve_device
 from engine.fileutil import atomic_write_json, json_safe
 from engine.resources import DEMO_CLIP
 from engine.training.cost import SPEED_EPOCH
@@ -232,7 +232,7 @@ def bench(args: argparse.Namespace, preset: str) -> Path:
         "device": str(dev),
         "device_name": device_label(dev),
         "machine": platform.machine(),
-        "processor": platform.processor(),
+        "processor": cpu_description(),
         "python": platform.python_version(),
         "torch": torch.__version__,
         "speed_epoch": SPEED_EPOCH,

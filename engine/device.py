@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import platform
 
 import torch
 
@@ -27,6 +28,20 @@ def device_label(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
     return f"CPU ({torch.get_num_threads()} threads)"
+
+
+def cpu_description() -> str:
+    """The CPU's model name (Linux) and the instruction set torch's CPU kernels use, e.g.
+    'AMD EPYC, AVX512': what a result file needs to say whether two CPU runs can agree bit for bit
+    (the kernels sum in a different order on another instruction set)."""
+    name = platform.processor()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            name = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")),
+                        name)
+    except OSError:
+        pass
+    return f"{name or 'unknown CPU'}, {torch.backends.cpu.get_cpu_capability()}"
 
 
 def synchronize(device: torch.device) -> None:

@@ -11,6 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import torch
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -86,5 +87,8 @@ def test_the_quality_stage_compares_each_arm_with_the_reference(tmp_path: Path) 
     assert levers["gp_every"] == 1 and levers["amp"] is True and levers["tf32"] is True
     assert levers["window"] == 2048
     assert preset["gp_every"] == 1 and preset["amp"] is False and preset["window"] == 2048
+    # a result names the CPU's instruction set: CPU runs agree bit for bit only on the same one
+    seed0 = json.loads((out / "quality-tiny-cpu-q2-ref-seed0.json").read_text())
+    assert seed0["processor"].endswith(", " + torch.backends.cpu.get_cpu_capability())
     # one comparison per arm against the reference
     assert r.stdout.count("train time A/B") == 2
