@@ -20,20 +20,22 @@
 #               and against the preset as shipped, seeds interleaved so a cut run still leaves
 #               pairs (QUALITY_RUNS="ref:0 levers:0 ..." picks runs); merged per arm and compared
 #               (a lever check at the reduced schedule, not what the full preset sounds like);
-#               QUALITY_JOBS=N runs N at once on the one GPU, QUALITY_KEEP=DIR keeps the projects
+#               QUALITY_JOBS=N runs N at once on the one GPU, QUALITY_KEEP=DIR keeps the projects;
+#               runs with a result in bench/results are skipped, so a lease goes on from the last
 #     full      trains standard for real, 3 seeds each way, and compares the quality metrics
 #               of the fast levers (windows included) against the reference trainer's
 #               run-to-run spread (the reference takes hours; the windowed preset minutes)
 # Needs bench/clips/ (python bench/make_clips.py, on a machine that reaches Debian's archive).
 # Results: bench/results/speed-*-cuda-*.json, ab-*-cuda-*.json and quality-*-cuda-*.json.
-# SMOKE=1 runs every command with the tiny preset on the CPU in seconds (checks the script).
+# SMOKE=1 runs every command with the tiny preset on the CPU in seconds (checks the script;
+# results in a temporary folder, or in SMOKE_OUTDIR).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -x .venv/bin/python ]; then PY=${PY:-.venv/bin/python}; else PY=${PY:-python3}; fi
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"  # runs from the checkout without installing it
 
 if [ "${SMOKE:-0}" = 1 ]; then
-  DEV=cpu STD=tiny HIFI=tiny TOP=3000 SMALL=1000 OUTDIR=$(mktemp -d)
+  DEV=cpu STD=tiny HIFI=tiny TOP=3000 SMALL=1000 OUTDIR=${SMOKE_OUTDIR:-$(mktemp -d)}
   WIN=(--set window=2048 --set window_batch=1)  # tiny has no windows of its own
   ABWIN=(--b window=2048 --b window_batch=1)
   C25=engine/resources/demo-war-of-freedom-10s.wav C60=$C25 QSECS=3
@@ -145,8 +147,16 @@ stage_quality() {
   # QUALITY_KEEP=DIR keeps the trained projects there (to render takes for listening)
   [ -n "${QUALITY_KEEP:-}" ] && keep=(--work "$QUALITY_KEEP" --keep-projects)
   # the reference and the precision levers first, their seeds in turn, then the shipped preset
-  for run in ${QUALITY_RUNS:-ref:0 levers:0 ref:1 levers:1 ref:2 levers:2 preset:0 preset:1 preset:2}; do
+  # a run whose result is already in $OUTDIR (a committed file from an earlier lease) is not
+  # trained again, so the next lease goes on where the last one stopped (QUALITY_FORCE=1 redoes it)
+  local runs="ref:0 levers:0 ref:1 levers:1 ref:2 levers:2 preset:0 preset:1 preset:2" done_file
+  for run in ${QUALITY_RUNS:-$runs}; do
     arm=${run%:*} seed=${run#*:}
+    done_file=quality-$STD-$DEV-q$n-$arm-seed$seed.json
+    if [ -e "$OUTDIR/$done_file" ] && [ "${QUALITY_FORCE:-0}" != 1 ]; then
+      echo "quality: $arm seed $seed is already measured ($done_file)" >&2
+      continue
+    fi
     while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
     # a run alone on the H200, 10 s at 100 iterations: the reference about 4 min (its first 14
     # scales took 143 s on 2026-12-04; whole scales of up to 160 000 samples), the windowed

@@ -92,3 +92,25 @@ def test_the_quality_stage_compares_each_arm_with_the_reference(tmp_path: Path) 
     assert seed0["processor"].endswith(", " + torch.backends.cpu.get_cpu_capability())
     # one comparison per arm against the reference
     assert r.stdout.count("train time A/B") == 2
+
+
+def test_the_quality_stage_goes_on_from_the_runs_already_measured(tmp_path: Path) -> None:
+    """A lease is too short for all the quality runs: a run whose result file is there (committed
+    from an earlier lease) is not trained again, and the merge takes the old and the new seeds."""
+    out = tmp_path / "results"
+    out.mkdir()
+    env = {**os.environ, "SMOKE": "1", "OMP_NUM_THREADS": "1", "TMPDIR": str(tmp_path),
+           "SMOKE_OUTDIR": str(out), "QUALITY_RUNS": "ref:0"}
+    first = subprocess.run(["bash", "bench/gpu.sh", "quality"], cwd=REPO, env=env,
+                           capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr[-3000:]
+    seed0 = out / "quality-tiny-cpu-q2-ref-seed0.json"
+    before = seed0.read_bytes()
+    second = subprocess.run(["bash", "bench/gpu.sh", "quality"], cwd=REPO,
+                            env={**env, "QUALITY_RUNS": "ref:0 ref:1"}, capture_output=True,
+                            text=True, timeout=300)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "ref seed 0 is already measured" in second.stderr
+    assert seed0.read_bytes() == before  # not trained again
+    merged = json.loads((out / "quality-tiny-cpu-q2-ref.json").read_text())
+    assert merged["seeds"] == [0, 1]
