@@ -15,11 +15,12 @@
 #               each lever on the top and the coarsest scale (with a profile of the step), the
 #               reference trainer, hifi; a probe cut off by its box leaves its per-scale lines
 #     quality   what fits one call of a lease for quality (LEASE_SECONDS, default 480): standard at a
-#               reduced schedule (QUALITY_ITERS per scale, default 100) on 10 s, the reference
-#               trainer against the precision levers (bf16 and TF32 on the shipped preset)
-#               and against the preset as shipped, seeds interleaved so a cut run still leaves
-#               pairs (QUALITY_RUNS="ref:0 levers:0 ..." picks runs); merged per arm and compared
-#               (a lever check at the reduced schedule, not what the full preset sounds like);
+#               reduced schedule (QUALITY_ITERS per scale, default 100) on 10 s: the precision
+#               levers (bf16 and TF32 on the shipped preset) and the preset as shipped, seeds
+#               interleaved so a cut run still leaves pairs, then the reference trainer
+#               (QUALITY_RUNS="levers:0 preset:0 ..." picks runs); merged per arm; the levers
+#               compared with the preset, the preset and the levers with the reference
+#               (lever checks at the reduced schedule, not what the full preset sounds like);
 #               QUALITY_JOBS=N runs N at once on the one GPU, QUALITY_KEEP=DIR keeps the projects;
 #               runs with a result in bench/results are skipped, so a lease goes on from the last
 #     full      trains standard for real, 3 seeds each way, and compares the quality metrics
@@ -135,7 +136,7 @@ stage_lease() {
 
 stage_quality() {
   T0=$SECONDS
-  local n=${QUALITY_ITERS:-100} jobs=${QUALITY_JOBS:-1} arm seed cap
+  local n=${QUALITY_ITERS:-100} jobs=${QUALITY_JOBS:-1} arm seed cap pair a b
   local -a files keep=()
   [ "${SMOKE:-0}" = 1 ] && n=2
   # QUALITY_JOBS runs share the GPU at once, each with its share of the CPU threads; their
@@ -146,10 +147,12 @@ stage_quality() {
   fi
   # QUALITY_KEEP=DIR keeps the trained projects there (to render takes for listening)
   [ -n "${QUALITY_KEEP:-}" ] && keep=(--work "$QUALITY_KEEP" --keep-projects)
-  # the reference and the precision levers first, their seeds in turn, then the shipped preset
-  # a run whose result is already in $OUTDIR (a committed file from an earlier lease) is not
+  # the precision levers and the shipped preset they sit on first, their seeds in turn (each run
+  # about 2 min: four fit one lease, and the pair isolates bf16 + TF32), then the reference
+  # trainer (about 4 min a run: whole scales), which the preset's windows are held against.
+  # A run whose result is already in $OUTDIR (a committed file from an earlier lease) is not
   # trained again, so the next lease goes on where the last one stopped (QUALITY_FORCE=1 redoes it)
-  local runs="ref:0 levers:0 ref:1 levers:1 ref:2 levers:2 preset:0 preset:1 preset:2" done_file
+  local runs="levers:0 preset:0 levers:1 preset:1 levers:2 preset:2 ref:0 ref:1 ref:2" done_file
   for run in ${QUALITY_RUNS:-$runs}; do
     arm=${run%:*} seed=${run#*:}
     done_file=quality-$STD-$DEV-q$n-$arm-seed$seed.json
@@ -172,12 +175,14 @@ stage_quality() {
     [ -e "${files[0]}" ] || continue
     "$PY" bench/run_bench.py --merge "$OUTDIR/quality-$STD-$DEV-q$n-$arm.json" "${files[@]}"
   done
-  for arm in levers preset; do
-    [ -e "$OUTDIR/quality-$STD-$DEV-q$n-ref.json" ] \
-      && [ -e "$OUTDIR/quality-$STD-$DEV-q$n-$arm.json" ] || continue
-    "$PY" bench/run_bench.py --compare "$OUTDIR/quality-$STD-$DEV-q$n-ref.json" \
-        "$OUTDIR/quality-$STD-$DEV-q$n-$arm.json" \
-      || echo "VERDICT ($arm): outside the reference's spread on some measure at $n iterations" >&2
+  # bf16 + TF32 alone (against the preset they sit on), the preset's windows at 96 channels
+  # (against the reference trainer), and the two stacked (against the reference)
+  for pair in preset:levers ref:preset ref:levers; do
+    a=$OUTDIR/quality-$STD-$DEV-q$n-${pair%:*}.json b=$OUTDIR/quality-$STD-$DEV-q$n-${pair#*:}.json
+    [ -e "$a" ] && [ -e "$b" ] || continue
+    echo "== quality: ${pair#*:} against ${pair%:*}" >&2
+    "$PY" bench/run_bench.py --compare "$a" "$b" \
+      || echo "VERDICT (${pair#*:} against ${pair%:*}): outside its spread on some measure" >&2
   done
 }
 arm_levers() {  # the --set flags of an arm of `quality`

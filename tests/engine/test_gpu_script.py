@@ -62,10 +62,11 @@ def test_the_lease_stage_keeps_to_its_time_box(tmp_path: Path) -> None:
     assert not (out / "speed-tiny-cpu-25s-ref.json").exists()
 
 
-def test_the_quality_stage_compares_each_arm_with_the_reference(tmp_path: Path) -> None:
+def test_the_quality_stage_compares_each_lever_with_what_it_sits_on(tmp_path: Path) -> None:
     """`quality` trains the reference, the precision levers and the shipped preset at a reduced
     schedule (QUALITY_RUNS picks the runs; the time box is `boxed`'s, tested with `lease`), merges
-    each arm's seeds and compares each arm against the reference's runs."""
+    each arm's seeds and compares the levers with the preset they sit on, and the preset and the
+    levers with the reference trainer."""
     env = {**os.environ, "SMOKE": "1", "OMP_NUM_THREADS": "1", "TMPDIR": str(tmp_path),
            "QUALITY_RUNS": "ref:0 levers:0 ref:1 preset:0", "QUALITY_JOBS": "2",
            "QUALITY_KEEP": str(tmp_path / "projects")}
@@ -90,8 +91,10 @@ def test_the_quality_stage_compares_each_arm_with_the_reference(tmp_path: Path) 
     # a result names the CPU's instruction set: CPU runs agree bit for bit only on the same one
     seed0 = json.loads((out / "quality-tiny-cpu-q2-ref-seed0.json").read_text())
     assert seed0["processor"].endswith(", " + torch.backends.cpu.get_cpu_capability())
-    # one comparison per arm against the reference
-    assert r.stdout.count("train time A/B") == 2
+    # three comparisons: bf16 + TF32 alone, the windows alone, the two stacked
+    assert r.stdout.count("train time A/B") == 3
+    for pair in ("levers against preset", "preset against ref", "levers against ref"):
+        assert f"== quality: {pair}" in r.stderr
 
 
 def test_the_quality_stage_goes_on_from_the_runs_already_measured(tmp_path: Path) -> None:
