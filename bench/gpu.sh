@@ -148,7 +148,7 @@ stage_quality() {
   # QUALITY_KEEP=DIR keeps the trained projects there (to render takes for listening)
   [ -n "${QUALITY_KEEP:-}" ] && keep=(--work "$QUALITY_KEEP" --keep-projects)
   # the precision levers and the shipped preset they sit on first, their seeds in turn (each run
-  # about 2 min: four fit one lease, and the pair isolates bf16 + TF32), then the reference
+  # about 2 min: three or four fit one lease, and the pair isolates bf16 + TF32), then the reference
   # trainer (about 4 min a run: whole scales), which the preset's windows are held against.
   # A run whose result is already in $OUTDIR (a committed file from an earlier lease) is not
   # trained again, so the next lease goes on where the last one stopped (QUALITY_FORCE=1 redoes it)
