@@ -8,6 +8,7 @@ import json
 import os
 import re
 import subprocess
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -117,3 +118,23 @@ def test_the_quality_stage_goes_on_from_the_runs_already_measured(tmp_path: Path
     assert seed0.read_bytes() == before  # not trained again
     merged = json.loads((out / "quality-tiny-cpu-q2-ref.json").read_text())
     assert merged["seeds"] == [0, 1]
+
+
+def test_the_lease_call_packs_results_and_a_take_of_each_project(tmp_path: Path) -> None:
+    """bench/gpu_lease.sh is the one device call around gpu.sh: what it brings back is one tar
+    with the result files and, for listening, a take of each kept seed-0 project, and the log."""
+    out, results = tmp_path / "out", tmp_path / "results"
+    out.mkdir()
+    results.mkdir()
+    env = {**os.environ, "SMOKE": "1", "OMP_NUM_THREADS": "1", "TMPDIR": str(tmp_path),
+           "OUT": str(out), "SMOKE_OUTDIR": str(results), "QUALITY_RUNS": "levers:0 preset:0"}
+    r = subprocess.run(["bash", "bench/gpu_lease.sh", "quality"], cwd=REPO, env=env,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "results in" in (out / "log.txt").read_text()
+    with tarfile.open(out / "results.tgz") as tar:
+        names = tar.getnames()
+    assert any(n.endswith("quality-tiny-cpu-q2-levers-seed0.json") for n in names)
+    assert any(n.endswith("quality-tiny-cpu-q2-preset-seed0.json") for n in names)
+    takes = [n for n in names if n.startswith("./takes/") and n.endswith(".wav")]
+    assert len(takes) == 2, names
