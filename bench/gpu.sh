@@ -141,7 +141,8 @@ stage_quality() {
   [ "${SMOKE:-0}" = 1 ] && n=2
   # QUALITY_JOBS runs share the GPU at once, each with its share of the CPU threads; their
   # training times are then contended, not speed figures. On the H200 four at once kept it
-  # 96-100 % busy and slowed the reference's whole-scale steps 3-4 x: no gain over one at a time
+  # 96-100 % busy, slowed the reference's whole-scale steps 3-4 x and finished two runs in 500 s,
+  # as many as one at a time fits in that box (a reference and a windowed run): no gain measured
   if [ "$jobs" -gt 1 ] && [ -z "${OMP_NUM_THREADS:-}" ]; then
     export OMP_NUM_THREADS=$(( $(nproc) / jobs > 0 ? $(nproc) / jobs : 1 ))
   fi

@@ -4,8 +4,9 @@
 # - installs the wheels the device's image lacks from .whl/ (bench/README, "On the lent H200"),
 # - runs `bash bench/gpu.sh STAGE...` with the trained projects kept (QUALITY_KEEP),
 # - renders one take (seed 100, 10 s, 16-bit) of each kept seed-0 project for listening,
-# - and packs bench/results/*cuda* and the takes into $OUT/results.tgz, every 20 s while it runs
-#   and once at the end, so a call cut by the device's limit still brings back what finished;
+# - and packs the result files this call wrote and the takes into $OUT/results.tgz, every 20 s
+#   while it runs and once at the end, so a call cut by the device's limit still brings back what
+#   finished;
 #   `nvidia-smi` is read every 15 s into the same pack (utilisation and memory).
 # The device returns at most 8 files: everything goes in the one tar, the log beside it.
 # SMOKE=1 (with OUT set) runs it on the CPU with gpu.sh's smoke settings (tests/engine).
@@ -21,13 +22,13 @@ if [ -x .venv/bin/python ]; then PY=.venv/bin/python; else PY=python3; fi
 export PYTHONUNBUFFERED=1
 LISTEN=$(mktemp -d)
 export QUALITY_KEEP=${QUALITY_KEEP:-$(mktemp -d)}
-DEV=cuda
-[ "${SMOKE:-0}" = 1 ] && DEV=cpu
-pack() {
-  local results=()
-  for f in bench/results/*cuda*; do [ -e "$f" ] && results+=("$f"); done
-  [ "${SMOKE:-0}" = 1 ] && [ -n "${SMOKE_OUTDIR:-}" ] && results+=("$SMOKE_OUTDIR")
-  tar czf "$OUT/results.tmp" "${results[@]}" -C "$LISTEN" . 2>/dev/null \
+DEV=cuda RESULTS=bench/results
+[ "${SMOKE:-0}" = 1 ] && DEV=cpu RESULTS=${SMOKE_OUTDIR:-}  # gpu.sh's folder for a smoke run
+START=$LISTEN/.started
+touch "$START"
+pack() {  # the files gpu.sh wrote since this call started (not the committed ones), the takes
+  { [ -n "$RESULTS" ] && find "$RESULTS" -maxdepth 1 -type f -newer "$START" -print0; } \
+    | tar czf "$OUT/results.tmp" --null -T - -C "$LISTEN" . 2>/dev/null \
     && mv "$OUT/results.tmp" "$OUT/results.tgz"
 }
 (while sleep 20; do pack; done) &

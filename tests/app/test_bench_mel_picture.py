@@ -20,8 +20,9 @@ def _take_levels(monkeypatch: pytest.MonkeyPatch):
     return module
 
 
-def test_the_mel_picture_has_time_across_and_low_bands_at_the_bottom(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-                                                                    ) -> None:
+def test_the_mel_picture_has_time_across_and_low_bands_at_the_bottom(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Silence, then a low tone: the bright part of the picture is its lower right. The app's
     plot module (imported by the picture) switches pyqtgraph to row-major images for the whole
     process; the picture was drawn transposed under it (bands across, time upwards)."""
