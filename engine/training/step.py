@@ -24,6 +24,7 @@ from engine.model.pyramid import (
     MIN_D_POSITIONS,
 )
 from engine.model.stack import Pyramid
+from engine.training.graph import CudaGraphs, StepGraph
 from engine.training.losses import (
     gradient_penalty,
     masked_gradient_penalty,
@@ -114,18 +115,28 @@ class ScaleStep:
         # G's backward passes name G's parameters: the critic's weight gradients of a G step
         # were never used (D's step zeroes them first), and not asking for them skips their cost
         self.g_params = [p for p in g.parameters() if p.requires_grad]
+        # the whole step as one CUDA graph (engine.training.graph): Adam then keeps its step
+        # count and learning rate on the device, where the graph's replays update them
+        self.graphed = cfg.cuda_graph and dev.type == "cuda" and not holes
         # Adam's fused kernel: the same update in one pass over the parameters instead of a
         # dozen small ops per step (a few ms per iteration on a CPU, where the coarse scales'
         # iterations take 100-200 ms)
         fused = dev.type in ("cpu", "cuda")
-        self.opt_g = torch.optim.Adam(g.parameters(), lr=cfg.lr, betas=cfg.betas, fused=fused)
-        self.opt_d = torch.optim.Adam(d.parameters(), lr=cfg.lr, betas=cfg.betas, fused=fused)
+
+        def adam(params) -> torch.optim.Adam:
+            lr = torch.tensor(cfg.lr, device=dev) if self.graphed else cfg.lr
+            return torch.optim.Adam(params, lr=lr, betas=cfg.betas, fused=fused,
+                                    capturable=self.graphed)
+
+        self.opt_g, self.opt_d = adam(g.parameters()), adam(d.parameters())
         length = real.shape[-1]
         self.iterations = cfg.schedule(lengths)[s]
         milestone = [max(1, int(self.iterations * cfg.lr_decay_at))]
         self.sched_g = torch.optim.lr_scheduler.MultiStepLR(self.opt_g, milestone, gamma=cfg.lr_decay)
         self.sched_d = torch.optim.lr_scheduler.MultiStepLR(self.opt_d, milestone, gamma=cfg.lr_decay)
-        self._last_gp = torch.zeros((), device=dev)  # the last gradient penalty taken
+        # the last gradient penalty taken: one buffer, written in place (a graph's replays
+        # write the same memory)
+        self._last_gp = torch.zeros((), device=dev)
         self.amp = cfg.amp and native_bf16(dev)  # emulated bf16 would only be slower
         rng = torch.Generator().manual_seed(seed * 7919 + s)
         self.bank = _InputBank(pyramid, s, lengths, cfg.bank_size, cfg.bank_refresh, rng)
@@ -183,10 +194,18 @@ class ScaleStep:
             torch._dynamo.reset()
         self.g_fwd: Callable[..., torch.Tensor] = compile_forward(g, cfg.compile, dev)
         self.d_fwd: Callable[..., torch.Tensor] = compile_forward(d, cfg.compile, dev)
+        self.graph = (StepGraph(self._compute, variant=self._variant, warmup=cfg.graph_warmup,
+                                backend=CudaGraphs()) if self.graphed else None)
+
+    def _variant(self, it: int) -> int:
+        """The graph an iteration replays: 1 with the gradient penalty, 0 without."""
+        return int(it % self.cfg.gp_every == 0)
 
     def _autocast(self) -> contextlib.AbstractContextManager:
         if self.amp:
-            return torch.autocast(device_type=self.dev.type, dtype=torch.bfloat16)
+            # a captured graph must not keep autocast's cast weights from the capture
+            return torch.autocast(device_type=self.dev.type, dtype=torch.bfloat16,
+                                  cache_enabled=not self.graphed)
         return contextlib.nullcontext()
 
     def window_starts(self) -> list[int]:
@@ -219,18 +238,33 @@ class ScaleStep:
 
     def step(self, it: int) -> dict[str, torch.Tensor]:
         """One D step and one G step; returns the loss terms as (device) tensors."""
-        cfg, d = self.cfg, self.d_fwd
         if self.cudagraphs:
             torch.compiler.cudagraph_mark_step_begin()
-        rec_scale = 1.0
+        inputs = self._inputs(it)
+        terms = (self.graph.run(it, inputs) if self.graph is not None
+                 else self._compute(it, inputs))
+        self.sched_g.step()
+        self.sched_d.step()
+        return terms
+
+    def _inputs(self, it: int) -> tuple[torch.Tensor, ...]:
+        """This iteration's inputs (random draws, windows, the input bank's pick): real, noise,
+        prev, rec_noise, rec_prev, and on windows their valid mask."""
         if self.windowed:
-            real, noise, prev, rec_noise, rec_prev, valid = self._window_inputs(it)
-            kw = {"margin": self.margin, "valid": valid}
+            return self._window_inputs(it)
+        noise = torch.randn(self.real.shape, device=self.dev) * self.amp_s
+        return self.real, noise, self.bank.get(it), self.rec_noise, self.rec_prev
+
+    def _compute(self, it: int, inputs: tuple[torch.Tensor, ...]) -> dict[str, torch.Tensor]:
+        """The step's computation on its inputs, both optimiser updates included (what a CUDA
+        graph captures; the learning-rate schedules step outside it)."""
+        cfg, d = self.cfg, self.d_fwd
+        real, noise, prev, rec_noise, rec_prev = inputs[:5]
+        rec_scale = 1.0
+        kw: dict[str, object] = {}
+        if self.windowed:
+            kw = {"margin": self.margin, "valid": inputs[5]}
             rec_scale = self.rec_scale
-        else:
-            real, rec_noise, rec_prev, kw = self.real, self.rec_noise, self.rec_prev, {}
-            noise = torch.randn(real.shape, device=self.dev) * self.amp_s
-            prev = self.bank.get(it)
 
         def g(z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
             return self.g_fwd(z, x, **kw)
@@ -274,17 +308,15 @@ class ScaleStep:
         if it % every == 0:
             gp = penalty(self.cfg.gp_weight * every)
             gp.backward()
-            self._last_gp = gp.detach() / every
-        return self._last_gp
+            self._last_gp.copy_(gp.detach() / every)
+        return self._last_gp.clone()
 
     def _finish(self, d_real: torch.Tensor, d_fake: torch.Tensor, gp: torch.Tensor,
                 d_total: torch.Tensor, g_adv: torch.Tensor, rec_loss: torch.Tensor
                 ) -> dict[str, torch.Tensor]:
-        """G's update and both schedules, after G's gradients are in; the step's losses."""
+        """G's update, after G's gradients are in; the step's losses."""
         g_total = (g_adv + rec_loss).detach()
         self.opt_g.step()
-        self.sched_g.step()
-        self.sched_d.step()
         return {"d/real": d_real, "d/fake": d_fake, "gp": gp, "d/total": d_total,
                 "g/adv": g_adv, "rec": rec_loss, "g/total": g_total}
 
