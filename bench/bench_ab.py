@@ -8,6 +8,12 @@ signal and alternates them (A, B, A, B, ...), so drift hits both alike; the firs
     python bench/bench_ab.py --b amp=true --label amp                 # bf16 autocast
     python bench/bench_ab.py --b compile=default --label compile      # torch.compile (Inductor)
     python bench/bench_ab.py --device cuda --samples 400000 --channels 96 --b amp=true
+    python bench/bench_ab.py --device cuda --preset standard --samples 8000 --b cuda_graph=true --agree 20
+
+`--agree N` then trains fresh A and B steps from the same networks and the same random draws for
+N iterations each and records how far B's losses and weights end from A's: zero for a setting
+that changes no arithmetic (a CUDA graph replays the eager kernels), float-rounding sized for one
+that does (bf16).
 """
 
 from __future__ import annotations
@@ -46,6 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--iters", type=int, default=3, help="iterations per turn")
     ap.add_argument("--label", default="ab")
     ap.add_argument("--out", default=None)
+    ap.add_argument("--agree", type=int, default=0, metavar="N",
+                    help="after the A/B, train fresh A and B on the same draws for N iterations "
+                         "and record how far B's losses and weights end from A's")
     ap.add_argument("--profile", type=int, default=0, metavar="N",
                     help="after the A/B, profile N iterations of B (torch.profiler): device-busy "
                          "share, kernels per iteration, and the top ops, into the JSON and a .txt")
@@ -88,6 +97,12 @@ def main(argv: list[str] | None = None) -> int:
         "median_seconds_per_iteration": med, "speedup_b_over_a": med["A"] / med["B"],
         "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
+    graphs = {k: {"captures": st.graph.captures, "error": st.graph.error}
+              for k, st in steps.items() if st.graph is not None}
+    if graphs:  # cuda_graph on a GPU: whether the capture worked
+        result["cuda_graph"] = graphs
+    if args.agree > 0:
+        result["agreement"] = agreement(cfgs, real, ch, args.agree, dev)
     out = Path(args.out) if args.out else RESULTS / f"ab-{args.preset}-{dev.type}-{args.label}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     if args.profile > 0:
@@ -97,6 +112,30 @@ def main(argv: list[str] | None = None) -> int:
           f"B ({' '.join(args.b)}) {med['B'] * 1000:.0f} ms/it, B is {med['A'] / med['B']:.2f}x; "
           f"first step A {first['A']:.1f} s, B {first['B']:.1f} s; wrote {out}", file=sys.stderr)
     return 0
+
+
+def agreement(cfgs: dict, real: torch.Tensor, channels: int, n: int, dev: torch.device) -> dict:
+    """Train A and B from the same networks on the same random draws for n iterations each;
+    the largest difference of B's losses from A's (relative to A's scale of each term) and of
+    its generator's weights."""
+    runs = {}
+    for key, cfg in cfgs.items():
+        configure_backends(cfg, dev)
+        torch.manual_seed(0)
+        step = lone_scale_step(cfg, real, channels=channels)
+        torch.manual_seed(1)
+        losses = [{k: float(v.detach()) for k, v in step.step(i).items()} for i in range(n)]
+        runs[key] = (losses, [p.detach().clone() for p in step.g.parameters()])
+    (la, wa), (lb, wb) = runs["A"], runs["B"]
+    loss_diff = {k: max(abs(x[k] - y[k]) for x, y in zip(la, lb, strict=True))
+                 / max(max(abs(x[k]) for x in la), 1e-12) for k in la[0]}
+    weight_diff = max(float((p - q).abs().max() / p.abs().max().clamp_min(1e-12))
+                      for p, q in zip(wa, wb, strict=True))
+    out = {"iterations": n, "max_relative_loss_difference": loss_diff,
+           "max_relative_weight_difference": weight_diff}
+    print(f"agreement over {n} iterations: losses differ by at most "
+          f"{max(loss_diff.values()):.2e} (relative), G's weights by {weight_diff:.2e}", file=sys.stderr)
+    return out
 
 
 def profile_steps(step: ScaleStep, it: int, n: int, dev: torch.device, table: Path) -> dict:

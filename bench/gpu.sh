@@ -10,7 +10,12 @@
 #               penalty (gp_every=4; measured on a CPU and not adopted) and torch.compile on top of the
 #               preset (windows on)
 #     compile   standard 25 s with the fast levers plus torch.compile (Inductor; CUDA graphs)
-#     lease     what fits one call of a 15-minute device lease (LEASE_SECONDS, default 480), most
+#     graph     the whole training step as one CUDA graph (cuda_graph=true) against the eager
+#               step, interleaved, on the coarsest, a middle and the top scale, each with a check
+#               that both learn the same (--agree), then standard on 25 s with it; time-boxed
+#               (about 4 min; `graph quality` fits one call of a lease)
+#     lease     what fits one call of a 15-minute device lease (LEASE_SECONDS, default 480, the
+#               box of the whole call for `graph`, `lease` and `quality` together), most
 #               useful first, each command time-boxed: standard as shipped, the stacked levers,
 #               each lever on the top and the coarsest scale (with a profile of the step), the
 #               reference trainer, hifi; a probe cut off by its box leaves its per-scale lines
@@ -36,7 +41,7 @@ if [ -x .venv/bin/python ]; then PY=${PY:-.venv/bin/python}; else PY=${PY:-pytho
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"  # runs from the checkout without installing it
 
 if [ "${SMOKE:-0}" = 1 ]; then
-  DEV=cpu STD=tiny HIFI=tiny TOP=3000 SMALL=1000 OUTDIR=${SMOKE_OUTDIR:-$(mktemp -d)}
+  DEV=cpu STD=tiny HIFI=tiny TOP=3000 MID=2000 SMALL=1000 OUTDIR=${SMOKE_OUTDIR:-$(mktemp -d)}
   WIN=(--set window=2048 --set window_batch=1)  # tiny has no windows of its own
   ABWIN=(--b window=2048 --b window_batch=1)
   C25=engine/resources/demo-war-of-freedom-10s.wav C60=$C25 QSECS=3
@@ -44,7 +49,7 @@ if [ "${SMOKE:-0}" = 1 ]; then
   ABI=(--rounds 1 --iters 1)
   COMPILE_MODES=()  # Inductor needs minutes per scale on a CPU
 else
-  DEV=cuda STD=standard HIFI=hifi TOP=400000 SMALL=8000 OUTDIR=bench/results
+  DEV=cuda STD=standard HIFI=hifi TOP=400000 MID=50000 SMALL=8000 OUTDIR=bench/results
   WIN=()  # the presets' own windows
   ABWIN=(--b window=16384)
   C25=bench/clips/war-of-freedom-25s.wav C60=bench/clips/war-of-freedom-60s.wav QSECS=10
@@ -119,8 +124,17 @@ stage_compile() {
   done
 }
 
+stage_graph() {
+  # the coarse scales were host-bound on the H200 (47 % busy: ~1500 kernel launches an
+  # iteration), the windowed top scale was not (96 %); a graph can only win where the host waits
+  boxed 70 ab "$SMALL" small-graph --b cuda_graph=true --agree 20 --profile 20
+  boxed 60 ab "$MID" mid-graph --b cuda_graph=true --agree 10
+  boxed 60 ab "$TOP" top-graph --b cuda_graph=true --agree 10
+  # --warmup 5: the capture (after graph_warmup=3 eager iterations) falls in each scale's setup
+  boxed 150 speed 25s-graph "$STD" --clip "$C25" $(it 20) --warmup 5 --set cuda_graph=true
+}
+
 stage_lease() {
-  T0=$SECONDS
   boxed 110 speed 25s-preset "$STD" --clip "$C25" $(it 20)
   boxed 60 ab "$TOP" top-stacked --b amp=true --b tf32=true --b gp_every=4
   boxed 60 ab "$SMALL" small-stacked --b amp=true --b tf32=true --b gp_every=4
@@ -135,7 +149,6 @@ stage_lease() {
 }
 
 stage_quality() {
-  T0=$SECONDS
   local n=${QUALITY_ITERS:-100} jobs=${QUALITY_JOBS:-1} arm seed cap pair a b
   local -a files keep=()
   [ "${SMOKE:-0}" = 1 ] && n=2
@@ -210,9 +223,9 @@ stages=("$@")
 [ ${#stages[@]} -gt 0 ] || stages=(speed ab compile)
 for stage in "${stages[@]}"; do
   case $stage in
-    speed | ab | compile | lease | quality | full) echo "== $stage" >&2; "stage_$stage" ;;
+    speed | ab | compile | graph | lease | quality | full) echo "== $stage" >&2; "stage_$stage" ;;
     --full) echo "== full" >&2; stage_full ;;  # the older spelling
-    *) echo "unknown stage '$stage' (speed, ab, compile, lease, quality, full)" >&2; exit 2 ;;
+    *) echo "unknown stage '$stage' (speed, ab, compile, graph, lease, quality, full)" >&2; exit 2 ;;
   esac
 done
 echo "results in $OUTDIR" >&2

@@ -138,3 +138,25 @@ def test_the_lease_call_packs_results_and_a_take_of_each_project(tmp_path: Path)
     assert any(n.endswith("quality-tiny-cpu-q2-preset-seed0.json") for n in names)
     takes = [n for n in names if n.startswith("./takes/") and n.endswith(".wav")]
     assert len(takes) == 2, names
+
+
+def test_the_graph_stage_times_and_checks_the_captured_step(tmp_path: Path) -> None:
+    """`graph` A/Bs the step captured as one CUDA graph against the eager step on three scale
+    lengths, each with the agreement check, and probes a whole run with it. On the CPU the
+    setting is ignored (both arms eager), so here the agreement is exact: the plumbing is what
+    this checks; the capture itself needs the GPU."""
+    results = tmp_path / "results"
+    env = {**os.environ, "SMOKE": "1", "OMP_NUM_THREADS": "1", "TMPDIR": str(tmp_path),
+           "SMOKE_OUTDIR": str(results)}
+    r = subprocess.run(["bash", "bench/gpu.sh", "graph"], cwd=REPO, env=env,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "stopped after" not in r.stderr  # boxed: a probe that failed or ran out of time
+    for scale in ("small", "mid", "top"):
+        ab = json.loads((results / f"ab-tiny-cpu-{scale}-graph.json").read_text())
+        assert ab["b"] == ["cuda_graph=true"]
+        agree = ab["agreement"]
+        assert agree["iterations"] >= 10 and agree["max_relative_weight_difference"] == 0.0
+        assert set(agree["max_relative_loss_difference"]) >= {"d/total", "g/total", "gp", "rec"}
+    speed = json.loads((results / "speed-tiny-cpu-25s-graph.json").read_text())
+    assert speed["config"]["cuda_graph"] is True
