@@ -7,8 +7,8 @@ double backward, both Adam updates) and replays them with one launch.
 
 `StepGraph` runs a step's computation in three phases:
 
-- the first `warmup` iterations eagerly (Adam's state, cuDNN's autotuning and the allocator
-  settle; they are real training iterations);
+- the first `warmup` iterations eagerly, on a side stream on a GPU (Adam's state, cuDNN's
+  autotuning and the allocator settle; they are real training iterations);
 - then it captures the computation once per variant (with and without the lazy gradient
   penalty) on static input buffers;
 - then each iteration copies its inputs (made eagerly: windows, noise, the input bank's pick)
@@ -22,7 +22,8 @@ If a capture fails, the step says why (`StepGraph.error`) and runs eagerly from 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from typing import Protocol
 
 import torch
@@ -40,10 +41,17 @@ class GraphBackend(Protocol):
         """Wait for the eager work before a capture."""
         ...
 
+    def warming(self) -> contextlib.AbstractContextManager:
+        """Where the eager warm-up iterations run."""
+        ...
+
 
 class CudaGraphs:
     """torch.cuda.CUDAGraph capture; each graph gets its own memory pool (two variants of a step
     never share their static tensors)."""
+
+    def __init__(self) -> None:
+        self._side: torch.cuda.Stream | None = None
 
     def capture(self, body: Callable[[], Outputs]) -> Callable[[], Outputs]:
         graph = torch.cuda.CUDAGraph()
@@ -60,6 +68,20 @@ class CudaGraphs:
 
     def settle(self) -> None:
         torch.cuda.synchronize()
+
+    @contextlib.contextmanager
+    def warming(self) -> Iterator[None]:
+        """PyTorch's whole-network capture warms up on a side stream (autograd's and the
+        libraries' per-stream state is then made off the stream a capture may not touch). The
+        streams wait for each other both ways, so the inputs made on the current stream and the
+        losses used there afterwards are ordered with the side stream's work."""
+        if self._side is None:
+            self._side = torch.cuda.Stream()
+        side, current = self._side, torch.cuda.current_stream()
+        side.wait_stream(current)
+        with torch.cuda.stream(side):
+            yield
+        current.wait_stream(side)
 
 
 class StepGraph:
@@ -80,7 +102,10 @@ class StepGraph:
         self.captures = 0
 
     def run(self, it: int, inputs: tuple[torch.Tensor, ...]) -> Outputs:
-        if it < self.warmup or self.error:
+        if it < self.warmup:
+            with self.backend.warming():
+                return self.compute(it, inputs)
+        if self.error:
             return self.compute(it, inputs)
         if self.inputs is None:
             self.inputs = tuple(torch.empty_like(x) for x in inputs)

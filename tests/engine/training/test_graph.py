@@ -9,6 +9,7 @@ fallback when a capture fails. The CUDA capture itself is measured by `bench/gpu
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 
 import pytest
@@ -28,10 +29,14 @@ class CallGraphs:
     outputs that are the same tensors on every replay."""
 
     def __init__(self, fail: bool = False) -> None:
-        self.fail, self.captured, self.settled = fail, 0, 0
+        self.fail, self.captured, self.settled, self.warmed = fail, 0, 0, 0
 
     def settle(self) -> None:
         self.settled += 1
+
+    def warming(self) -> contextlib.AbstractContextManager:
+        self.warmed += 1
+        return contextlib.nullcontext()
 
     def capture(self, body: Callable[[], Outputs]) -> Callable[[], Outputs]:
         if self.fail:
@@ -76,7 +81,7 @@ def test_a_replayed_step_learns_what_the_eager_step_learns(overrides: dict, n: i
     backend = CallGraphs()
     graphed = _step(overrides, n, backend)
     a, b = _run(eager, 7), _run(graphed, 7)
-    assert backend.captured == graphs and backend.settled == graphs
+    assert backend.captured == graphs and backend.settled == graphs and backend.warmed == 2
     assert graphed.graph is not None and graphed.graph.error == ""
     # every iteration's losses (the ones kept from earlier iterations too: copies, not the
     # static outputs a later replay overwrites) and the trained weights are the eager ones
