@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 import torch
@@ -104,3 +107,17 @@ def bridge_takes_project(_bridge_takes_master: Path, tmp_path: Path) -> Path:
     dst = tmp_path / "bridge-takes"
     shutil.copytree(_bridge_takes_master, dst)
     return dst
+
+
+@pytest.fixture()
+def bench_script() -> Callable[[str], ModuleType]:
+    """Loads a script of bench/ (not a package) by name, for the tests of the bench tools."""
+
+    def load(name: str) -> ModuleType:
+        spec = importlib.util.spec_from_file_location(name, REPO / "bench" / f"{name}.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load

@@ -3,22 +3,11 @@ scale early (issue 11)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
 
-
-def _module():
-    spec = importlib.util.spec_from_file_location("loss_settle", REPO / "bench" / "loss_settle.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_the_report_finds_where_the_reconstruction_stops_moving(tmp_path: Path) -> None:
+def test_the_report_finds_where_the_reconstruction_stops_moving(tmp_path: Path, bench_script) -> None:
     # scale 0: the reconstruction falls until iteration 60, then stays within 2 % of 1.0; each
     # read-back is logged twice, as the trainer's progress events repeat the last mean
     rec = {20: 2.0, 40: 1.5, 60: 1.01, 80: 0.99, 100: 1.0}
@@ -29,7 +18,7 @@ def test_the_report_finds_where_the_reconstruction_stops_moving(tmp_path: Path) 
             lines.append(json.dumps({"scale": 0, "iteration": it + repeat, "iterations": 105,
                                      "losses": {"rec": rec[it], "d/total": critic[it]}}))
     (tmp_path / "losses.jsonl").write_text("\n".join(lines) + "\n")
-    [report] = _module().settle_report(tmp_path / "losses.jsonl", 0.05)
+    [report] = bench_script("loss_settle").settle_report(tmp_path / "losses.jsonl", 0.05)
     assert report["loss_points"] == 5  # repeats dropped
     assert report["rec_settled_at"] == 60 and report["iterations"] == 105
     assert report["critic_at_start_third_twothirds_end"][0] == -0.1

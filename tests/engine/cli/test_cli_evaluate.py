@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -88,14 +87,6 @@ def test_evaluate_user_errors(
     assert "error" in capsys.readouterr().err
 
 
-def _load_bench():
-    spec = importlib.util.spec_from_file_location("run_bench", REPO / "bench" / "run_bench.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def _bench_json(path: Path, timbre: list[float], snr: list[float]) -> Path:
     def stats(vals: list[float]) -> dict:
         import numpy as np
@@ -112,8 +103,8 @@ def _bench_json(path: Path, timbre: list[float], snr: list[float]) -> Path:
     return path
 
 
-def test_bench_compare(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    bench = _load_bench()
+def test_bench_compare(tmp_path: Path, capsys: pytest.CaptureFixture[str], bench_script) -> None:
+    bench = bench_script("run_bench")
     a = _bench_json(tmp_path / "a.json", [100.0, 110.0, 105.0], [10.0, 11.0, 10.5])
     same = _bench_json(tmp_path / "b.json", [104.0, 108.0, 106.0], [10.4, 10.6, 10.8])
     worse = _bench_json(tmp_path / "c.json", [180.0, 190.0, 185.0], [10.4, 10.6, 10.8])
@@ -125,8 +116,8 @@ def test_bench_compare(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
         "bank_size": 0, "amp": True, "lr": 0.001}
 
 
-def test_bench_merge_gives_one_file_with_the_spread_of_runs_made_apart(tmp_path: Path) -> None:
-    bench = _load_bench()
+def test_bench_merge_gives_one_file_with_the_spread_of_runs_made_apart(tmp_path: Path, bench_script) -> None:
+    bench = bench_script("run_bench")
 
     def run_file(name: str, seed: int, fd: float, config: dict) -> Path:
         run = {"clip": "/c/demo.wav", "seed": seed, "generate_and_evaluate_seconds": 1.0,
@@ -156,18 +147,11 @@ def test_bench_merge_gives_one_file_with_the_spread_of_runs_made_apart(tmp_path:
     assert json.loads(one.read_text())["seeds"] == [0]
 
 
-def _load_script(name: str):
-    spec = importlib.util.spec_from_file_location(name, REPO / "bench" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def test_speed_probe_and_interleaved_ab_write_their_figures(tmp_path: Path, demo_clip: Path) -> None:
+def test_speed_probe_and_interleaved_ab_write_their_figures(tmp_path: Path, demo_clip: Path,
+                                                          bench_script) -> None:
     """The bench scripts keep working: per-scale figures whose projection counts the setup, and
     an A/B with both settings timed the same number of times."""
-    speed = _load_script("bench_speed")
+    speed = bench_script("bench_speed")
     out = tmp_path / "speed.json"
     assert speed.main(["--preset", "tiny", "--clip", str(demo_clip), "--device", "cpu",
                        "--iters", "2", "--warmup", "1", "--out", str(out)]) == 0
@@ -177,7 +161,7 @@ def test_speed_probe_and_interleaved_ab_write_their_figures(tmp_path: Path, demo
         assert row["projected_scale_seconds"] >= row["setup_seconds"] > 0
         assert row["projected_scale_seconds"] == pytest.approx(
             row["setup_seconds"] + row["seconds_per_iteration"] * (8 - 1))
-    ab = _load_script("bench_ab")
+    ab = bench_script("bench_ab")
     out = tmp_path / "ab.json"
     assert ab.main(["--preset", "tiny", "--samples", "3000", "--rounds", "2", "--iters", "1",
                     "--b", "bank_size=2", "--out", str(out), "--profile", "2"]) == 0
@@ -191,8 +175,8 @@ def test_speed_probe_and_interleaved_ab_write_their_figures(tmp_path: Path, demo
     assert "aten::" in (tmp_path / prof["table"]).read_text()
 
 
-def test_memory_bench_fits_a_line_and_predicts_the_presets(tmp_path: Path) -> None:
-    mem = _load_script("bench_memory")
+def test_memory_bench_fits_a_line_and_predicts_the_presets(tmp_path: Path, bench_script) -> None:
+    mem = bench_script("bench_memory")
     out = tmp_path / "mem.json"
     assert mem.main(["--channels", "8", "--preset", "tiny", "--lengths", "4000,40000",
                      "--out", str(out)]) == 0
