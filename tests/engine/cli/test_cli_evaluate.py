@@ -9,7 +9,6 @@ import pytest
 
 from engine.cli import main
 
-REPO = Path(__file__).resolve().parents[3]
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 COLUMNS = ("timbre FD", "LTAS dB", "max xcorr", "copy ratio", "longest copy s")
