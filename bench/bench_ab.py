@@ -70,10 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     steps: dict[str, ScaleStep] = {}
     first: dict[str, float] = {}
     for key, cfg in cfgs.items():
-        configure_backends(cfg, dev)
-        torch.manual_seed(0)  # the same networks for A and B
         t0 = time.perf_counter()
-        steps[key] = lone_scale_step(cfg, real, channels=ch)
+        steps[key] = fresh_step(cfg, real, ch, dev)
         steps[key].step(0)
         synchronize(dev)
         first[key] = time.perf_counter() - t0
@@ -114,15 +112,20 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def fresh_step(cfg, real: torch.Tensor, channels: int, dev: torch.device) -> ScaleStep:
+    """A training step with the networks every setting starts from (torch's seed 0)."""
+    configure_backends(cfg, dev)
+    torch.manual_seed(0)
+    return lone_scale_step(cfg, real, channels=channels)
+
+
 def agreement(cfgs: dict, real: torch.Tensor, channels: int, n: int, dev: torch.device) -> dict:
     """Train A and B from the same networks on the same random draws for n iterations each;
     the largest difference of B's losses from A's (relative to A's scale of each term) and of
     its generator's weights."""
     runs = {}
     for key, cfg in cfgs.items():
-        configure_backends(cfg, dev)
-        torch.manual_seed(0)
-        step = lone_scale_step(cfg, real, channels=channels)
+        step = fresh_step(cfg, real, channels, dev)
         torch.manual_seed(1)
         losses = [{k: float(v.detach()) for k, v in step.step(i).items()} for i in range(n)]
         runs[key] = (losses, [p.detach().clone() for p in step.g.parameters()])

@@ -110,8 +110,10 @@ def bridge_takes_project(_bridge_takes_master: Path, tmp_path: Path) -> Path:
 
 
 @pytest.fixture()
-def bench_script() -> Callable[[str], ModuleType]:
-    """Loads a script of bench/ (not a package) by name, for the tests of the bench tools."""
+def bench_script(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], ModuleType]:
+    """Loads a script of bench/ (not a package) by name, for the tests of the bench tools; the
+    scripts import each other, so bench/ is on the path while the test runs."""
+    monkeypatch.syspath_prepend(str(REPO / "bench"))
 
     def load(name: str) -> ModuleType:
         spec = importlib.util.spec_from_file_location(name, REPO / "bench" / f"{name}.py")

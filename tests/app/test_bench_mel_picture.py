@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
-import pytest
 from PySide6.QtGui import QImage
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _take_levels(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.syspath_prepend(str(REPO / "bench"))  # it imports retrain_top from there
-    spec = importlib.util.spec_from_file_location("take_levels", REPO / "bench" / "take_levels.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_the_mel_picture_has_time_across_and_low_bands_at_the_bottom(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, bench_script
 ) -> None:
     """Silence, then a low tone: the bright part of the picture is its lower right. The app's
     plot module (imported by the picture) switches pyqtgraph to row-major images for the whole
@@ -34,7 +22,7 @@ def test_the_mel_picture_has_time_across_and_low_bands_at_the_bottom(
     tone = 0.5 * np.sin(2 * np.pi * 150.0 * t)
     signal = np.concatenate([quiet, tone]).astype(np.float32)
     png = tmp_path / "takes-mel.png"
-    _take_levels(monkeypatch).mel_picture(png, [("silence, then a low tone", signal)], fs)
+    bench_script("take_levels").mel_picture(png, [("silence, then a low tone", signal)], fs)
 
     img = QImage(str(png))
     assert not img.isNull()

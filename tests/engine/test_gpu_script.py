@@ -19,8 +19,13 @@ REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
 
+def _smoke_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """The environment of a SMOKE run: tiny models on one CPU thread, temporary files in tmp_path."""
+    return {**os.environ, "SMOKE": "1", "OMP_NUM_THREADS": "1", "TMPDIR": str(tmp_path), **extra}
+
+
 def test_every_stage_of_the_gpu_script_runs(tmp_path: Path) -> None:
-    env = {**os.environ, "SMOKE": "1", "OMP_NUM_THREADS": "1", "TMPDIR": str(tmp_path)}
+    env = _smoke_env(tmp_path)
     r = subprocess.run(["bash", "bench/gpu.sh", "speed", "ab", "compile", "full"], cwd=REPO,
                        env=env, capture_output=True, text=True, timeout=540)
     assert r.returncode == 0, r.stderr[-3000:]
@@ -52,8 +57,7 @@ def test_every_stage_of_the_gpu_script_runs(tmp_path: Path) -> None:
 def test_the_lease_stage_keeps_to_its_time_box(tmp_path: Path) -> None:
     """`lease` is the one call of a short device lease: its first probe runs, and what does not
     fit the box is skipped with a word, not left to be killed mid-way by the device's limit."""
-    env = {**os.environ, "SMOKE": "1", "OMP_NUM_THREADS": "1", "TMPDIR": str(tmp_path),
-           "LEASE_SECONDS": "25"}
+    env = _smoke_env(tmp_path, LEASE_SECONDS="25")
     r = subprocess.run(["bash", "bench/gpu.sh", "lease"], cwd=REPO, env=env, capture_output=True,
                        text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
@@ -68,9 +72,8 @@ def test_the_quality_stage_compares_each_lever_with_what_it_sits_on(tmp_path: Pa
     schedule (QUALITY_RUNS picks the runs; the time box is `boxed`'s, tested with `lease`), merges
     each arm's seeds and compares the levers with the preset they sit on, and the preset and the
     levers with the reference trainer."""
-    env = {**os.environ, "SMOKE": "1", "OMP_NUM_THREADS": "1", "TMPDIR": str(tmp_path),
-           "QUALITY_RUNS": "ref:0 levers:0 ref:1 preset:0", "QUALITY_JOBS": "2",
-           "QUALITY_KEEP": str(tmp_path / "projects")}
+    env = _smoke_env(tmp_path, QUALITY_RUNS="ref:0 levers:0 ref:1 preset:0", QUALITY_JOBS="2",
+                     QUALITY_KEEP=str(tmp_path / "projects"))
     r = subprocess.run(["bash", "bench/gpu.sh", "quality"], cwd=REPO, env=env,
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
@@ -103,8 +106,7 @@ def test_the_quality_stage_goes_on_from_the_runs_already_measured(tmp_path: Path
     from an earlier lease) is not trained again, and the merge takes the old and the new seeds."""
     out = tmp_path / "results"
     out.mkdir()
-    env = {**os.environ, "SMOKE": "1", "OMP_NUM_THREADS": "1", "TMPDIR": str(tmp_path),
-           "SMOKE_OUTDIR": str(out), "QUALITY_RUNS": "ref:0"}
+    env = _smoke_env(tmp_path, SMOKE_OUTDIR=str(out), QUALITY_RUNS="ref:0")
     first = subprocess.run(["bash", "bench/gpu.sh", "quality"], cwd=REPO, env=env,
                            capture_output=True, text=True, timeout=300)
     assert first.returncode == 0, first.stderr[-3000:]
@@ -126,8 +128,8 @@ def test_the_lease_call_packs_results_and_a_take_of_each_project(tmp_path: Path)
     out, results = tmp_path / "out", tmp_path / "results"
     out.mkdir()
     results.mkdir()
-    env = {**os.environ, "SMOKE": "1", "OMP_NUM_THREADS": "1", "TMPDIR": str(tmp_path),
-           "OUT": str(out), "SMOKE_OUTDIR": str(results), "QUALITY_RUNS": "levers:0 preset:0"}
+    env = _smoke_env(tmp_path, OUT=str(out), SMOKE_OUTDIR=str(results),
+                     QUALITY_RUNS="levers:0 preset:0")
     r = subprocess.run(["bash", "bench/gpu_lease.sh", "quality"], cwd=REPO, env=env,
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
@@ -146,8 +148,7 @@ def test_the_graph_stage_times_and_checks_the_captured_step(tmp_path: Path) -> N
     setting is ignored (both arms eager), so here the agreement is exact: the plumbing is what
     this checks; the capture itself needs the GPU."""
     results = tmp_path / "results"
-    env = {**os.environ, "SMOKE": "1", "OMP_NUM_THREADS": "1", "TMPDIR": str(tmp_path),
-           "SMOKE_OUTDIR": str(results)}
+    env = _smoke_env(tmp_path, SMOKE_OUTDIR=str(results))
     r = subprocess.run(["bash", "bench/gpu.sh", "graph"], cwd=REPO, env=env,
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
