@@ -3,7 +3,9 @@ band shares and level movement of takes 100-102 against the section they learned
 
     python bench/take_levels.py OUT.json PROJECT [PROJECT ...] [--mel DIR]
 
-Per project (the mean over its three takes) and for the first project's section:
+Per project (the mean over its three takes) and for the first project's section, every take
+resampled to the section's rate first (so projects at other working rates, `quick8k` beside
+`quick`, are measured and drawn on the same bands and seconds):
 
   band_db       the share of the energy in 0-0.5, 0.5-1, 1-4 and 4-8 kHz, in dB of the whole
                 (a take with too little treble shows a low last band)
@@ -33,7 +35,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from retrain_top import TAKE_SEEDS  # noqa: E402
 
-from engine.audio.dsp import power_spectrogram  # noqa: E402
+from engine.audio.dsp import power_spectrogram, resample  # noqa: E402
 from engine.audio.io import to_mono  # noqa: E402
 from engine.fileutil import atomic_write_json, json_safe  # noqa: E402
 from engine.generation.render import generate, load_model  # noqa: E402
@@ -58,8 +60,17 @@ def mean_levels(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "range_db": float(np.mean([r["range_db"] for r in rows]))}
 
 
-def mel_picture(png: Path, rows: list[tuple[str, np.ndarray]], fs: int) -> None:
-    """Log-mel images of mono signals, one above the other, on the first one's colour scale."""
+def at_rate(x: np.ndarray, rate: int, fs: int) -> np.ndarray:
+    """A mono signal at `rate` resampled to `fs` (a take of an 8 kHz project beside a 16 kHz
+    section: the same seconds, and nothing above its own Nyquist frequency)."""
+    if rate == fs:
+        return x
+    return resample(torch.tensor(x, dtype=torch.float32), rate, fs).numpy()
+
+
+def mel_picture(png: Path, rows: list[tuple[str, np.ndarray, int]], fs: int) -> None:
+    """Log-mel images of mono signals (name, signal, its rate), one above the other, each at
+    `fs` on one time axis, on the first one's colour scale."""
     import os
 
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -74,11 +85,16 @@ def mel_picture(png: Path, rows: list[tuple[str, np.ndarray]], fs: int) -> None:
     pg.setConfigOptions(background="w", foreground="k")
     view = pg.GraphicsLayoutWidget()
     view.resize(1100, 220 * len(rows))
-    mels = [log_mel(x, fs) for _, x in rows]
+    mels = [log_mel(at_rate(x, rate, fs), fs) for _, x, rate in rows]
     colours = mel_levels(mels[0], 80.0)  # the app's colour scale, the section's loudest 80 dB
     step = mel_frame_seconds(fs)
-    for i, ((name, _), mel) in enumerate(zip(rows, mels, strict=True)):
+    first = None
+    for i, ((name, _, _), mel) in enumerate(zip(rows, mels, strict=True)):
         plot = view.addPlot(row=i, col=0, title=name)
+        if first is None:
+            first = plot
+        else:
+            plot.setXLink(first)
         # rows are mel bands, columns frames, whatever axis order pyqtgraph was set to (the
         # app's plot module sets row-major for the whole process when it is imported)
         img = pg.ImageItem(np.ascontiguousarray(mel), axisOrder="row-major", levels=colours)
@@ -104,13 +120,14 @@ def main(argv: list[str] | None = None) -> int:
     clip, fs = sf.read(str(args.projects[0] / "clip.wav"), dtype="float32", always_2d=True)
     report: dict[str, Any] = {"kind": "take-levels", "bands_hz": BANDS, "take_seeds": TAKE_SEEDS,
                               "section": levels(to_mono(clip.T), fs), "projects": {}}
-    pictures = [("the section", to_mono(clip.T))]
+    pictures = [("the section", to_mono(clip.T), fs)]
     for project in args.projects:
         model = load_model(project, "cpu")
         seconds = float(model.manifest.source.get("duration") or 10.0)
-        audio = [to_mono(np.asarray(generate(model, seconds=seconds, seed=s))) for s in TAKE_SEEDS]
-        pictures.append((f"{project.name}, take {TAKE_SEEDS[0]}", audio[0]))
-        takes = [levels(x, model.fs) for x in audio]
+        audio = [at_rate(to_mono(np.asarray(generate(model, seconds=seconds, seed=s))), model.fs, fs)
+                 for s in TAKE_SEEDS]
+        pictures.append((f"{project.name}, take {TAKE_SEEDS[0]}", audio[0], fs))
+        takes = [levels(x, fs) for x in audio]
         report["projects"][project.name] = {**mean_levels(takes),
                                             "spread_per_take_db": [t["spread_db"] for t in takes]}
         print(project.name, json.dumps(report["projects"][project.name]), flush=True)
