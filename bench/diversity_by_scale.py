@@ -25,23 +25,19 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from take_levels import at_rate  # noqa: E402
 
 from engine.analysis.measures import diversity  # noqa: E402
 from engine.analysis.reference import prepare_reference  # noqa: E402
 from engine.audio.channels import network_to_audio  # noqa: E402
-from engine.audio.dsp import resample  # noqa: E402
 from engine.audio.io import to_mono  # noqa: E402
 from engine.fileutil import atomic_write_json, json_safe  # noqa: E402
 from engine.generation.render import TrainedModel, load_model  # noqa: E402
 from engine.model.stack import lengths_for  # noqa: E402
 
 FIRST_SEED = 1000  # run_bench.py's free variations
-
-
-def at_rate(x: np.ndarray, rate: int, to: int) -> np.ndarray:
-    if rate == to:
-        return np.asarray(x, dtype=np.float32)
-    return resample(torch.tensor(x, dtype=torch.float32), rate, to).numpy()
 
 
 def take_upto(model: TrainedModel, scale: int, seed: int, seconds: float) -> np.ndarray:
