@@ -25,14 +25,11 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
-
-from take_levels import at_rate  # noqa: E402
 
 from engine.analysis.measures import diversity  # noqa: E402
 from engine.analysis.reference import prepare_reference  # noqa: E402
 from engine.audio.channels import network_to_audio  # noqa: E402
-from engine.audio.io import to_mono  # noqa: E402
+from engine.audio.io import resample, to_mono  # noqa: E402
 from engine.fileutil import atomic_write_json, json_safe  # noqa: E402
 from engine.generation.render import TrainedModel, load_model  # noqa: E402
 from engine.model.stack import lengths_for  # noqa: E402
@@ -53,14 +50,14 @@ def take_upto(model: TrainedModel, scale: int, seed: int, seconds: float) -> np.
 def by_scale(models: list[TrainedModel], rate: int, takes: int) -> dict[str, Any]:
     first = models[0]
     seconds = first.clip_seconds
-    ref = prepare_reference(at_rate(to_mono(first.clip), first.fs, rate), rate)
+    ref = prepare_reference(resample(to_mono(first.clip), first.fs, rate), rate)
     report: dict[str, Any] = {"kind": "diversity-by-scale", "rate": rate, "seconds": seconds,
                               "take_seeds": list(range(FIRST_SEED, FIRST_SEED + takes)),
                               "projects": {}}
     for model in models:
         rows = []
         for k, scale_rate in enumerate(model.pyramid.rates):
-            audio = [at_rate(take_upto(model, k, s, seconds), scale_rate, rate)
+            audio = [resample(take_upto(model, k, s, seconds), scale_rate, rate)
                      for s in report["take_seeds"]]
             d = diversity(ref, audio)
             rows.append({"scale": k, "rate": scale_rate, "std_ratio": d.std_ratio,

@@ -18,6 +18,10 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from engine.fileutil import atomic_write_json  # noqa: E402
+
 
 def settle_report(losses_jsonl: Path, tolerance: float) -> list[dict]:
     points: dict[int, list[tuple[int, int, dict[str, float]]]] = defaultdict(list)
@@ -52,8 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args(argv)
     report = settle_report(args.project / "losses.jsonl", args.tolerance)
-    args.out.write_text(json.dumps({"project": args.project.name, "tolerance": args.tolerance,
-                                    "scales": report}, indent=2) + "\n")
+    atomic_write_json(args.out, {"project": args.project.name, "tolerance": args.tolerance,
+                                 "scales": report})
     for r in report:
         c = r["critic_at_start_third_twothirds_end"]
         print(f"scale {r['scale']}: reconstruction within {args.tolerance:.0%} of its final value "

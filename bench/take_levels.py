@@ -35,8 +35,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from retrain_top import TAKE_SEEDS  # noqa: E402
 
-from engine.audio.dsp import power_spectrogram, resample  # noqa: E402
-from engine.audio.io import to_mono  # noqa: E402
+from engine.audio.dsp import power_spectrogram  # noqa: E402
+from engine.audio.io import resample, to_mono  # noqa: E402
 from engine.fileutil import atomic_write_json, json_safe  # noqa: E402
 from engine.generation.render import generate, load_model  # noqa: E402
 
@@ -60,14 +60,6 @@ def mean_levels(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "range_db": float(np.mean([r["range_db"] for r in rows]))}
 
 
-def at_rate(x: np.ndarray, rate: int, fs: int) -> np.ndarray:
-    """A mono signal at `rate` resampled to `fs` (a take of an 8 kHz project beside a 16 kHz
-    section: the same seconds, and nothing above its own Nyquist frequency)."""
-    if rate == fs:
-        return x
-    return resample(torch.tensor(x, dtype=torch.float32), rate, fs).numpy()
-
-
 def mel_picture(png: Path, rows: list[tuple[str, np.ndarray, int]], fs: int) -> None:
     """Log-mel images of mono signals (name, signal, its rate), one above the other, each at
     `fs` on one time axis, on the first one's colour scale."""
@@ -85,7 +77,7 @@ def mel_picture(png: Path, rows: list[tuple[str, np.ndarray, int]], fs: int) -> 
     pg.setConfigOptions(background="w", foreground="k")
     view = pg.GraphicsLayoutWidget()
     view.resize(1100, 220 * len(rows))
-    mels = [log_mel(at_rate(x, rate, fs), fs) for _, x, rate in rows]
+    mels = [log_mel(resample(x, rate, fs), fs) for _, x, rate in rows]
     colours = mel_levels(mels[0], 80.0)  # the app's colour scale, the section's loudest 80 dB
     step = mel_frame_seconds(fs)
     first = None
@@ -124,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     for project in args.projects:
         model = load_model(project, "cpu")
         seconds = float(model.manifest.source.get("duration") or 10.0)
-        audio = [at_rate(to_mono(np.asarray(generate(model, seconds=seconds, seed=s))), model.fs, fs)
+        audio = [resample(to_mono(np.asarray(generate(model, seconds=seconds, seed=s))), model.fs, fs)
                  for s in TAKE_SEEDS]
         pictures.append((f"{project.name}, take {TAKE_SEEDS[0]}", audio[0], fs))
         takes = [levels(x, fs) for x in audio]
