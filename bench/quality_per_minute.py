@@ -118,7 +118,10 @@ def plot(rows: list[dict[str, Any]], png: Path, metric: str = "timbre_fd", *, by
     clocks = sorted({r["clock"] for r in rows})
     w.setLabel("bottom", x_label or f"training minutes per run ({' / '.join(clocks)} time, "
                "2-core VM CPU)")
-    w.setLabel("left", f"{metric} (lower is better{', log scale' if log_y else ''})")
+    notes = [n for n in ({-1: "lower is better", 1: "higher is better"}.get(QUALITY.get(metric, 0)),
+                         "log scale" if log_y else None) if n]
+    w.setLabel("left", f"{metric} ({', '.join(notes)})" if notes else metric)
+    w.getAxis("left").enableAutoSIPrefix(False)  # a ratio of 0.5 reads 0.5, not 500 x0.001
     w.setLogMode(y=log_y)
     w.setTitle(f"{metric} against training time")
     legend = w.addLegend(offset=legend_offset)
