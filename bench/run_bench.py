@@ -316,7 +316,13 @@ def merge(out: str, paths: list[str]) -> int:
     """One result file from several runs of the same config (e.g. one seed per process, run side
     by side): the runs concatenated and summarised again, so --compare sees their spread."""
     files = [json.loads(Path(p).read_text()) for p in paths]
-    if any(f.get("config") != files[0].get("config") for f in files):
+
+    def trained(f: dict[str, Any]) -> dict[str, Any]:
+        """What a file's runs trained: its config without the preset's help text, which may be
+        reworded between runs without changing what is learned."""
+        return {k: v for k, v in (f.get("config") or {}).items() if k != "summary"}
+
+    if any(trained(f) != trained(files[0]) for f in files):
         print("These files trained different configs; not merged.", file=sys.stderr)
         return 2
     runs = [r for f in files for r in f["runs"]]

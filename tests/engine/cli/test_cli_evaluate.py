@@ -140,6 +140,9 @@ def test_bench_merge_gives_one_file_with_the_spread_of_runs_made_apart(tmp_path:
     other = run_file("s2.json", 2, 500.0, {"gp_every": 1})
     assert bench.main(["--merge", str(tmp_path / "x.json"), str(a), str(other)]) == 2
     assert not (tmp_path / "x.json").exists()
+    # a preset's help text reworded between runs does not make another config
+    reworded = run_file("s3.json", 3, 110.0, {"gp_every": 4, "summary": "new words"})
+    assert bench.main(["--merge", str(tmp_path / "y.json"), str(a), str(reworded)]) == 0
     # one file is an arm with one seed: its runs under the new name, for --compare
     one = tmp_path / "one.json"
     assert bench.main(["--merge", str(one), str(a)]) == 0
