@@ -281,20 +281,21 @@ PRESETS: dict[str, TrainConfig] = {
         "9-17 min for 10 s on a 2-core CPU (measured). Gives up: 8 scales instead of 12, 16 "
         "channels instead of 96, 350 iterations per scale instead of 2000 (rougher texture "
         "than standard); scales over 32 768 samples train on 2 random windows of 8192 samples "
-        "(as good as whole scales on dense rock and metal; on tonal synth music further from "
-        "the section than whole scales, and far from it in one of two 10 s runs, where thorough "
-        "is steadier: measured, bench/README.md).",
+        "(against whole scales at 10 s, three seeds: as good on heavy rock, metal and acoustic "
+        "folk; on tonal synth music the takes are less varied, where thorough is not: measured, "
+        "bench/README.md).",
         **_CPU_MONO,
         **_CPU_SHAPE,
     ),
     "thorough": TrainConfig(
         name="thorough",
-        summary="For a CPU, when quick's takes stray from the section (measured on tonal synth "
-        "music): quick with 700 iterations instead of 350 at the scales that train on windows "
-        "(4, 8 and 16 kHz for a 10 s section). About 1.5 times quick's time: 14-25 min for 10 s "
-        "on a 2-core CPU (25 measured on a slow hour). Nearer the reference trainer than quick in timbre "
-        "and reconstruction on tonal synth music and on metal (measured, bench/README.md); gives "
-        "up what quick gives up otherwise.",
+        summary="For a CPU, when quick's takes sound too alike or stray from the section (measured "
+        "on tonal synth music): quick with 700 iterations instead of 350 at the scales that "
+        "train on windows (4, 8 and 16 kHz for a 10 s section). About 1.5 times quick's time: "
+        "16-25 min for 10 s on a 2-core CPU (measured). On tonal synth music as varied as whole "
+        "scales and within their spread on every measure, on acoustic folk nearer the section "
+        "than quick, on both with a closer reconstruction (10 s, three seeds; measured, "
+        "bench/README.md); gives up what quick gives up otherwise.",
         **_CPU_MONO,
         **dict(_CPU_SHAPE, iters_window=700),
     ),
