@@ -293,9 +293,10 @@ PRESETS: dict[str, TrainConfig] = {
         "on tonal synth music): quick with 700 iterations instead of 350 at the scales that "
         "train on windows (4, 8 and 16 kHz for a 10 s section). About 1.5 times quick's time: "
         "16-25 min for 10 s on a 2-core CPU (measured). On tonal synth music as varied as whole "
-        "scales and within their spread on every measure, on acoustic folk nearer the section "
-        "than quick, on both with a closer reconstruction (10 s, three seeds; measured, "
-        "bench/README.md); gives up what quick gives up otherwise.",
+        "scales and within their spread on every measure (so on metal and heavy rock), on "
+        "acoustic folk nearer the section than quick, with a closer reconstruction than quick's "
+        "(10 s, three seeds each; measured, bench/README.md); gives up what quick gives up "
+        "otherwise.",
         **_CPU_MONO,
         **dict(_CPU_SHAPE, iters_window=700),
     ),
