@@ -292,11 +292,10 @@ PRESETS: dict[str, TrainConfig] = {
         summary="For a CPU, when quick's takes sound too alike or stray from the section (measured "
         "on tonal synth music): quick with 700 iterations instead of 350 at the scales that "
         "train on windows (4, 8 and 16 kHz for a 10 s section). About 1.5 times quick's time: "
-        "16-25 min for 10 s on a 2-core CPU (measured). On tonal synth music as varied as whole "
-        "scales and within their spread on every measure (so on metal and heavy rock), on "
-        "acoustic folk nearer the section than quick, with a closer reconstruction than quick's "
-        "(10 s, three seeds each; measured, bench/README.md); gives up what quick gives up "
-        "otherwise.",
+        "16-25 min for 10 s on a 2-core CPU (measured). Within whole scales' spread on every "
+        "measure on tonal synth music (as varied, where quick is not), metal and heavy rock; on "
+        "acoustic folk nearer the section than quick; a closer reconstruction than quick's (10 s, "
+        "three seeds each; measured, bench/README.md). Gives up what quick gives up otherwise.",
         **_CPU_MONO,
         **dict(_CPU_SHAPE, iters_window=700),
     ),
