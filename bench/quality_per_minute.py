@@ -43,8 +43,7 @@ def named(config: dict[str, Any] | None) -> str | None:
     if not config:
         return None
     cfg = TrainConfig.from_dict(config)
-    return next((name for name, p in PRESETS.items()
-                 if cfg.replace(name=name, summary=p.summary) == p), None)
+    return next((name for name, p in PRESETS.items() if cfg.replace(name=name) == p), None)
 
 
 def with_metrics(row: dict[str, Any], runs: list[dict[str, Any]]) -> dict[str, Any]:

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from engine.config import get_preset, parse_overrides
+from engine.config import TrainConfig, get_preset, parse_overrides
 from engine.device import cpu_description, device_label, resolve_device
 from engine.fileutil import atomic_write_json, json_safe
 from engine.resources import DEMO_CLIP
@@ -316,13 +316,8 @@ def merge(out: str, paths: list[str]) -> int:
     """One result file from several runs of the same config (e.g. one seed per process, run side
     by side): the runs concatenated and summarised again, so --compare sees their spread."""
     files = [json.loads(Path(p).read_text()) for p in paths]
-
-    def trained(f: dict[str, Any]) -> dict[str, Any]:
-        """What a file's runs trained: its config without the preset's help text, which may be
-        reworded between runs without changing what is learned."""
-        return {k: v for k, v in (f.get("config") or {}).items() if k != "summary"}
-
-    if any(trained(f) != trained(files[0]) for f in files):
+    configs = [TrainConfig.from_dict(f.get("config") or {}) for f in files]
+    if any(c != configs[0] for c in configs):
         print("These files trained different configs; not merged.", file=sys.stderr)
         return 2
     runs = [r for f in files for r in f["runs"]]

@@ -38,7 +38,10 @@ class TrainConfig:
     """Everything that defines a training run. Presets are instances of this."""
 
     name: str = "standard"  # preset name this config started from
-    summary: str = ""  # one line for help texts: what it is for and what it gives up
+    # one line for help texts: what it is for and what it gives up; not part of what a run
+    # learns, so two configs that differ only in it are equal (a reworded help text does not
+    # make another config for a project, a bench merge or a preset lookup)
+    summary: str = dataclasses.field(default="", compare=False)
     # --- audio ---
     fs: int = 16000  # working sample rate (Hz); the finest scale
     # the working rate is the file's own when it is one of SOURCE_RATES (fs otherwise)
