@@ -264,6 +264,12 @@ STEREO_BASIS = "mid-side"
 # is for `bench/gpu.sh full` to confirm.
 _GPU_WINDOWS: dict[str, Any] = {"window": 16384, "window_batch": 4}
 
+# The preset a CPU user gets unless they choose: thorough, the one that met issue 11's quality
+# condition on all four kinds of music measured (quick's takes were less varied on tonal synth
+# music), at 13 min for 10 s alone on a fast hour of the 2-core VM (quick 8 min the same hour;
+# bench/README.md, "700 iterations at the 4 and 8 kHz scales only"). GPUs get standard.
+DEFAULT_CPU_PRESET = "thorough"
+
 PRESETS: dict[str, TrainConfig] = {
     "tiny": TrainConfig(
         name="tiny",
@@ -281,8 +287,8 @@ PRESETS: dict[str, TrainConfig] = {
     ),
     "quick": TrainConfig(
         name="quick",
-        summary="For a CPU: mono at a 16 kHz working rate (treble up to 8 kHz), sections up to 10 s. "
-        "8-17 min for 10 s on a 2-core CPU (measured). Gives up: 8 scales instead of 12, 16 "
+        summary="The fastest for a CPU: mono at a 16 kHz working rate (treble up to 8 kHz), "
+        "sections up to 10 s. 8-17 min for 10 s on a 2-core CPU (measured). Gives up: 8 scales instead of 12, 16 "
         "channels instead of 96, 350 iterations per scale instead of 2000 (rougher texture "
         "than standard); scales over 32 768 samples train on 2 random windows of 8192 samples "
         "(against whole scales at 10 s, three seeds: as good on heavy rock, metal and acoustic "
@@ -293,9 +299,9 @@ PRESETS: dict[str, TrainConfig] = {
     ),
     "thorough": TrainConfig(
         name="thorough",
-        summary="For a CPU, when quick's takes sound too alike or stray from the section (measured "
-        "on tonal synth music): quick with 700 iterations instead of 350 at the scales that "
-        "train on windows (4, 8 and 16 kHz for a 10 s section). About 1.6 times quick's time: "
+        summary="The default for a CPU, as varied as the former 8 kHz preset on every kind of "
+        "music measured (quick's takes are less varied on tonal synth music): quick with 700 "
+        "iterations instead of 350 at the scales that train on windows (4, 8 and 16 kHz for a 10 s section). About 1.6 times quick's time: "
         "13-25 min for 10 s on a 2-core CPU (measured). Within whole scales' spread on every "
         "measure on tonal synth music (as varied, where quick is not), metal and heavy rock; on "
         "acoustic folk nearer the section than quick; a closer reconstruction than quick's (10 s, "

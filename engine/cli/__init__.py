@@ -323,7 +323,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from engine.config import PRESETS
+    from engine.config import DEFAULT_CPU_PRESET, PRESETS
 
     p = argparse.ArgumentParser(
         prog="songwriter-cli",
@@ -338,7 +338,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Train on one clip. Presets -- " + preset_help)
     t.add_argument("clip", nargs="?", help="audio file (wav, flac, ogg, mp3, aiff)")
     t.add_argument("--project", required=True, help="project folder to create (or resume)")
-    t.add_argument("--preset", default="quick", help="tiny, quick, thorough, studio, standard or hifi (default quick)")
+    t.add_argument("--preset", default=DEFAULT_CPU_PRESET,
+                   help=f"tiny, quick, thorough, studio, standard or hifi (default {DEFAULT_CPU_PRESET})")
     t.add_argument("--start", type=float, default=0.0, help="section start in seconds")
     t.add_argument("--duration", type=float, default=None, help="section length in seconds (default: as long as the preset allows)")
     t.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")

@@ -14,6 +14,8 @@ from typing import Any
 
 
 def register(sub: Any) -> None:
+    from engine.config import DEFAULT_CPU_PRESET
+
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--queue", dest="queue_file", default=argparse.SUPPRESS, metavar="FILE",
                         help="the queue file (default: $SONGWRITER_QUEUE, else queue.json beside "
@@ -42,7 +44,8 @@ def register(sub: Any) -> None:
     a.add_argument("--mode", choices=["variation", "bridge", "ending"], default=None,
                    help="as in train (default: bridge for two sections and a gap, ending for "
                    "one and a gap, else variation)")
-    a.add_argument("--preset", default="quick", help="tiny, quick, thorough, studio, standard or hifi (default quick)")
+    a.add_argument("--preset", default=DEFAULT_CPU_PRESET,
+                   help=f"tiny, quick, thorough, studio, standard or hifi (default {DEFAULT_CPU_PRESET})")
     a.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                    help="override a setting of the preset (as in train --set)")
     a.add_argument("--seed", type=int, default=0)

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine.config import DEFAULT_CPU_PRESET
+
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
 STATES = (QUEUED, RUNNING, DONE, FAILED, CANCELLED)
 FINAL_STATES = (DONE, FAILED, CANCELLED)
@@ -32,7 +34,7 @@ class Job:
     id: str
     clip: str  # the audio file to train on
     project: str  # destination project folder (created by the runner)
-    preset: str = "quick"  # a name from engine.config.PRESETS
+    preset: str = DEFAULT_CPU_PRESET  # a name from engine.config.PRESETS
     overrides: dict[str, Any] = field(default_factory=dict)  # TrainConfig fields to override
     start: float = 0.0  # section start in seconds
     duration: float | None = None  # section length; None = as long as the preset allows
@@ -117,7 +119,7 @@ def section_project_name(clip: str | Path, start: float, when: float | None = No
 
 
 def section_jobs(
-    clips: list[str | Path], *, projects_dir: str | Path, preset: str = "quick",
+    clips: list[str | Path], *, projects_dir: str | Path, preset: str = DEFAULT_CPU_PRESET,
     overrides: dict[str, Any] | None = None, sections: list[tuple[float, float | None]] | None = None,
     seed: int = 0, project: str | Path | None = None,
 ) -> list[Job]:
@@ -154,7 +156,7 @@ def section_jobs(
 
 
 def layout_jobs(
-    requests: list[Any], *, projects_dir: str | Path, preset: str = "quick",
+    requests: list[Any], *, projects_dir: str | Path, preset: str = DEFAULT_CPU_PRESET,
     overrides: dict[str, Any] | None = None, seed: int = 0, project: str | Path | None = None,
 ) -> list[Job]:
     """One job per LayoutRequest (several sections, a bridge or an ending), its project named

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from engine.config import PRESETS, TrainConfig, get_preset
+from engine.config import DEFAULT_CPU_PRESET, PRESETS, TrainConfig, get_preset
 from engine.errors import EngineError
 from engine.project import Project
 from engine.training.cost import clock_time, probe_is_current
@@ -46,8 +46,8 @@ def listed_presets() -> list[str]:
 
 
 def default_preset(device_label: str) -> str:
-    """The best preset for the device: standard on a CUDA GPU, quick on a CPU."""
-    return "quick" if device_label.startswith("CPU") or "cpu" in device_label.lower() \
+    """The best preset for the device: standard on a CUDA GPU, thorough on a CPU."""
+    return DEFAULT_CPU_PRESET if device_label.startswith("CPU") or "cpu" in device_label.lower() \
         else "standard"
 
 

@@ -178,7 +178,7 @@ def test_bench_figures_give_fits(tmp_path: Path) -> None:
 def test_first_start_offers_the_device_preset_and_no_test_preset(
     qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_player
 ) -> None:
-    """A first-time user sees quick (CPU) or standard (GPU) selected, and no `tiny`."""
+    """A first-time user sees thorough (CPU) or standard (GPU) selected, and no `tiny`."""
     from songwriter_app.controllers.training import default_preset
     from songwriter_app.main_window import MainWindow
     from songwriter_app.settings import AppSettings
@@ -188,7 +188,7 @@ def test_first_start_offers_the_device_preset_and_no_test_preset(
                    projects_dir=tmp_path / "p", device="cpu", auto_probe=False, warm_up=False,
                    install_study=False)
     qtbot.addWidget(w)
-    assert w.train_panel.preset_name() == "quick"
+    assert w.train_panel.preset_name() == "thorough"
     assert w.train_panel.preset_names() == ["quick", "thorough", "studio", "standard", "hifi"]
-    assert default_preset("NVIDIA H200") == "standard" and default_preset("CPU (2 threads)") == "quick"
+    assert default_preset("NVIDIA H200") == "standard" and default_preset("CPU (2 threads)") == "thorough"
     w.shutdown(10)
