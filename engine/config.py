@@ -287,25 +287,26 @@ PRESETS: dict[str, TrainConfig] = {
     ),
     "quick": TrainConfig(
         name="quick",
-        summary="The fastest for a CPU: mono at a 16 kHz working rate (treble up to 8 kHz), "
-        "sections up to 10 s. 8-17 min for 10 s on a 2-core CPU (measured). Gives up: 8 scales instead of 12, 16 "
-        "channels instead of 96, 350 iterations per scale instead of 2000 (rougher texture "
-        "than standard); scales over 32 768 samples train on 2 random windows of 8192 samples "
-        "(against whole scales at 10 s, three seeds: as good on heavy rock, metal and acoustic "
-        "folk; on tonal synth music the takes are less varied, where thorough is not: measured, "
-        "bench/README.md).",
+        summary="The fastest for a CPU: mono at a 16 kHz working rate (treble up to 8 kHz), sections up"
+        " to 10 s. 8-17 min for 10 s on a 2-core CPU (measured). Gives up: 8 scales instead of "
+        "12, 16 channels instead of 96, 350 iterations per scale instead of 2000 (rougher "
+        "texture than standard); scales over 32 768 samples train on 2 random windows of 8192 "
+        "samples (against whole scales at 10 s, three seeds: as good on heavy rock, metal and "
+        "acoustic folk; on tonal synth music the takes are less varied, where thorough is not: "
+        "measured, bench/README.md).",
         **_CPU_MONO,
         **_CPU_SHAPE,
     ),
     "thorough": TrainConfig(
         name="thorough",
-        summary="The default for a CPU, as varied as the former 8 kHz preset on every kind of "
-        "music measured (quick's takes are less varied on tonal synth music): quick with 700 "
-        "iterations instead of 350 at the scales that train on windows (4, 8 and 16 kHz for a 10 s section). About 1.6 times quick's time: "
-        "13-25 min for 10 s on a 2-core CPU (measured). Within whole scales' spread on every "
-        "measure on tonal synth music (as varied, where quick is not), metal and heavy rock; on "
-        "acoustic folk nearer the section than quick; a closer reconstruction than quick's (10 s, "
-        "three seeds each; measured, bench/README.md). Gives up what quick gives up otherwise.",
+        summary="The default for a CPU, as varied as the former 8 kHz preset on every kind of music "
+        "measured (quick's takes are less varied on tonal synth music): quick with 700 "
+        "iterations instead of 350 at the scales that train on windows (4, 8 and 16 kHz for a "
+        "10 s section). About 1.6 times quick's time: 13-25 min for 10 s on a 2-core CPU "
+        "(measured). Within whole scales' spread on every measure on tonal synth music (as "
+        "varied, where quick is not), metal and heavy rock; on acoustic folk nearer the section"
+        " than quick; a closer reconstruction than quick's (10 s, three seeds each; measured, "
+        "bench/README.md). Gives up what quick gives up otherwise.",
         **_CPU_MONO,
         **dict(_CPU_SHAPE, iters_window=700),
     ),
