@@ -322,8 +322,16 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def preset_option(parser: argparse.ArgumentParser) -> None:
+    """The --preset option of train and queue add: every preset, the CPU default preselected."""
+    from engine.config import DEFAULT_CPU_PRESET, preset_names
+
+    parser.add_argument("--preset", default=DEFAULT_CPU_PRESET,
+                        help=f"{', '.join(preset_names())} (default {DEFAULT_CPU_PRESET})")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    from engine.config import DEFAULT_CPU_PRESET, PRESETS
+    from engine.config import PRESETS
 
     p = argparse.ArgumentParser(
         prog="songwriter-cli",
@@ -338,8 +346,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Train on one clip. Presets -- " + preset_help)
     t.add_argument("clip", nargs="?", help="audio file (wav, flac, ogg, mp3, aiff)")
     t.add_argument("--project", required=True, help="project folder to create (or resume)")
-    t.add_argument("--preset", default=DEFAULT_CPU_PRESET,
-                   help=f"tiny, quick, thorough, studio, standard or hifi (default {DEFAULT_CPU_PRESET})")
+    preset_option(t)
     t.add_argument("--start", type=float, default=0.0, help="section start in seconds")
     t.add_argument("--duration", type=float, default=None, help="section length in seconds (default: as long as the preset allows)")
     t.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")

@@ -14,7 +14,7 @@ from typing import Any
 
 
 def register(sub: Any) -> None:
-    from engine.config import DEFAULT_CPU_PRESET
+    from engine.cli import preset_option
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--queue", dest="queue_file", default=argparse.SUPPRESS, metavar="FILE",
@@ -44,8 +44,7 @@ def register(sub: Any) -> None:
     a.add_argument("--mode", choices=["variation", "bridge", "ending"], default=None,
                    help="as in train (default: bridge for two sections and a gap, ending for "
                    "one and a gap, else variation)")
-    a.add_argument("--preset", default=DEFAULT_CPU_PRESET,
-                   help=f"tiny, quick, thorough, studio, standard or hifi (default {DEFAULT_CPU_PRESET})")
+    preset_option(a)
     a.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                    help="override a setting of the preset (as in train --set)")
     a.add_argument("--seed", type=int, default=0)
