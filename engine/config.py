@@ -269,6 +269,12 @@ _GPU_WINDOWS: dict[str, Any] = {"window": 16384, "window_batch": 4}
 # music), at 13 min for 10 s alone on a fast hour of the 2-core VM (quick 8 min the same hour;
 # bench/README.md, "700 iterations at the 4 and 8 kHz scales only"). GPUs get standard.
 DEFAULT_CPU_PRESET = "thorough"
+DEFAULT_GPU_PRESET = "standard"
+
+
+def default_preset_for(device_type: str) -> str:
+    """The preset for a device type ("cuda" or "cpu") when the user names none."""
+    return DEFAULT_GPU_PRESET if device_type == "cuda" else DEFAULT_CPU_PRESET
 
 PRESETS: dict[str, TrainConfig] = {
     "tiny": TrainConfig(

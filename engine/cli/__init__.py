@@ -70,7 +70,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.iters is not None:
         overrides["iters_per_scale"] = args.iters
     layout = None if args.resume else _layout_request(args)
-    cfg = None if args.resume else get_preset(args.preset, **overrides)
+    preset = args.preset
+    if preset is None and not args.resume:
+        from engine.config import default_preset_for
+        from engine.device import resolve_device
+
+        preset = default_preset_for(resolve_device(args.device).type)
+    cfg = None if args.resume else get_preset(preset, **overrides)
     if not args.resume and args.clip is None and layout is None:
         raise EngineError("train needs a CLIP (or --resume with an existing --project).")
     bar = ProgressBar(sys.stderr)
@@ -322,12 +328,15 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def preset_option(parser: argparse.ArgumentParser) -> None:
-    """The --preset option of train and queue add: every preset, the CPU default preselected."""
-    from engine.config import DEFAULT_CPU_PRESET, preset_names
+def preset_option(parser: argparse.ArgumentParser, *, by_device: bool = False) -> None:
+    """The --preset option of train and queue add: every preset; the CPU default, or with
+    by_device None (the training device's default, engine.config.default_preset_for)."""
+    from engine.config import DEFAULT_CPU_PRESET, DEFAULT_GPU_PRESET, preset_names
 
-    parser.add_argument("--preset", default=DEFAULT_CPU_PRESET,
-                        help=f"{', '.join(preset_names())} (default {DEFAULT_CPU_PRESET})")
+    default = (f"{DEFAULT_CPU_PRESET} on a CPU, {DEFAULT_GPU_PRESET} on a CUDA GPU" if by_device
+               else DEFAULT_CPU_PRESET)
+    parser.add_argument("--preset", default=None if by_device else DEFAULT_CPU_PRESET,
+                        help=f"{', '.join(preset_names())} (default {default})")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -346,7 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Train on one clip. Presets -- " + preset_help)
     t.add_argument("clip", nargs="?", help="audio file (wav, flac, ogg, mp3, aiff)")
     t.add_argument("--project", required=True, help="project folder to create (or resume)")
-    preset_option(t)
+    preset_option(t, by_device=True)
     t.add_argument("--start", type=float, default=0.0, help="section start in seconds")
     t.add_argument("--duration", type=float, default=None, help="section length in seconds (default: as long as the preset allows)")
     t.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from engine.config import DEFAULT_CPU_PRESET, PRESETS, TrainConfig, get_preset
+from engine.config import PRESETS, TrainConfig, default_preset_for, get_preset
 from engine.errors import EngineError
 from engine.project import Project
 from engine.training.cost import clock_time, probe_is_current
@@ -45,10 +45,18 @@ def listed_presets() -> list[str]:
     return names
 
 
+def _is_cpu(device_label: str) -> bool:
+    return device_label.startswith("CPU") or "cpu" in device_label.lower()
+
+
 def default_preset(device_label: str) -> str:
     """The best preset for the device: standard on a CUDA GPU, thorough on a CPU."""
-    return DEFAULT_CPU_PRESET if device_label.startswith("CPU") or "cpu" in device_label.lower() \
-        else "standard"
+    return default_preset_for("cpu" if _is_cpu(device_label) else "cuda")
+
+
+def chosen_preset_key(device_label: str) -> str:
+    """Where the preset the user last picked is kept: one choice for CPUs, one for GPUs."""
+    return f"train/preset/{'cpu' if _is_cpu(device_label) else 'gpu'}"
 
 
 def run_training(project_dir: Path, clip_path: Path | None, preset: TrainConfig | None, *,
@@ -124,8 +132,11 @@ class TrainingController(QObject):
         self.auto_probe = False
 
         names = listed_presets()
+        chosen = settings.get(chosen_preset_key(device_name), "")
         panel.set_presets(names, {n: PRESETS[n].summary for n in names},
-                          default_preset(device_name))
+                          chosen if chosen in names else default_preset(device_name))
+        panel.preset_chosen.connect(
+            lambda name: settings.set(chosen_preset_key(device_name), name))
         panel.set_device(device_name)
         panel.preset_changed.connect(self._on_preset_changed)
         panel.train_requested.connect(self.start_training)

@@ -34,6 +34,7 @@ from songwriter_app.views.loss_plot import LossPlot
 
 class TrainingPanel(QWidget):
     preset_changed = Signal()
+    preset_chosen = Signal(str)  # the user picked a preset (not a programmatic change)
     train_requested = Signal()
     cancel_requested = Signal()
     resume_requested = Signal()
@@ -110,6 +111,7 @@ class TrainingPanel(QWidget):
         lay.addWidget(split, 1)
 
         self.preset.currentIndexChanged.connect(lambda _i: self.preset_changed.emit())
+        self.preset.activated.connect(lambda _i: self.preset_chosen.emit(self.preset_name()))
         self.train_btn.clicked.connect(self.train_requested)
         self.cancel_btn.clicked.connect(self.cancel_requested)
         self.resume_btn.clicked.connect(self.resume_requested)

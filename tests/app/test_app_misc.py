@@ -192,3 +192,45 @@ def test_first_start_offers_the_device_preset_and_no_test_preset(
     assert w.train_panel.preset_names() == ["quick", "thorough", "studio", "standard", "hifi"]
     assert default_preset("NVIDIA H200") == "standard" and default_preset("CPU (2 threads)") == "thorough"
     w.shutdown(10)
+
+
+def test_the_preset_a_user_picks_is_offered_again_on_that_kind_of_device(
+    qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_player
+) -> None:
+    """A CPU user who switched to quick finds quick selected next time; a project opened with
+    another preset, a GPU's choice or a preset that no longer exists does not change that."""
+    from PySide6.QtCore import Qt
+
+    from songwriter_app.controllers.training import chosen_preset_key
+    from songwriter_app.main_window import MainWindow
+    from songwriter_app.settings import AppSettings
+
+    monkeypatch.delenv("SONGWRITER_TEST_PRESETS", raising=False)
+    ini = tmp_path / "s.ini"
+
+    def window() -> MainWindow:
+        w = MainWindow(player=fake_player, settings=AppSettings(ini), projects_dir=tmp_path / "p",
+                       device="cpu", auto_probe=False, warm_up=False, install_study=False)
+        qtbot.addWidget(w)
+        return w
+
+    w = window()
+    assert w.train_panel.preset_name() == "thorough"
+    w.train_panel.set_preset("standard")  # what opening a standard project does
+    w.train_panel.preset.setFocus()
+    qtbot.keyClick(w.train_panel.preset, Qt.Key.Key_Home)  # the user picks the first: quick
+    assert w.train_panel.preset_name() == "quick"
+    w.shutdown(10)
+    assert AppSettings(ini).get(chosen_preset_key("CPU (2 threads)")) == "quick"
+    assert AppSettings(ini).get(chosen_preset_key("NVIDIA H200")) == ""
+
+    w = window()
+    assert w.train_panel.preset_name() == "quick"
+    w.train_panel.set_preset("standard")
+    w.shutdown(10)
+    assert AppSettings(ini).get(chosen_preset_key("CPU (2 threads)")) == "quick"
+
+    AppSettings(ini).set(chosen_preset_key("CPU (2 threads)"), "quick8k")  # not listed
+    w = window()
+    assert w.train_panel.preset_name() == "thorough"
+    w.shutdown(10)

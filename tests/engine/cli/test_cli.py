@@ -102,6 +102,19 @@ def test_train_reports_progress_and_writes_a_complete_project(
     assert again.rc == 0 and "Done" in again.err
 
 
+def test_train_without_a_preset_takes_the_devices_default(
+    cli, tmp_path: Path, demo_clip: Path
+) -> None:
+    """No --preset: thorough on a CPU (standard would be on a CUDA GPU); the help says so."""
+    r = cli("train", demo_clip, "--project", tmp_path / "p", "--device", "cpu", "--iters", "1",
+            "--set", "iters_window=1", "--duration", "1")
+    assert r.rc == 0, r.err
+    assert r.err.splitlines()[0].startswith("Training preset 'thorough' on CPU")
+    assert json.loads((tmp_path / "p" / "manifest.json").read_text())["config"]["name"] == "thorough"
+    helped = cli("train", "--help")
+    assert "default thorough on a CPU, standard on a CUDA GPU" in " ".join(helped.out.split())
+
+
 def test_info_text_and_json(cli, cli_project: Path, second_clip: Path) -> None:
     r = cli("info", "--project", cli_project)
     assert r.rc == 0 and r.err == ""
