@@ -309,10 +309,13 @@ PRESETS: dict[str, TrainConfig] = {
         "measured (quick's takes are less varied on tonal synth music): quick with 700 "
         "iterations instead of 350 at the scales that train on windows (4, 8 and 16 kHz for a "
         "10 s section). About 1.6 times quick's time: 13-25 min for 10 s on a 2-core CPU "
-        "(measured). Within whole scales' spread on every measure on tonal synth music (as "
-        "varied, where quick is not), metal and heavy rock; on acoustic folk nearer the section"
-        " than quick; a closer reconstruction than quick's (10 s, three seeds each; measured, "
-        "bench/README.md). Gives up what quick gives up otherwise.",
+        "(measured). Against the former 8 kHz preset's whole scales within their spread on "
+        "every measure on tonal synth music (as varied, where quick is not), metal and heavy "
+        "rock; against whole scales at its own architecture (2.2 times as slow) within on "
+        "every measure on folk and on synth but one (the takes line up a little more with the "
+        "section; nothing copied); nearer folk's timbre and a closer reconstruction than quick "
+        "(10 s, three seeds each; measured, bench/README.md). Gives up what quick gives up "
+        "otherwise.",
         **_CPU_MONO,
         **dict(_CPU_SHAPE, iters_window=700),
     ),
