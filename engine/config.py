@@ -276,6 +276,7 @@ def default_preset_for(device_type: str) -> str:
     """The preset for a device type ("cuda" or "cpu") when the user names none."""
     return DEFAULT_GPU_PRESET if device_type == "cuda" else DEFAULT_CPU_PRESET
 
+
 PRESETS: dict[str, TrainConfig] = {
     "tiny": TrainConfig(
         name="tiny",
