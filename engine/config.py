@@ -306,17 +306,14 @@ PRESETS: dict[str, TrainConfig] = {
     ),
     "thorough": TrainConfig(
         name="thorough",
-        summary="The default for a CPU, as varied as the former 8 kHz preset on every kind of music "
-        "measured (quick's takes are less varied on tonal synth music): quick with 700 "
-        "iterations instead of 350 at the scales that train on windows (4, 8 and 16 kHz for a "
-        "10 s section). About 1.6 times quick's time: 13-25 min for 10 s on a 2-core CPU "
-        "(measured). Against the former 8 kHz preset's whole scales within their spread on "
-        "every measure on tonal synth music (as varied, where quick is not), metal and heavy "
-        "rock; against whole scales at its own architecture (2.2 times as slow) within on "
-        "every measure on folk and on synth but one (the takes line up a little more with the "
-        "section; nothing copied); nearer folk's timbre and a closer reconstruction than quick "
-        "(10 s, three seeds each; measured, bench/README.md). Gives up what quick gives up "
-        "otherwise.",
+        summary="The default for a CPU: quick with 700 iterations instead of 350 at the scales "
+        "that train on windows (4, 8 and 16 kHz for a 10 s section). About 1.6 times quick's "
+        "time: 13-25 min for 10 s on a 2-core CPU (measured). As varied as the former 8 kHz "
+        "preset on every kind of music measured (quick's takes are less varied on tonal synth "
+        "music), nearer folk's timbre and a closer reconstruction than quick; within the spread "
+        "of whole-scale training at its own architecture (2.2 times as slow) on every measure "
+        "but one (on synth the takes line up a little more with the section; nothing copied). "
+        "10 s, three seeds each; bench/README.md. Gives up what quick gives up otherwise.",
         **_CPU_MONO,
         **dict(_CPU_SHAPE, iters_window=700),
     ),
