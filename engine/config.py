@@ -298,9 +298,10 @@ PRESETS: dict[str, TrainConfig] = {
         " to 10 s. 8-17 min for 10 s on a 2-core CPU (measured). Gives up: 8 scales instead of "
         "12, 16 channels instead of 96, 350 iterations per scale instead of 2000 (rougher "
         "texture than standard); scales over 32 768 samples train on 2 random windows of 8192 "
-        "samples (against whole scales at 10 s, three seeds: as good on heavy rock, metal and "
-        "acoustic folk; on tonal synth music the takes are less varied, where thorough is not: "
-        "measured, bench/README.md).",
+        "samples (10 s, three seeds, measured, bench/README.md: against the former 8 kHz "
+        "preset's whole scales as good on heavy rock, metal and acoustic folk, less varied on "
+        "tonal synth music, where thorough is not; against whole scales at its own "
+        "architecture a weaker top octave on folk, where thorough is within).",
         **_CPU_MONO,
         **_CPU_SHAPE,
     ),

@@ -46,7 +46,8 @@ def listed_presets() -> list[str]:
 
 
 def _is_cpu(device_label: str) -> bool:
-    return device_label.startswith("CPU") or "cpu" in device_label.lower()
+    """engine.device.device_label names a CPU "CPU (N threads)", a GPU by its model."""
+    return "cpu" in device_label.lower()
 
 
 def default_preset(device_label: str) -> str:
