@@ -301,7 +301,8 @@ PRESETS: dict[str, TrainConfig] = {
         "samples (10 s, three seeds, measured, bench/README.md: against the former 8 kHz "
         "preset's whole scales as good on heavy rock, metal and acoustic folk, less varied on "
         "tonal synth music, where thorough is not; against whole scales at its own "
-        "architecture a weaker top octave on folk, where thorough is within).",
+        "architecture a weaker top octave on folk and a little less varied on metal, where "
+        "thorough is within).",
         **_CPU_MONO,
         **_CPU_SHAPE,
     ),
@@ -312,9 +313,10 @@ PRESETS: dict[str, TrainConfig] = {
         "time: 13-25 min for 10 s on a 2-core CPU (measured). As varied as the former 8 kHz "
         "preset on every kind of music measured (quick's takes are less varied on tonal synth "
         "music), nearer folk's timbre and a closer reconstruction than quick; within the spread "
-        "of whole-scale training at its own architecture (2.2 times as slow) on every measure "
-        "but one (on synth the takes line up a little more with the section; nothing copied). "
-        "10 s, three seeds each; bench/README.md. Gives up what quick gives up otherwise.",
+        "of whole-scale training at its own architecture (2.2-2.6 times as slow) on every "
+        "measure on folk, metal and heavy rock, and on synth on all but one (its takes line up "
+        "a little more with the section; nothing copied). 10 s, three seeds each; "
+        "bench/README.md. Gives up what quick gives up otherwise.",
         **_CPU_MONO,
         **dict(_CPU_SHAPE, iters_window=700),
     ),
