@@ -258,12 +258,40 @@ def bench(args: argparse.Namespace, preset: str) -> Path:
     return out
 
 
+def take_values(result: dict[str, Any], clip: str, key: str) -> list[float]:
+    """One metric's values over every take (variation) of every run on `clip`."""
+    vals = []
+    for run in result.get("runs", []):
+        if Path(run.get("clip", "")).name != clip:
+            continue
+        for take in run.get("evaluation", {}).get("variations", {}).values():
+            if key in take and math.isfinite(take[key]):
+                vals.append(float(take[key]))
+    return vals
+
+
+def takes_p_value(a: list[float], b: list[float]) -> float | None:
+    """Two-sided Mann-Whitney U p-value of two sets of takes (None under 3 takes a side or
+    when every value is the same): do B's takes come from A's distribution?"""
+    if len(a) < 3 or len(b) < 3 or len(set(a) | set(b)) < 2:
+        return None
+    from scipy.stats import mannwhitneyu
+
+    return float(mannwhitneyu(a, b, alternative="two-sided").pvalue)
+
+
 def compare(a_path: str, b_path: str, *, stream: Any = sys.stdout) -> int:
     """Print, clip by clip and metric by metric, whether B's mean is within A's spread.
 
     A's band is mean +- max(2 std, half the min-max range, 1% of |mean|) over A's
     repeats. Returns 1 when a quality metric of B is outside the band on the worse side
     (timings and memory are shown but do not count), 0 otherwise.
+
+    For the measures taken on each take (timbre, LTAS, cross-correlations, copies) a
+    last column gives the Mann-Whitney p-value of B's takes against A's, all seeds
+    pooled: a second view that does not rest on a band from three seed means (a small
+    p says B's takes differ from A's; it does not change the verdict). The takes of one
+    seed share a model, so they are not independent and this p is on the small side.
     """
     a = json.loads(Path(a_path).read_text())
     b = json.loads(Path(b_path).read_text())
@@ -281,8 +309,8 @@ def compare(a_path: str, b_path: str, *, stream: Any = sys.stdout) -> int:
     for clip in clips:
         sa, sb = a["summary"][clip], b["summary"][clip]
         print(f"\n{clip}", file=stream)
-        print(f"{'metric':24s}{'A mean':>12s}{'A band':>26s}{'B mean':>12s}  verdict",
-              file=stream)
+        print(f"{'metric':24s}{'A mean':>12s}{'A band':>26s}{'B mean':>12s}  verdict  "
+              "takes p", file=stream)
         for key, better in list(QUALITY.items()) + list(COST.items()):
             if key not in sa or key not in sb:
                 continue
@@ -298,7 +326,9 @@ def compare(a_path: str, b_path: str, *, stream: Any = sys.stdout) -> int:
                 if not good and key in QUALITY:
                     worse += 1
             band = f"[{lo:.4g}, {hi:.4g}]"
-            print(f"{key:24s}{m:12.4g}{band:>26s}{v:12.4g}  {verdict}", file=stream)
+            p = takes_p_value(take_values(a, clip, key), take_values(b, clip, key))
+            takes = "" if p is None else f"{'':{9 - len(verdict)}s}{p:.2g}"
+            print(f"{key:24s}{m:12.4g}{band:>26s}{v:12.4g}  {verdict}{takes}", file=stream)
         if "train_seconds" in sa and "train_seconds" in sb and sb["train_seconds"]["mean"] > 0:
             ratio = sa["train_seconds"]["mean"] / sb["train_seconds"]["mean"]
             print(f"{'train time A/B':24s}{ratio:12.2f}x  (runs one after the other, not "

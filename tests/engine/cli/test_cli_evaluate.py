@@ -115,6 +115,34 @@ def test_bench_compare(tmp_path: Path, capsys: pytest.CaptureFixture[str], bench
         "bank_size": 0, "amp": True, "lr": 0.001}
 
 
+def test_bench_compare_tests_the_takes_of_all_seeds_against_each_other(
+    tmp_path: Path, bench_script,
+) -> None:
+    bench = bench_script("run_bench")
+
+    def runs(centre: float) -> dict:
+        out = []
+        for seed in range(3):
+            takes = {f"seed {1000 + i} (free)": {"max_xcorr": centre + 0.01 * ((seed * 4 + i) % 5)}
+                     for i in range(4)}
+            out.append({"clip": "/c/demo.wav", "evaluation": {"variations": takes}})
+        # another clip's takes are not pooled in
+        out.append({"clip": "/c/other.wav", "evaluation": {"variations": {
+            "seed 1000 (free)": {"max_xcorr": 9.0}}}})
+        return {"runs": out}
+
+    a, same, far = runs(0.17), runs(0.171), runs(0.30)
+    assert bench.take_values(a, "demo.wav", "max_xcorr") == pytest.approx(
+        [0.17 + 0.01 * (k % 5) for k in range(12)])
+    assert bench.takes_p_value(bench.take_values(a, "demo.wav", "max_xcorr"),
+                               bench.take_values(far, "demo.wav", "max_xcorr")) < 1e-4
+    assert bench.takes_p_value(bench.take_values(a, "demo.wav", "max_xcorr"),
+                               bench.take_values(same, "demo.wav", "max_xcorr")) > 0.05
+    # too few takes, or nothing to rank: no p-value rather than a made-up one
+    assert bench.takes_p_value([0.1, 0.2], [0.1, 0.2, 0.3]) is None
+    assert bench.takes_p_value([0.1] * 4, [0.1] * 4) is None
+
+
 def test_bench_merge_gives_one_file_with_the_spread_of_runs_made_apart(tmp_path: Path, bench_script) -> None:
     bench = bench_script("run_bench")
 
