@@ -301,8 +301,7 @@ PRESETS: dict[str, TrainConfig] = {
         "samples (10 s, three seeds, measured, bench/README.md: against the former 8 kHz "
         "preset's whole scales as good on heavy rock, metal and acoustic folk, less varied on "
         "tonal synth music, where thorough is not; against whole scales at its own "
-        "architecture a weaker top octave on folk and a little less varied on metal, where "
-        "thorough is within).",
+        "architecture a weaker top octave on folk and a little less varied on metal).",
         **_CPU_MONO,
         **_CPU_SHAPE,
     ),
@@ -314,8 +313,8 @@ PRESETS: dict[str, TrainConfig] = {
         "preset on every kind of music measured (quick's takes are less varied on tonal synth "
         "music), nearer folk's timbre and a closer reconstruction than quick; within the spread "
         "of whole-scale training at its own architecture (2.2-2.6 times as slow) on every "
-        "measure on folk, metal and heavy rock, and on synth on all but one (its takes line up "
-        "a little more with the section; nothing copied). 10 s, three seeds each; "
+        "measure on synth, folk, metal and heavy rock, though on folk its takes' top octave is "
+        "a little duller than whole scales' (timbre 24 % further). 10 s, three to five seeds; "
         "bench/README.md. Gives up what quick gives up otherwise.",
         **_CPU_MONO,
         **dict(_CPU_SHAPE, iters_window=700),
