@@ -326,9 +326,11 @@ def compare(a_path: str, b_path: str, *, stream: Any = sys.stdout) -> int:
                 if not good and key in QUALITY:
                     worse += 1
             band = f"[{lo:.4g}, {hi:.4g}]"
-            p = takes_p_value(take_values(a, clip, key), take_values(b, clip, key))
-            takes = "" if p is None else f"{'':{9 - len(verdict)}s}{p:.2g}"
-            print(f"{key:24s}{m:12.4g}{band:>26s}{v:12.4g}  {verdict}{takes}", file=stream)
+            p = (takes_p_value(take_values(a, clip, key), take_values(b, clip, key))
+                 if key in QUALITY else None)
+            takes = "" if p is None else f"{p:.2g}"
+            print(f"{key:24s}{m:12.4g}{band:>26s}{v:12.4g}  {verdict:9s}{takes}".rstrip(),
+                  file=stream)
         if "train_seconds" in sa and "train_seconds" in sb and sb["train_seconds"]["mean"] > 0:
             ratio = sa["train_seconds"]["mean"] / sb["train_seconds"]["mean"]
             print(f"{'train time A/B':24s}{ratio:12.2f}x  (runs one after the other, not "
