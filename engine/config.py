@@ -101,6 +101,9 @@ class TrainConfig:
     # 0 = as the rules above say. thorough with 350 here (bench/README.md, "700 iterations at the
     # 4 and 8 kHz scales only"): 11 % faster, as varied, but further from folk's timbre
     iters_top: int = 0
+    # windows per iteration at the finest scale when it trains on windows; 0 = window_batch.
+    # More windows there see more of the top octave per step, as whole-scale training does.
+    window_batch_top: int = 0
     # Extra window starts past each end of the scale, in windows, clamped to that end. 0 = starts
     # uniform over [0, T - W] (projects trained before this field): a sample within a window of
     # either end is then in fewer windows the nearer the end, the first and last ones almost never.
@@ -151,6 +154,8 @@ class TrainConfig:
             problems.append("gp_every must be at least 1 (1: the penalty every iteration)")
         if self.iters_top < 0:
             problems.append("iters_top must be >= 0 (0: the finest scale as the others)")
+        if self.window_batch_top < 0:
+            problems.append("window_batch_top must be >= 0 (0: window_batch at the finest scale too)")
         if not 0.0 <= self.window_rec_power <= 1.0:
             problems.append("window_rec_power must be between 0 and 1")
         if not 0.0 <= self.window_ends <= 1.0:
@@ -197,10 +202,15 @@ class TrainConfig:
             iters[-1] = self.iters_top
         return iters
 
-    def step_samples(self, length: int) -> int:
-        """Samples one training step pushes through G (the cost model's length)."""
+    def windows_per_step(self, finest: bool) -> int:
+        """Windows per iteration at a scale that trains on windows (`finest`: the last scale)."""
+        return self.window_batch_top if finest and self.window_batch_top else self.window_batch
+
+    def step_samples(self, length: int, finest: bool = False) -> int:
+        """Samples one training step pushes through G (the cost model's length) at a scale of
+        `length` samples, `finest` when it is the last one."""
         if self.uses_windows(length):
-            return self.window_batch * (self.window + 2 * self.window_margin)
+            return self.windows_per_step(finest) * (self.window + 2 * self.window_margin)
         return length
 
     def for_source(self, source_rate: int) -> TrainConfig:

@@ -173,7 +173,7 @@ def estimate_seconds(cfg: TrainConfig, section_seconds: float, fits: dict[str, A
         if fit is None:
             return math.nan
         length = int(round(rate * seconds))
-        step = Fit(float(fit["a"]), float(fit["b"])).seconds(cfg.step_samples(length))
+        step = Fit(float(fit["a"]), float(fit["b"])).seconds(cfg.step_samples(length, s == len(rates) - 1))
         step *= penalty_factor(cfg)
         redraw = 0.0
         if cfg.bank_size == 0:  # every step runs the coarser generators again
@@ -229,14 +229,16 @@ def bench_fits(bench_dir: Path, device_name: str) -> dict[str, Any] | None:
             continue
         used = False
         for run in runs:
-            for i, sc in enumerate(((run or {}).get("train") or {}).get("scales") or []):
+            scales = ((run or {}).get("train") or {}).get("scales") or []
+            for i, sc in enumerate(scales):
                 try:
                     # as a step that takes the penalty every iteration (the probe's)
                     spi = float(sc.get("seconds_per_iteration_in_loop")
                                 or sc["seconds_per_iteration"]) / penalty_factor(cfg)
                     # what one step pushes through the networks: the windows when the
                     # scale trained on windows, else the whole scale
-                    samples = float(cfg.step_samples(int(round(float(sc["rate"]) * seconds))))
+                    samples = float(cfg.step_samples(int(round(float(sc["rate"]) * seconds)),
+                                                      i == len(scales) - 1))
                 except (KeyError, TypeError, ValueError):
                     continue
                 channels = cfg.channels_first if int(sc.get("scale", i)) == 0 else cfg.channels

@@ -90,9 +90,9 @@ class _Scale:
     channels: int
 
 
-def _scale_cost(cfg: TrainConfig, length: int, channels: int) -> float:
+def _scale_cost(cfg: TrainConfig, length: int, channels: int, finest: bool) -> float:
     """Relative cost of one iteration: samples through G (windows or the whole scale)."""
-    return float(cfg.step_samples(length)) * (channels + 4)
+    return float(cfg.step_samples(length, finest)) * (channels + 4)
 
 
 # ---- the trainer --------------------------------------------------------------------------
@@ -145,7 +145,7 @@ def prepare_project(
     reals = scale_signals(encode(signal, cfg.stereo), cfg.fs, rates)
     if device is not None:
         # what one step holds: the windows at a scale that trains on windows
-        check_fits(cfg.step_samples(reals[-1].shape[-1]), cfg.channels, cfg.n_layers, device)
+        check_fits(cfg.step_samples(reals[-1].shape[-1], finest=True), cfg.channels, cfg.n_layers, device)
     amps = noise_amplitudes(energies(reals), cfg.noise_amp_factor)
     created_folder = not root.exists()
     check_writable_dir(root)
@@ -236,7 +236,7 @@ def iter_train(
         seconds = (manifest.layout.total / manifest.config.fs if manifest.layout is not None
                    else float(manifest.source.get("duration") or 0.0))
         top = lengths_for(manifest.rates, seconds)[-1]
-        check_fits(manifest.config.step_samples(top), manifest.config.channels,
+        check_fits(manifest.config.step_samples(top, finest=True), manifest.config.channels,
                    manifest.config.n_layers, dev)
     else:
         if cfg is None or (clip_path is None and layout is None):
@@ -281,7 +281,8 @@ def _train(root: Path, manifest: Manifest, dev: torch.device, cancel: CancelToke
                        clip.shape[-1] / fs)
 
     iters = cfg.schedule([sc.length for sc in scales])
-    total_cost = [_scale_cost(cfg, sc.length, sc.channels) * n for sc, n in zip(scales, iters, strict=True)]
+    total_cost = [_scale_cost(cfg, sc.length, sc.channels, i == len(scales) - 1) * n
+                  for i, (sc, n) in enumerate(zip(scales, iters, strict=True))]
     run_start = time.monotonic()
     for s in range(first, manifest.n_scales):
         torch.manual_seed(manifest.seed * 1009 + s)  # per scale: a resumed run matches a whole one
@@ -348,7 +349,7 @@ def _train_scale(
     last_emit = 0.0
     t0 = time.monotonic()
     losses: dict[str, float] = {}
-    cost_now = _scale_cost(cfg, sc.length, sc.channels)
+    cost_now = _scale_cost(cfg, sc.length, sc.channels, s == len(lengths) - 1)
     iterations = stepper.iterations
     for it in range(iterations):
         if cancel.cancelled:

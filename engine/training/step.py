@@ -153,7 +153,8 @@ class ScaleStep:
         # `margin` samples of their real neighbourhood (zeros beyond the clip's true ends)
         self.windowed = cfg.uses_windows(length)
         if self.windowed:
-            self.width, self.n_windows, self.ends = cfg.window, cfg.window_batch, cfg.window_ends
+            self.width, self.ends = cfg.window, cfg.window_ends
+            self.n_windows = cfg.windows_per_step(finest=s == len(lengths) - 1)
             self.margin = g.window_margin
             self.win_rng = torch.Generator().manual_seed(seed * 7927 + s)
             m = self.margin

@@ -72,6 +72,13 @@ def test_config_decides_which_scales_use_windows_and_refuses_short_windows() -> 
     assert top.schedule([]) == []
     with pytest.raises(ConfigError, match="iters_top"):
         get_preset("tiny", iters_top=-1)
+    wide = get_preset("tiny", window_batch_top=3, **WINDOWED)  # more windows at the finest only
+    assert wide.step_samples(4000) == 2 * (2048 + 2 * cfg.window_margin)
+    assert wide.step_samples(4000, finest=True) == 3 * (2048 + 2 * cfg.window_margin)
+    assert wide.step_samples(2000, finest=True) == 2000  # a whole scale stays whole
+    assert cfg.step_samples(4000, finest=True) == cfg.step_samples(4000)  # 0: window_batch
+    with pytest.raises(ConfigError, match="window_batch_top"):
+        get_preset("tiny", window_batch_top=-1)
     # the spectral loss's 2048-point FFT must fit a window; D must score inside it
     with pytest.raises(ConfigError, match="window"):
         get_preset("tiny", window=1024)
@@ -204,6 +211,27 @@ def test_iters_top_trains_only_the_finest_scale_longer(tmp_path: Path, demo_clip
     progress = [e for e in events if isinstance(e, TrainProgress)]
     assert {(e.scale, e.iterations) for e in progress} == {(0, 2), (1, 2), (2, 2), (3, 3)}
     assert read_manifest(tmp_path / "p").iterations_done == [2, 2, 2, 3]
+
+
+def test_window_batch_top_draws_more_windows_at_the_finest_scale_only(
+    tmp_path: Path, demo_clip: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from engine.training.step import ScaleStep
+
+    drawn: dict[int, set[int]] = {}
+    original = ScaleStep.window_starts
+
+    def record(self: ScaleStep) -> list[int]:
+        starts = original(self)
+        drawn.setdefault(self.real.shape[-1], set()).add(len(starts))
+        return starts
+
+    monkeypatch.setattr(ScaleStep, "window_starts", record)
+    # 2 s: scales of 1000, 2000, 4000 and 8000 samples, the last two on windows
+    cfg = get_preset("tiny", iters_per_scale=2, window_batch_top=3, **WINDOWED)
+    events = list(iter_train(demo_clip, tmp_path / "p", cfg, duration=2.0, seed=1, device="cpu"))
+    assert isinstance(events[-1], TrainFinished)
+    assert drawn == {4000: {2}, 8000: {3}}
 
 
 def test_windowed_run_trains_saves_generates_and_resumes_identically(
