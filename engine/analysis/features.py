@@ -59,16 +59,21 @@ def frame_seconds(sr: int) -> float:
 
 
 @functools.lru_cache(maxsize=8)
+def mel_centres(sr: int, n_mels: int = N_MELS) -> np.ndarray:
+    """Centre frequency (Hz, the filters' weighted mean) of each band of `logmel_db` at `sr`."""
+    fb = _logmel_module(sr, n_mels).fb.double().numpy()  # [n_freqs, n_mels]
+    freqs = np.linspace(0.0, sr / 2, fb.shape[0])
+    return (fb * freqs[:, None]).sum(axis=0) / np.maximum(fb.sum(axis=0), EPS)
+
+
+@functools.lru_cache(maxsize=8)
 def copy_bands(sr: int, n_mels: int = N_MELS) -> np.ndarray:
     """Mel bands the copy detector uses: those centred below COPY_BAND_LIMIT x Nyquist.
 
     The top bands are left out because any resampling (a variation written at another
     rate and read back) removes them, and a copy must still be recognised as one.
     """
-    fb = _logmel_module(sr, n_mels).fb.double().numpy()  # [n_freqs, n_mels]
-    freqs = np.linspace(0.0, sr / 2, fb.shape[0])
-    centre = (fb * freqs[:, None]).sum(axis=0) / np.maximum(fb.sum(axis=0), EPS)
-    return centre <= COPY_BAND_LIMIT * sr / 2
+    return mel_centres(sr, n_mels) <= COPY_BAND_LIMIT * sr / 2
 
 
 @functools.lru_cache(maxsize=4)
