@@ -99,10 +99,12 @@ class TrainConfig:
     iters_window: int = 0  # iterations at a scale that trains on windows; 0 = iters_per_scale
     # iterations at the finest scale (the only one that makes the top octave), windows or not;
     # 0 = as the rules above say. thorough with 350 here (bench/README.md, "700 iterations at the
-    # 4 and 8 kHz scales only"): 11 % faster, as varied, but further from folk's timbre
+    # 4 and 8 kHz scales only"): 11 % faster, as varied, but further from folk's timbre; 1050
+    # ("Folk's top octave"): nearer folk's timbre, less varied
     iters_top: int = 0
     # windows per iteration at the finest scale when it trains on windows; 0 = window_batch.
-    # More windows there see more of the top octave per step, as whole-scale training does.
+    # thorough with 4 there (bench/README.md, "Folk's top octave"): folk's timbre and top octave
+    # nearer the section, but its takes less varied than whole scales'; no preset sets it
     window_batch_top: int = 0
     # Extra window starts past each end of the scale, in windows, clamped to that end. 0 = starts
     # uniform over [0, T - W] (projects trained before this field): a sample within a window of
