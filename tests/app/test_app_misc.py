@@ -45,6 +45,11 @@ def test_estimates_grow_with_the_preset() -> None:
     # more iterations at the finest scale only: dearer than tiny, cheaper than doubling it
     top = estimate_seconds(get_preset("tiny", iters_top=16), 10.0, fits)
     assert secs["tiny"] < top < 2 * secs["tiny"]
+    # more windows per step at the finest scale cost more there only: thorough at 4 windows on
+    # top is dearer than thorough, cheaper than 4 windows at every windowed scale
+    wide_top = estimate_seconds(get_preset("thorough", window_batch_top=4), 10.0, fits)
+    wide_all = estimate_seconds(get_preset("thorough", window_batch=4), 10.0, fits)
+    assert secs["thorough"] < wide_top < wide_all
     # a penalty every 4th step saves three quarters of the penalty's share of each step (with a
     # bank never refreshed, so that no redraws of the coarser generators are added)
     kept = {"bank_size": 8, "bank_refresh": 0}
