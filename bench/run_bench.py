@@ -91,7 +91,8 @@ def train_one(
                          seed=seed):
         if isinstance(ev, TrainStarted):
             rates, clip_seconds = ev.rates, ev.clip_seconds
-            schedule = cfg.schedule([int(round(r * clip_seconds)) for r in rates])
+            lengths = [int(round(r * clip_seconds)) for r in rates]
+            schedule, sizes = cfg.schedule(lengths), cfg.step_sizes(lengths)
             print(f"  training {ev.n_scales} scales ({', '.join(map(str, rates))} Hz) on "
                   f"{ev.device_name}, {ev.clip_seconds:.1f} s clip", file=sys.stderr)
         elif isinstance(ev, TrainProgress):
@@ -101,7 +102,7 @@ def train_one(
             iters = schedule[ev.scale]
             scales.append({
                 "scale": ev.scale, "rate": ev.rate, "seconds": ev.seconds, "iterations": iters,
-                "samples": n, "step_samples": cfg.step_samples(n),
+                "samples": n, "step_samples": sizes[ev.scale],
                 "seconds_per_iteration": ev.seconds / iters,
                 "seconds_per_iteration_in_loop": last_spi.get(ev.scale),
             })

@@ -204,16 +204,21 @@ class TrainConfig:
             iters[-1] = self.iters_top
         return iters
 
-    def windows_per_step(self, finest: bool) -> int:
-        """Windows per iteration at a scale that trains on windows (`finest`: the last scale)."""
-        return self.window_batch_top if finest and self.window_batch_top else self.window_batch
+    def windows(self, lengths: Sequence[int]) -> list[int]:
+        """Windows per training step at each scale, given every scale's length, coarse to fine:
+        0 at a scale trained whole, `window_batch` at one that trains on windows,
+        `window_batch_top` at the finest when set."""
+        n = [self.window_batch if self.uses_windows(x) else 0 for x in lengths]
+        if n and n[-1] and self.window_batch_top:
+            n[-1] = self.window_batch_top
+        return n
 
-    def step_samples(self, length: int, finest: bool = False) -> int:
-        """Samples one training step pushes through G (the cost model's length) at a scale of
-        `length` samples, `finest` when it is the last one."""
-        if self.uses_windows(length):
-            return self.windows_per_step(finest) * (self.window + 2 * self.window_margin)
-        return length
+    def step_sizes(self, lengths: Sequence[int]) -> list[int]:
+        """Samples one training step pushes through G at each scale, coarse to fine: the windows
+        with their context at a scale that trains on windows, else the whole scale. The
+        trainer's progress, the memory check, the cost model and the benches take them here."""
+        span = self.window + 2 * self.window_margin
+        return [k * span if k else x for k, x in zip(self.windows(lengths), lengths, strict=True)]
 
     def for_source(self, source_rate: int) -> TrainConfig:
         """The config for a file at `source_rate`: its own rate as the working rate when

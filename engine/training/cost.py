@@ -7,7 +7,7 @@ its scales (rates <= working rate, the section's length at each rate) of
 iterations * t(L), plus the coarser generators each step runs when the preset
 redraws its previous-scale inputs. At a scale that trains on windows (TrainConfig.window),
 L is what one step pushes through the networks (the windows with their context,
-TrainConfig.step_samples), not the scale's length, and the iterations are the preset's
+TrainConfig.step_sizes), not the scale's length, and the iterations are the preset's
 schedule for such scales (TrainConfig.schedule). It is an estimate (the energy test may drop
 coarse scales; other programs share the machine) and the GUI says "about".
 
@@ -166,14 +166,14 @@ def estimate_seconds(cfg: TrainConfig, section_seconds: float, fits: dict[str, A
     rates = [r for r in candidate_rates(cfg) if round(r * seconds) >= need]
     total = 0.0
     step_costs: list[float] = []
-    schedule = cfg.schedule([int(round(rate * seconds)) for rate in rates])
-    for s, rate in enumerate(rates):
+    lengths = [int(round(rate * seconds)) for rate in rates]
+    schedule, sizes = cfg.schedule(lengths), cfg.step_sizes(lengths)
+    for s, length in enumerate(lengths):
         c = cfg.channels_first if s == 0 else cfg.channels
         fit = fits.get(shape_key(c, cfg))
         if fit is None:
             return math.nan
-        length = int(round(rate * seconds))
-        step = Fit(float(fit["a"]), float(fit["b"])).seconds(cfg.step_samples(length, s == len(rates) - 1))
+        step = Fit(float(fit["a"]), float(fit["b"])).seconds(sizes[s])
         step *= penalty_factor(cfg)
         redraw = 0.0
         if cfg.bank_size == 0:  # every step runs the coarser generators again
@@ -230,19 +230,21 @@ def bench_fits(bench_dir: Path, device_name: str) -> dict[str, Any] | None:
         used = False
         for run in runs:
             scales = ((run or {}).get("train") or {}).get("scales") or []
-            for i, sc in enumerate(scales):
+            try:
+                # what one step pushed through the networks: the windows when the scale trained
+                # on windows, else the whole scale
+                sizes = cfg.step_sizes([int(round(float(sc["rate"]) * seconds)) for sc in scales])
+            except (KeyError, TypeError, ValueError):
+                continue
+            for i, (sc, size) in enumerate(zip(scales, sizes, strict=True)):
                 try:
                     # as a step that takes the penalty every iteration (the probe's)
                     spi = float(sc.get("seconds_per_iteration_in_loop")
                                 or sc["seconds_per_iteration"]) / penalty_factor(cfg)
-                    # what one step pushes through the networks: the windows when the
-                    # scale trained on windows, else the whole scale
-                    samples = float(cfg.step_samples(int(round(float(sc["rate"]) * seconds)),
-                                                      i == len(scales) - 1))
                 except (KeyError, TypeError, ValueError):
                     continue
                 channels = cfg.channels_first if int(sc.get("scale", i)) == 0 else cfg.channels
-                points.setdefault(shape_key(channels, cfg), []).append((samples, spi))
+                points.setdefault(shape_key(channels, cfg), []).append((float(size), spi))
                 used = True
         if used:
             sources.append(path.name)

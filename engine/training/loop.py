@@ -90,9 +90,9 @@ class _Scale:
     channels: int
 
 
-def _scale_cost(cfg: TrainConfig, length: int, channels: int, finest: bool) -> float:
+def _scale_cost(step_size: int, channels: int) -> float:
     """Relative cost of one iteration: samples through G (windows or the whole scale)."""
-    return float(cfg.step_samples(length, finest)) * (channels + 4)
+    return float(step_size) * (channels + 4)
 
 
 # ---- the trainer --------------------------------------------------------------------------
@@ -144,8 +144,8 @@ def prepare_project(
         rates = choose_rates(signal, cfg)
     reals = scale_signals(encode(signal, cfg.stereo), cfg.fs, rates)
     if device is not None:
-        # what one step holds: the windows at a scale that trains on windows
-        check_fits(cfg.step_samples(reals[-1].shape[-1], finest=True), cfg.channels, cfg.n_layers, device)
+        # what the largest step holds (the windows at a scale that trains on windows)
+        check_fits(max(cfg.step_sizes([r.shape[-1] for r in reals])), cfg.channels, cfg.n_layers, device)
     amps = noise_amplitudes(energies(reals), cfg.noise_amp_factor)
     created_folder = not root.exists()
     check_writable_dir(root)
@@ -235,8 +235,8 @@ def iter_train(
             return
         seconds = (manifest.layout.total / manifest.config.fs if manifest.layout is not None
                    else float(manifest.source.get("duration") or 0.0))
-        top = lengths_for(manifest.rates, seconds)[-1]
-        check_fits(manifest.config.step_samples(top, finest=True), manifest.config.channels,
+        largest = max(manifest.config.step_sizes(lengths_for(manifest.rates, seconds)))
+        check_fits(largest, manifest.config.channels,
                    manifest.config.n_layers, dev)
     else:
         if cfg is None or (clip_path is None and layout is None):
@@ -280,9 +280,10 @@ def _train(root: Path, manifest: Manifest, dev: torch.device, cancel: CancelToke
     yield TrainStarted(root, tuple(manifest.rates), first, str(dev), device_label(dev), cfg,
                        clip.shape[-1] / fs)
 
-    iters = cfg.schedule([sc.length for sc in scales])
-    total_cost = [_scale_cost(cfg, sc.length, sc.channels, i == len(scales) - 1) * n
-                  for i, (sc, n) in enumerate(zip(scales, iters, strict=True))]
+    lengths = [sc.length for sc in scales]
+    iters = cfg.schedule(lengths)
+    total_cost = [_scale_cost(size, sc.channels) * n
+                  for sc, size, n in zip(scales, cfg.step_sizes(lengths), iters, strict=True)]
     run_start = time.monotonic()
     for s in range(first, manifest.n_scales):
         torch.manual_seed(manifest.seed * 1009 + s)  # per scale: a resumed run matches a whole one
@@ -349,7 +350,7 @@ def _train_scale(
     last_emit = 0.0
     t0 = time.monotonic()
     losses: dict[str, float] = {}
-    cost_now = _scale_cost(cfg, sc.length, sc.channels, s == len(lengths) - 1)
+    cost_now = _scale_cost(cfg.step_sizes(lengths)[s], sc.channels)
     iterations = stepper.iterations
     for it in range(iterations):
         if cancel.cancelled:

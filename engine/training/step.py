@@ -154,7 +154,7 @@ class ScaleStep:
         self.windowed = cfg.uses_windows(length)
         if self.windowed:
             self.width, self.ends = cfg.window, cfg.window_ends
-            self.n_windows = cfg.windows_per_step(finest=s == len(lengths) - 1)
+            self.n_windows = cfg.windows(lengths)[s]
             self.margin = g.window_margin
             self.win_rng = torch.Generator().manual_seed(seed * 7927 + s)
             m = self.margin

@@ -58,8 +58,9 @@ def one_scale(demo_clip: Path) -> torch.Tensor:
 def test_config_decides_which_scales_use_windows_and_refuses_short_windows() -> None:
     cfg = get_preset("tiny", **WINDOWED)
     assert [cfg.uses_windows(n) for n in (500, 2000, 3000, 4000)] == [False, False, False, True]
-    assert cfg.step_samples(2000) == 2000
-    assert cfg.step_samples(4000) == 2 * (2048 + 2 * cfg.window_margin)
+    span = 2048 + 2 * cfg.window_margin  # a window with its context
+    assert cfg.step_sizes([2000, 4000]) == [2000, 2 * span]
+    assert cfg.windows([2000, 4000]) == [0, 2]
     # default threshold: longer than the batch of windows
     auto = get_preset("tiny", window=2048, window_batch=2)
     assert not auto.uses_windows(4096) and auto.uses_windows(4097)
@@ -73,10 +74,10 @@ def test_config_decides_which_scales_use_windows_and_refuses_short_windows() -> 
     with pytest.raises(ConfigError, match="iters_top"):
         get_preset("tiny", iters_top=-1)
     wide = get_preset("tiny", window_batch_top=3, **WINDOWED)  # more windows at the finest only
-    assert wide.step_samples(4000) == 2 * (2048 + 2 * cfg.window_margin)
-    assert wide.step_samples(4000, finest=True) == 3 * (2048 + 2 * cfg.window_margin)
-    assert wide.step_samples(2000, finest=True) == 2000  # a whole scale stays whole
-    assert cfg.step_samples(4000, finest=True) == cfg.step_samples(4000)  # 0: window_batch
+    assert wide.step_sizes([2000, 4000, 4000]) == [2000, 2 * span, 3 * span]  # the last is finest
+    assert wide.step_sizes([4000, 2000]) == [2 * span, 2000]  # a whole finest scale stays whole
+    assert cfg.step_sizes([4000, 4000]) == [2 * span, 2 * span]  # 0: window_batch
+    assert wide.windows([2000, 4000, 4000]) == [0, 2, 3] and wide.step_sizes([]) == []
     with pytest.raises(ConfigError, match="window_batch_top"):
         get_preset("tiny", window_batch_top=-1)
     # the spectral loss's 2048-point FFT must fit a window; D must score inside it
