@@ -182,7 +182,7 @@ class TrainConfig:
 
     @property
     def window_margin(self) -> int:
-        """Real context a training window's generator input gets on each side (1029 samples for
+        """Real context a training window's generator input gets on each side (1025 samples for
         8 layers, kernel 9): half the receptive field, the gates' half kernel and one sample."""
         return self.receptive_field // 2 + self.kernel_size // 2 + 1
 
