@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,6 +93,14 @@ class _Scale:
 def _scale_cost(step_size: int, channels: int) -> float:
     """Relative cost of one iteration: samples through G (windows or the whole scale)."""
     return float(step_size) * (channels + 4)
+
+
+def _steps_left(step_costs: list[float], iters: list[int], s: int, done: int) -> float:
+    """What is left of a run after `done` iterations of scale s, in iterations of scale s: its own
+    remaining ones plus the finer scales' work at its cost per iteration (the ETA is this times
+    scale s's measured seconds per iteration)."""
+    later = sum(c * n for c, n in zip(step_costs[s + 1 :], iters[s + 1 :], strict=True))
+    return (iters[s] - done) + later / step_costs[s]
 
 
 # ---- the trainer --------------------------------------------------------------------------
@@ -282,8 +290,8 @@ def _train(root: Path, manifest: Manifest, dev: torch.device, cancel: CancelToke
 
     lengths = [sc.length for sc in scales]
     iters = cfg.schedule(lengths)
-    total_cost = [_scale_cost(size, sc.channels) * n
-                  for sc, size, n in zip(scales, cfg.step_sizes(lengths), iters, strict=True)]
+    step_costs = [_scale_cost(size, sc.channels)
+                  for sc, size in zip(scales, cfg.step_sizes(lengths), strict=True)]
     run_start = time.monotonic()
     for s in range(first, manifest.n_scales):
         torch.manual_seed(manifest.seed * 1009 + s)  # per scale: a resumed run matches a whole one
@@ -301,8 +309,7 @@ def _train(root: Path, manifest: Manifest, dev: torch.device, cancel: CancelToke
             d.load_state_dict(prev_gd[1].state_dict())
         events = _train_scale(
             s, sc, g, d, pyramid, lengths, z_rec, manifest, dev, cancel, run_start,
-            remaining_cost=lambda it, s=s: total_cost[s] * (1 - it / iters[s])
-            + sum(total_cost[s + 1 :]),
+            steps_left=lambda it, s=s: _steps_left(step_costs, iters, s, it),
         )
         scale_start = time.monotonic()
         finished = False
@@ -339,7 +346,7 @@ def _train(root: Path, manifest: Manifest, dev: torch.device, cancel: CancelToke
 def _train_scale(
     s: int, sc: _Scale, g: ScaleGenerator, d: ScaleDiscriminator, pyramid: Pyramid,
     lengths: list[int], z_rec: torch.Tensor, manifest: Manifest, dev: torch.device,
-    cancel: CancelToken, run_start: float, remaining_cost,
+    cancel: CancelToken, run_start: float, steps_left: Callable[[int], float],
 ) -> Iterator[TrainProgress | None]:
     """Yield progress events; yield None when the scale is finished (return early = cancelled)."""
     cfg = manifest.config
@@ -350,7 +357,6 @@ def _train_scale(
     last_emit = 0.0
     t0 = time.monotonic()
     losses: dict[str, float] = {}
-    cost_now = _scale_cost(cfg.step_sizes(lengths)[s], sc.channels)
     iterations = stepper.iterations
     for it in range(iterations):
         if cancel.cancelled:
@@ -372,7 +378,7 @@ def _train_scale(
             yield TrainProgress(
                 scale=s, n_scales=manifest.n_scales, rate=sc.rate, iteration=it + 1,
                 iterations=iterations, losses=dict(losses), elapsed=now - run_start,
-                seconds_per_iteration=spi, eta_seconds=remaining_cost(it + 1) / cost_now * spi,
+                seconds_per_iteration=spi, eta_seconds=steps_left(it + 1) * spi,
             )
     yield None
 

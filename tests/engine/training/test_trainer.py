@@ -102,6 +102,24 @@ def test_progress_losses_are_named_finite_and_consistent(tiny_run) -> None:
         assert p.n_scales == 4 and p.elapsed >= 0 and p.seconds_per_iteration > 0
 
 
+def test_eta_counts_the_finer_scales_at_their_cost_and_ends_at_zero(tiny_run) -> None:
+    from engine.training.loop import _steps_left
+
+    # 4 steps left at a scale whose steps cost 1, then 5 steps costing 4 each: 4 + 20
+    assert _steps_left([1.0, 4.0], [10, 5], 0, 6) == 24.0
+    assert _steps_left([1.0, 4.0], [10, 5], 1, 2) == 3.0
+    progress = [e for e in tiny_run.events if isinstance(e, TrainProgress)]
+    last = progress[-1]
+    assert last.scale == last.n_scales - 1 and last.iteration == last.iterations
+    assert last.eta_seconds == 0.0
+    # on the finest scale nothing finer is left: the iterations left at its own speed
+    for p in (p for p in progress if p.scale == last.scale):
+        assert p.eta_seconds == pytest.approx((p.iterations - p.iteration) * p.seconds_per_iteration)
+    # earlier scales also count the finer scales' work, so more than their own steps left
+    for p in (p for p in progress if p.scale < last.scale):
+        assert p.eta_seconds > (p.iterations - p.iteration) * p.seconds_per_iteration
+
+
 def test_scale_finished_carries_audible_previews_at_the_working_rate(tiny_run) -> None:
     for f in (e for e in tiny_run.events if isinstance(e, ScaleFinished)):
         assert f.sample_rate == 4000 and f.rate == [500, 1000, 2000, 4000][f.scale]
