@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 
 from engine.config import get_preset, parse_overrides
-from engine.device import device_label, resolve_device, synchronize
+from engine.device import cpu_description, device_label, resolve_device, synchronize
 from engine.training.loop import ScaleStep, configure_backends, lone_scale_step
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "preset": args.preset, "a": args.a, "b": args.b, "samples": args.samples, "channels": ch,
         "device": str(dev), "device_name": device_label(dev), "machine": platform.machine(),
-        "torch": torch.__version__, "rounds": args.rounds, "iterations_per_turn": args.iters,
+        "processor": cpu_description(), "torch": torch.__version__, "rounds": args.rounds, "iterations_per_turn": args.iters,
         "first_step_seconds": first, "seconds_per_iteration": times,
         "median_seconds_per_iteration": med, "speedup_b_over_a": med["A"] / med["B"],
         "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

@@ -31,9 +31,11 @@ def device_label(device: torch.device) -> str:
 
 
 def cpu_description() -> str:
-    """The CPU's model name (Linux) and the instruction set torch's CPU kernels use, e.g.
-    'AMD EPYC, AVX512': what a result file needs to say whether two CPU runs can agree bit for bit
-    (the kernels sum in a different order on another instruction set)."""
+    """The CPU's model name (Linux), the instruction set torch's CPU kernels use, and AMX where
+    the CPU has it, e.g. 'AMD EPYC, AVX512' or 'Intel(R) Xeon(R) Processor, AVX512, AMX': what a
+    result file needs to say whether two CPU runs can agree bit for bit (the kernels sum in a
+    different order on another instruction set) and whether bf16 autocast has AMX's matrix units
+    (1.2-1.8 times faster steps there, bench/README.md)."""
     name = platform.processor()
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
@@ -41,7 +43,8 @@ def cpu_description() -> str:
                         name)
     except OSError:
         pass
-    return f"{name or 'unknown CPU'}, {torch.backends.cpu.get_cpu_capability()}"
+    amx = bool(getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)())
+    return f"{name or 'unknown CPU'}, {torch.backends.cpu.get_cpu_capability()}" + (", AMX" * amx)
 
 
 def synchronize(device: torch.device) -> None:
