@@ -90,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "preset": args.preset, "a": args.a, "b": args.b, "samples": args.samples, "channels": ch,
         "device": str(dev), "device_name": device_label(dev), "machine": platform.machine(),
-        "processor": cpu_description(), "torch": torch.__version__, "rounds": args.rounds, "iterations_per_turn": args.iters,
+        "processor": cpu_description(), "torch": torch.__version__, "rounds": args.rounds,
+        "iterations_per_turn": args.iters,
         "first_step_seconds": first, "seconds_per_iteration": times,
         "median_seconds_per_iteration": med, "speedup_b_over_a": med["A"] / med["B"],
         "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
