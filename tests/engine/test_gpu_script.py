@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from engine.device import cpu_description
+
 REPO = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.slow
@@ -94,7 +96,8 @@ def test_the_quality_stage_compares_each_lever_with_what_it_sits_on(tmp_path: Pa
     assert preset["gp_every"] == 1 and preset["amp"] is False and preset["window"] == 2048
     # a result names the CPU's instruction set: CPU runs agree bit for bit only on the same one
     seed0 = json.loads((out / "quality-tiny-cpu-q2-ref-seed0.json").read_text())
-    assert seed0["processor"].endswith(", " + torch.backends.cpu.get_cpu_capability())
+    assert ", " + torch.backends.cpu.get_cpu_capability() in seed0["processor"]
+    assert seed0["processor"] == cpu_description()
     # three comparisons: bf16 + TF32 alone, the windows alone, the two stacked
     assert r.stdout.count("train time A/B") == 3
     for pair in ("levers against preset", "preset against ref", "levers against ref"):
