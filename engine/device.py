@@ -30,6 +30,11 @@ def device_label(device: torch.device) -> str:
     return f"CPU ({torch.get_num_threads()} threads)"
 
 
+def _cpu_has(probe: str) -> bool:
+    """A torch.cpu feature probe (e.g. "_is_amx_tile_supported"); False where this torch lacks it."""
+    return bool(getattr(getattr(torch, "cpu", None), probe, lambda: False)())
+
+
 def cpu_description() -> str:
     """The CPU's model name (Linux), the instruction set torch's CPU kernels use, and AMX where
     the CPU has it, e.g. 'AMD EPYC, AVX512' or 'Intel(R) Xeon(R) Processor, AVX512, AMX': what a
@@ -43,8 +48,8 @@ def cpu_description() -> str:
                         name)
     except OSError:
         pass
-    amx = bool(getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)())
-    return f"{name or 'unknown CPU'}, {torch.backends.cpu.get_cpu_capability()}" + (", AMX" * amx)
+    amx = ", AMX" if _cpu_has("_is_amx_tile_supported") else ""
+    return f"{name or 'unknown CPU'}, {torch.backends.cpu.get_cpu_capability()}{amx}"
 
 
 def synchronize(device: torch.device) -> None:
@@ -59,9 +64,7 @@ def native_bf16(device: torch.device) -> bool:
     if device.type == "cuda":
         return bool(torch.cuda.is_bf16_supported())
     if device.type == "cpu":
-        cpu = getattr(torch, "cpu", None)
-        checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
-        return any(bool(getattr(cpu, name, lambda: False)()) for name in checks)
+        return _cpu_has("_is_avx512_bf16_supported") or _cpu_has("_is_amx_tile_supported")
     return False
 
 
