@@ -137,7 +137,6 @@ class ScaleStep:
         # the last gradient penalty taken: one buffer, written in place (a graph's replays
         # write the same memory)
         self._last_gp = torch.zeros((), device=dev)
-        self.amp = cfg.amp and native_bf16(dev)  # emulated bf16 would only be slower
         rng = torch.Generator().manual_seed(seed * 7919 + s)
         self.bank = _InputBank(pyramid, s, lengths, cfg.bank_size, cfg.bank_refresh, rng)
         # the reconstruction path: z* at the coarsest scale, zeros above it
@@ -152,6 +151,8 @@ class ScaleStep:
         # window training: B random windows of W samples per iteration; G's inputs carry
         # `margin` samples of their real neighbourhood (zeros beyond the clip's true ends)
         self.windowed = cfg.uses_windows(length)
+        # emulated bf16 would only be slower
+        self.amp = (cfg.amp and native_bf16(dev) and (cfg.amp_windows or not self.windowed))
         if self.windowed:
             self.width, self.ends = cfg.window, cfg.window_ends
             self.n_windows = cfg.windows(lengths)[s]

@@ -578,6 +578,31 @@ def test_bf16_autocast_only_where_bf16_is_native(monkeypatch, one_scale, native:
     assert seen == [want, want, torch.float32, want]
 
 
+@pytest.mark.parametrize("amp_windows", [True, False])
+def test_bf16_autocast_can_leave_the_windowed_scales_in_float32(
+    monkeypatch, one_scale, amp_windows: bool
+) -> None:
+    """amp_windows=false keeps bf16 at the whole scales and trains the windowed ones (which make
+    the treble) in float32; the default autocasts both."""
+    import torch
+
+    import engine.training.step as trainer
+
+    monkeypatch.setattr(trainer, "native_bf16", lambda dev: True)
+    # tiny at 1 s of 4 kHz: 4000 samples train on 2 windows of 2048, the first 2000 whole
+    cfg = get_preset("tiny", amp=True, amp_windows=amp_windows, window=2048, window_batch=2,
+                     window_above=3000)
+    windowed = trainer.lone_scale_step(cfg, one_scale, noise_amp=0.05)
+    whole = trainer.lone_scale_step(cfg, one_scale[..., :2000], noise_amp=0.05)
+    assert windowed.windowed and not whole.windowed
+    assert whole.amp and windowed.amp is amp_windows
+    seen: list[torch.dtype] = []
+    windowed.d.register_forward_hook(lambda m, inp, out: seen.append(out.dtype))
+    windowed.step(0)
+    want = torch.bfloat16 if amp_windows else torch.float32
+    assert seen == [want, want, torch.float32, want]
+
+
 def test_previews_of_an_older_project_are_rendered_like_training_did(
     tiny_run, tmp_path: Path, monkeypatch
 ) -> None:
