@@ -77,7 +77,9 @@ class TrainConfig:
     bank_refresh: int = 0  # iterations between refreshing one bank entry; 0 = never refresh
     amp: bool = False  # bf16 autocast of G/D forwards where bf16 is native (GP stays float32)
     # with amp: autocast at the scales that train on windows too; False = at whole scales only
-    # (the windowed scales, which make the treble, stay float32)
+    # (the windowed scales, which make the treble, stay float32). Measured on a CPU with AMX
+    # (bench/README.md, "bf16 at the whole scales only"): folk's takes less varied, as with bf16
+    # everywhere, so no preset sets it
     amp_windows: bool = True
     loss_every: int = 1  # read losses back from the device every N iterations
     tf32: bool = False  # allow TF32 tensor-core convolutions on CUDA (float32 storage)
