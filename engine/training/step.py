@@ -151,8 +151,9 @@ class ScaleStep:
         # window training: B random windows of W samples per iteration; G's inputs carry
         # `margin` samples of their real neighbourhood (zeros beyond the clip's true ends)
         self.windowed = cfg.uses_windows(length)
-        # emulated bf16 would only be slower
-        self.amp = (cfg.amp and native_bf16(dev) and (cfg.amp_windows or not self.windowed))
+        # bf16 only where it is native (emulated it would only be slower); at windowed scales
+        # only with amp_windows
+        self.amp = cfg.amp and native_bf16(dev) and (cfg.amp_windows or not self.windowed)
         if self.windowed:
             self.width, self.ends = cfg.window, cfg.window_ends
             self.n_windows = cfg.windows(lengths)[s]

@@ -557,6 +557,17 @@ def test_previews_are_kept_with_the_project_and_survive_a_damaged_file(
     assert sorted(load_previews(copy, manifest)) == [0, 3]
 
 
+def _critic_dtypes_of_a_step(step):
+    """The dtypes of D's outputs during one training step of `step`, and the step's losses."""
+    seen = []
+    handle = step.d.register_forward_hook(lambda m, inp, out: seen.append(out.dtype))
+    try:
+        terms = step.step(0)
+    finally:
+        handle.remove()
+    return seen, terms
+
+
 @pytest.mark.parametrize("native", [True, False])
 def test_bf16_autocast_only_where_bf16_is_native(monkeypatch, one_scale, native: bool) -> None:
     """amp=true runs G and D in bfloat16 (the gradient penalty stays float32) where the device has
@@ -567,9 +578,7 @@ def test_bf16_autocast_only_where_bf16_is_native(monkeypatch, one_scale, native:
 
     monkeypatch.setattr(trainer, "native_bf16", lambda dev: native)
     step = trainer.lone_scale_step(get_preset("tiny", amp=True), one_scale, noise_amp=0.05)
-    seen: list[torch.dtype] = []
-    step.d.register_forward_hook(lambda m, inp, out: seen.append(out.dtype))
-    terms = step.step(0)
+    seen, terms = _critic_dtypes_of_a_step(step)
     assert step.amp is native
     assert all(math.isfinite(float(v.detach())) for v in terms.values())
     assert terms["gp"].dtype == torch.float32
@@ -596,9 +605,7 @@ def test_bf16_autocast_can_leave_the_windowed_scales_in_float32(
     whole = trainer.lone_scale_step(cfg, one_scale[..., :2000], noise_amp=0.05)
     assert windowed.windowed and not whole.windowed
     assert whole.amp and windowed.amp is amp_windows
-    seen: list[torch.dtype] = []
-    windowed.d.register_forward_hook(lambda m, inp, out: seen.append(out.dtype))
-    windowed.step(0)
+    seen, _ = _critic_dtypes_of_a_step(windowed)
     want = torch.bfloat16 if amp_windows else torch.float32
     assert seen == [want, want, torch.float32, want]
 
