@@ -69,6 +69,10 @@ class TrainConfig:
     # double backward through D) is taken every gp_every-th iteration with gp_every times the
     # weight, so its average pull is the reference's. 1 = every iteration (the reference).
     gp_every: int = 1
+    # At a scale that trains on windows: the gradient penalty on the first gp_windows of the
+    # iteration's windows only (they are drawn at random, so any of them), every iteration at the
+    # config's weight; 0 = on all of them (the reference's penalty on the whole batch)
+    gp_windows: int = 0
     rec_weight_music: float = 1e-4  # weight of the multi-resolution STFT reconstruction loss
     rec_weight_speech: float = 10.0  # weight of the MSE reconstruction loss (speech mode)
     noise_amp_factor: float = 0.01  # noise_amp_s = factor * sqrt(max(0, E_s - E_{s-1}))
@@ -159,6 +163,8 @@ class TrainConfig:
             problems.append("window, window_above and iters_window must be >= 0, window_batch >= 1")
         if self.gp_every < 1:
             problems.append("gp_every must be at least 1 (1: the penalty every iteration)")
+        if self.gp_windows < 0:
+            problems.append("gp_windows must be >= 0 (0: the penalty on every window)")
         if self.iters_top < 0:
             problems.append("iters_top must be >= 0 (0: the finest scale as the others)")
         if self.window_batch_top < 0:

@@ -157,6 +157,8 @@ class ScaleStep:
         if self.windowed:
             self.width, self.ends = cfg.window, cfg.window_ends
             self.n_windows = cfg.windows(lengths)[s]
+            # windows the gradient penalty sees (the first ones of a random draw)
+            self.gp_n = min(cfg.gp_windows or self.n_windows, self.n_windows)
             self.margin = g.window_margin
             self.win_rng = torch.Generator().manual_seed(seed * 7927 + s)
             m = self.margin
@@ -289,7 +291,9 @@ class ScaleStep:
         with self._autocast():
             d_fake = d(fake.detach()).float().mean()
         d_fake.backward()
-        gp = self._penalty(it, lambda w: gradient_penalty(self.d, real, fake.detach(), weight=w))
+        k = self.gp_n if self.windowed else real.shape[0]
+        gp = self._penalty(it, lambda w: gradient_penalty(self.d, real[:k], fake[:k].detach(),
+                                                          weight=w))
         self.opt_d.step()
         d_total = (-d_real + d_fake + gp).detach()
         # --- G step: -mean D(fake) + reconstruction, again one graph at a time ---
@@ -346,9 +350,10 @@ class ScaleStep:
         with self._autocast():
             d_fake = d(fake.detach())
         d_fake.backward()
+        k = self.gp_n if self.windowed else real.shape[0]
         gp = self._penalty(it, lambda w: masked_gradient_penalty(
-            self.d, real, fake.detach(), valid=svalid, cmask=cvalid, receptive_field=self.rf,
-            weight=w))
+            self.d, real[:k], fake[:k].detach(), valid=svalid[:k], cmask=cvalid[:k],
+            receptive_field=self.rf, weight=w))
         self.opt_d.step()
         d_total = (-d_real + d_fake + gp).detach()
         self.opt_g.zero_grad(set_to_none=True)

@@ -56,6 +56,11 @@ def test_estimates_grow_with_the_preset() -> None:
     every = estimate_seconds(get_preset("tiny", **kept), 10.0, fits)
     lazy = estimate_seconds(get_preset("tiny", gp_every=4, **kept), 10.0, fits)
     assert lazy == pytest.approx((1 - 0.75 * GP_SHARE) * every)
+    # the penalty on one of thorough's two windows saves half its share at the windowed scales
+    # only: cheaper than thorough, dearer than that saving at every scale
+    one = estimate_seconds(get_preset("thorough", gp_windows=1), 10.0, fits)
+    assert (1 - 0.5 * GP_SHARE) * secs["thorough"] < one < secs["thorough"]
+    assert estimate_seconds(get_preset("thorough", gp_windows=2), 10.0, fits) == secs["thorough"]
     assert shape_key(96, PRESETS["standard"]) == "c96-l8-k9"
     assert estimate_seconds(PRESETS["tiny"], 3.0, {}) != estimate_seconds(PRESETS["tiny"], 3.0, {})
     assert format_duration(30) == "about 30 s"

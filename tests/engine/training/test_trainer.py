@@ -754,6 +754,51 @@ def test_a_lazy_penalty_is_taken_every_nth_iteration_at_n_times_the_weight(
         get_preset("tiny", gp_every=0)
 
 
+@pytest.mark.parametrize("holes", [[], [(1500, 2100)]], ids=["whole", "with-a-gap"])
+def test_the_penalty_can_take_fewer_of_a_steps_windows(monkeypatch, one_scale, holes) -> None:
+    """gp_windows=1 takes the gradient penalty on the first of the step's windows only (real and
+    fake of the same window), every iteration at the config's weight; D's other passes still see
+    every window, and 0 (the default) gives the penalty all of them."""
+    import torch
+
+    from engine.training import step as step_module
+    from engine.training.loop import lone_scale_step
+
+    seen: list[tuple[torch.Tensor, torch.Tensor, float]] = []
+    for name in ("gradient_penalty", "masked_gradient_penalty"):
+        original = getattr(step_module, name)
+
+        def spy(d, real, fake, *a, _f=original, **k):
+            seen.append((real.detach().clone(), fake.detach().clone(), k["weight"]))
+            return _f(d, real, fake, *a, **k)
+
+        monkeypatch.setattr(step_module, name, spy)
+    # tiny at 1 s of 4 kHz: 4000 samples train on 3 windows of 2048
+    for gp_windows in (1, 0):
+        cfg = get_preset("tiny", bank_size=0, window=2048, window_batch=3, window_above=3000,
+                         gp_windows=gp_windows)
+        torch.manual_seed(0)
+        step = lone_scale_step(cfg, one_scale, holes=holes)
+        assert step.windowed
+        d_inputs: list[torch.Tensor] = []
+        hook = step.d.register_forward_hook(
+            lambda m, inp, out, _seen=d_inputs: _seen.append(inp[0].detach()))
+        seen.clear()
+        terms = step.step(0)
+        hook.remove()
+        assert math.isfinite(float(terms["gp"])) and float(terms["gp"]) > 0
+        (got_real, got_fake, weight) = seen[0]
+        k = gp_windows or 3
+        assert got_real.shape[0] == got_fake.shape[0] == k and weight == cfg.gp_weight
+        # the penalty's windows are the step's own: the first k of those D scored as real and
+        # as fake (its passes: real, fake, the penalty, fake again for G)
+        real, fake = d_inputs[0], d_inputs[1]
+        assert [x.shape[0] for x in d_inputs] == [3, 3, k, 3]
+        assert torch.equal(got_real, real[:k]) and torch.equal(got_fake, fake[:k])
+    with pytest.raises(ConfigError, match="gp_windows"):
+        get_preset("tiny", gp_windows=-1)
+
+
 def test_a_section_too_big_for_the_device_is_refused_before_anything_is_written(
     monkeypatch, tmp_path: Path, demo_clip: Path
 ) -> None:
