@@ -75,6 +75,10 @@ class TrainConfig:
     # with 1 (bench/README.md, "The penalty on one of the two windows"): about 9 % faster, synth
     # takes much duller and folk's less varied, so no preset sets it
     gp_windows: int = 0
+    # At a scale that trains on windows: the reconstruction path on the first rec_windows of
+    # the step's windows only (its spectral loss rescaled to the samples it sees, as
+    # window_rec_power says); 0 = on all of them
+    rec_windows: int = 0
     rec_weight_music: float = 1e-4  # weight of the multi-resolution STFT reconstruction loss
     rec_weight_speech: float = 10.0  # weight of the MSE reconstruction loss (speech mode)
     noise_amp_factor: float = 0.01  # noise_amp_s = factor * sqrt(max(0, E_s - E_{s-1}))
@@ -165,8 +169,8 @@ class TrainConfig:
             problems.append("window, window_above and iters_window must be >= 0, window_batch >= 1")
         if self.gp_every < 1:
             problems.append("gp_every must be at least 1 (1: the penalty every iteration)")
-        if self.gp_windows < 0:
-            problems.append("gp_windows must be >= 0 (0: the penalty on every window)")
+        if self.gp_windows < 0 or self.rec_windows < 0:
+            problems.append("gp_windows and rec_windows must be >= 0 (0: every window)")
         if self.iters_top < 0:
             problems.append("iters_top must be >= 0 (0: the finest scale as the others)")
         if self.window_batch_top < 0:

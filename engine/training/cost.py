@@ -42,16 +42,23 @@ GEN_FORWARD_SHARE = 0.08  # a no-grad generator pass as a share of one training 
 # backward): gp_every=4 made quick's steps 1.29-1.36x faster on a 2-core CPU
 # (bench/results/ab-quick-cpu-gp4-*.json), 1 - 0.3 x 3/4 = 1/1.29
 GP_SHARE = 0.3
+# the reconstruction path's share (G's forward on the reconstruction input, the spectral loss and
+# their backward): 20 % of thorough's windowed step, timed phase by phase (bench/README.md)
+REC_SHARE = 0.2
 
 
-def penalty_factor(cfg: TrainConfig, windows: int = 0) -> float:
-    """A step's average cost under cfg's penalty schedule, as a share of a step that takes the
-    penalty every iteration on all of its windows (what the probe measures); `windows`: the
-    step's windows (0 at a scale trained whole). The penalty's work grows with the windows it
-    sees: gp_windows=1 of thorough's 2 made its windowed steps 1.13-1.16x faster on a 2-core CPU,
-    1 - 0.3 x 1/2 = 1/1.18 (bench/results/ab-thorough-cpu-thorough-gpwin1-*.json)."""
-    seen = min(cfg.gp_windows or windows, windows) / windows if windows else 1.0
-    return 1.0 - GP_SHARE * (1.0 - seen / cfg.gp_every)
+def step_factor(cfg: TrainConfig, windows: int = 0) -> float:
+    """A step's average cost under cfg's penalty schedule and the windows its penalty and
+    reconstruction see, as a share of a step that takes the penalty every iteration and both on
+    all of its windows (what the probe measures); `windows`: the step's windows (0 at a scale
+    trained whole). The work grows with the windows: gp_windows=1 of thorough's 2 made its
+    windowed steps 1.13-1.16x faster on a 2-core CPU, 1 - 0.3 x 1/2 = 1/1.18, rec_windows=1
+    1.08-1.13x, 1 - 0.2 x 1/2 = 1/1.11 (bench/results/ab-thorough-cpu-thorough-*win1-*.json)."""
+    def seen(n: int) -> float:
+        return min(n or windows, windows) / windows if windows else 1.0
+
+    return (1.0 - GP_SHARE * (1.0 - seen(cfg.gp_windows) / cfg.gp_every)
+            - REC_SHARE * (1.0 - seen(cfg.rec_windows)))
 
 
 @dataclass(frozen=True)
@@ -179,7 +186,7 @@ def estimate_seconds(cfg: TrainConfig, section_seconds: float, fits: dict[str, A
         if fit is None:
             return math.nan
         step = Fit(float(fit["a"]), float(fit["b"])).seconds(sizes[s])
-        step *= penalty_factor(cfg, windows[s])
+        step *= step_factor(cfg, windows[s])
         redraw = 0.0
         if cfg.bank_size == 0:  # every step runs the coarser generators again
             redraw = GEN_FORWARD_SHARE * sum(step_costs)
@@ -244,10 +251,10 @@ def bench_fits(bench_dir: Path, device_name: str) -> dict[str, Any] | None:
                 continue
             for i, (sc, size, n) in enumerate(zip(scales, sizes, windows, strict=True)):
                 try:
-                    # as a step that takes the penalty every iteration on every window (the
-                    # probe's)
+                    # as a step that takes the penalty every iteration and it and the
+                    # reconstruction on every window (the probe's)
                     spi = float(sc.get("seconds_per_iteration_in_loop")
-                                or sc["seconds_per_iteration"]) / penalty_factor(cfg, n)
+                                or sc["seconds_per_iteration"]) / step_factor(cfg, n)
                 except (KeyError, TypeError, ValueError):
                     continue
                 channels = cfg.channels_first if int(sc.get("scale", i)) == 0 else cfg.channels

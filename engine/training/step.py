@@ -159,6 +159,8 @@ class ScaleStep:
             self.n_windows = cfg.windows(lengths)[s]
             # windows the gradient penalty sees (the first ones of a random draw)
             self.gp_n = min(cfg.gp_windows or self.n_windows, self.n_windows)
+            # windows the reconstruction path is trained on (again the first ones)
+            self.rec_n = min(cfg.rec_windows or self.n_windows, self.n_windows)
             self.margin = g.window_margin
             self.win_rng = torch.Generator().manual_seed(seed * 7927 + s)
             m = self.margin
@@ -168,7 +170,7 @@ class ScaleStep:
             # the spectral loss is a norm, so it grows with the square root of the samples it
             # sees: scale the windows' norm to estimate the whole scale's (rec_weight keeps its
             # meaning); MSE is a mean and needs nothing
-            covered = self.width * self.n_windows
+            covered = self.width * self.rec_n
             self.rec_scale = ((length / covered) ** cfg.window_rec_power if cfg.mode == "music"
                               else 1.0)
         # inpainting masks (caw-method.md section 8): `holes` are spans at the working rate;
@@ -265,14 +267,13 @@ class ScaleStep:
         graph captures; the learning-rate schedules step outside it)."""
         cfg, d = self.cfg, self.d_fwd
         real, noise, prev, rec_noise, rec_prev = inputs[:5]
-        rec_scale = 1.0
-        kw: dict[str, object] = {}
-        if self.windowed:
-            kw = {"margin": self.margin, "valid": inputs[5]}
-            rec_scale = self.rec_scale
+        rec_scale = self.rec_scale if self.windowed else 1.0
+        valid = inputs[5] if self.windowed else None
 
         def g(z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-            return self.g_fwd(z, x, **kw)
+            if valid is None:
+                return self.g_fwd(z, x)
+            return self.g_fwd(z, x, margin=self.margin, valid=valid[: z.shape[0]])
 
         if self.masked:
             svalid = self._win_svalid if self.windowed else self.svalid
@@ -301,9 +302,10 @@ class ScaleStep:
         with self._autocast():
             g_adv = -d(fake).float().mean()
         g_adv.backward(inputs=self.g_params)
+        r = self.rec_n if self.windowed else real.shape[0]
         with self._autocast():
-            rec = g(rec_noise, rec_prev)
-        rec_loss = cfg.rec_weight * rec_scale * self.rec_fn(real, rec)
+            rec = g(rec_noise[:r], rec_prev[:r])
+        rec_loss = cfg.rec_weight * rec_scale * self.rec_fn(real[:r], rec)
         rec_loss.backward(inputs=self.g_params)
         return self._finish(d_real, d_fake, gp, d_total, g_adv, rec_loss)
 
@@ -360,10 +362,11 @@ class ScaleStep:
         with self._autocast():
             g_adv = -d(fake)
         g_adv.backward(inputs=self.g_params)
+        r = self.rec_n if self.windowed else real.shape[0]
         with self._autocast():
-            rec = g(rec_noise, rec_prev)
+            rec = g(rec_noise[:r], rec_prev[:r])
         kind = "mss" if cfg.mode == "music" else "mse"
-        rec_loss = cfg.rec_weight * rec_scale * masked_rec_loss(kind, real, rec, svalid)
+        rec_loss = cfg.rec_weight * rec_scale * masked_rec_loss(kind, real[:r], rec, svalid[:r])
         rec_loss.backward(inputs=self.g_params)
         return self._finish(d_real, d_fake, gp, d_total, g_adv, rec_loss)
 

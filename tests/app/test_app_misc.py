@@ -61,6 +61,9 @@ def test_estimates_grow_with_the_preset() -> None:
     one = estimate_seconds(get_preset("thorough", gp_windows=1), 10.0, fits)
     assert (1 - 0.5 * GP_SHARE) * secs["thorough"] < one < secs["thorough"]
     assert estimate_seconds(get_preset("thorough", gp_windows=2), 10.0, fits) == secs["thorough"]
+    # so does the reconstruction on one window, by its smaller share
+    rec = estimate_seconds(get_preset("thorough", rec_windows=1), 10.0, fits)
+    assert one < rec < secs["thorough"]
     assert shape_key(96, PRESETS["standard"]) == "c96-l8-k9"
     assert estimate_seconds(PRESETS["tiny"], 3.0, {}) != estimate_seconds(PRESETS["tiny"], 3.0, {})
     assert format_duration(30) == "about 30 s"
@@ -150,7 +153,7 @@ def test_pyside_void_calls_keep_none_alive(qapp) -> None:
 def test_bench_figures_give_fits(tmp_path: Path) -> None:
     import json
 
-    from engine.training.cost import SPEED_EPOCH, bench_fits, estimate_seconds, penalty_factor
+    from engine.training.cost import SPEED_EPOCH, bench_fits, estimate_seconds, step_factor
 
     cfg = get_preset("quick", gp_every=1)  # figures of steps that took the penalty every time
     scales = [{"scale": i, "rate": r, "seconds_per_iteration_in_loop": 0.05 + 2e-6 * r * 4.0}
@@ -175,7 +178,7 @@ def test_bench_figures_give_fits(tmp_path: Path) -> None:
     assert "older.json" not in got["source"] and "aten.json" not in got["source"]
     # runs that took the penalty every 4th step were faster per step: they give the same fit
     lazy_cfg = get_preset("quick", gp_every=4)
-    fast = [dict(sc, seconds_per_iteration_in_loop=penalty_factor(lazy_cfg)
+    fast = [dict(sc, seconds_per_iteration_in_loop=step_factor(lazy_cfg)
                  * sc["seconds_per_iteration_in_loop"]) for sc in scales]
     lazy = tmp_path / "lazy"
     lazy.mkdir()

@@ -799,6 +799,35 @@ def test_the_penalty_can_take_fewer_of_a_steps_windows(monkeypatch, one_scale, h
         get_preset("tiny", gp_windows=-1)
 
 
+@pytest.mark.parametrize("holes", [[], [(1500, 2100)]], ids=["whole", "with-a-gap"])
+def test_the_reconstruction_can_take_fewer_of_a_steps_windows(one_scale, holes) -> None:
+    """rec_windows=1 trains the reconstruction path on the first of the step's windows only,
+    its spectral loss rescaled to the samples it sees; G still makes every window's fake, and
+    0 (the default) reconstructs all of them."""
+    import torch
+
+    from engine.training.loop import lone_scale_step
+
+    for rec_windows in (1, 0):
+        # tiny at 1 s of 4 kHz: 4000 samples train on 3 windows of 2048
+        cfg = get_preset("tiny", bank_size=0, window=2048, window_batch=3, window_above=3000,
+                         rec_windows=rec_windows)
+        torch.manual_seed(0)
+        step = lone_scale_step(cfg, one_scale, holes=holes)
+        made: list[int] = []
+        hook = step.g.register_forward_hook(lambda m, inp, out, _made=made: _made.append(
+            out.shape[0]))
+        terms = step.step(0)
+        hook.remove()
+        k = rec_windows or 3
+        assert made == [3, k]  # the fakes, then the reconstruction
+        assert step.rec_scale == pytest.approx((4000 / (2048 * k)) ** cfg.window_rec_power)
+        rec = float(terms["rec"].detach())
+        assert math.isfinite(rec) and rec > 0
+    with pytest.raises(ConfigError, match="rec_windows"):
+        get_preset("tiny", rec_windows=-1)
+
+
 def test_a_section_too_big_for_the_device_is_refused_before_anything_is_written(
     monkeypatch, tmp_path: Path, demo_clip: Path
 ) -> None:
