@@ -77,7 +77,9 @@ class TrainConfig:
     gp_windows: int = 0
     # At a scale that trains on windows: the reconstruction path on the first rec_windows of
     # the step's windows only (its spectral loss rescaled to the samples it sees, as
-    # window_rec_power says); 0 = on all of them
+    # window_rec_power says); 0 = on all of them. thorough with 1 (bench/README.md, "The
+    # reconstruction on one of the two windows"): 6-8 % faster, synth further from the
+    # section's timbre, worse reconstructions, so no preset sets it
     rec_windows: int = 0
     rec_weight_music: float = 1e-4  # weight of the multi-resolution STFT reconstruction loss
     rec_weight_speech: float = 10.0  # weight of the MSE reconstruction loss (speech mode)
