@@ -151,15 +151,17 @@ class ScaleStep:
         # window training: B random windows of W samples per iteration; G's inputs carry
         # `margin` samples of their real neighbourhood (zeros beyond the clip's true ends)
         self.windowed = cfg.uses_windows(length)
+        # how many of a step's windows the gradient penalty and the reconstruction see (the
+        # first ones of a random draw; None: all, and a whole scale is one)
+        self.gp_n: int | None = None
+        self.rec_n: int | None = None
         # bf16 only where it is native (emulated it would only be slower); at windowed scales
         # only with amp_windows
         self.amp = cfg.amp and native_bf16(dev) and (cfg.amp_windows or not self.windowed)
         if self.windowed:
             self.width, self.ends = cfg.window, cfg.window_ends
             self.n_windows = cfg.windows(lengths)[s]
-            # windows the gradient penalty sees (the first ones of a random draw)
             self.gp_n = min(cfg.gp_windows or self.n_windows, self.n_windows)
-            # windows the reconstruction path is trained on (again the first ones)
             self.rec_n = min(cfg.rec_windows or self.n_windows, self.n_windows)
             self.margin = g.window_margin
             self.win_rng = torch.Generator().manual_seed(seed * 7927 + s)
@@ -292,7 +294,7 @@ class ScaleStep:
         with self._autocast():
             d_fake = d(fake.detach()).float().mean()
         d_fake.backward()
-        k = self.gp_n if self.windowed else real.shape[0]
+        k = self.gp_n
         gp = self._penalty(it, lambda w: gradient_penalty(self.d, real[:k], fake[:k].detach(),
                                                           weight=w))
         self.opt_d.step()
@@ -302,7 +304,7 @@ class ScaleStep:
         with self._autocast():
             g_adv = -d(fake).float().mean()
         g_adv.backward(inputs=self.g_params)
-        r = self.rec_n if self.windowed else real.shape[0]
+        r = self.rec_n
         with self._autocast():
             rec = g(rec_noise[:r], rec_prev[:r])
         rec_loss = cfg.rec_weight * rec_scale * self.rec_fn(real[:r], rec)
@@ -352,7 +354,7 @@ class ScaleStep:
         with self._autocast():
             d_fake = d(fake.detach())
         d_fake.backward()
-        k = self.gp_n if self.windowed else real.shape[0]
+        k = self.gp_n
         gp = self._penalty(it, lambda w: masked_gradient_penalty(
             self.d, real[:k], fake[:k].detach(), valid=svalid[:k], cmask=cvalid[:k],
             receptive_field=self.rf, weight=w))
@@ -362,7 +364,7 @@ class ScaleStep:
         with self._autocast():
             g_adv = -d(fake)
         g_adv.backward(inputs=self.g_params)
-        r = self.rec_n if self.windowed else real.shape[0]
+        r = self.rec_n
         with self._autocast():
             rec = g(rec_noise[:r], rec_prev[:r])
         kind = "mss" if cfg.mode == "music" else "mse"
