@@ -754,6 +754,21 @@ def test_a_lazy_penalty_is_taken_every_nth_iteration_at_n_times_the_weight(
         get_preset("tiny", gp_every=0)
 
 
+def _three_window_step(one_scale, holes, **setting):
+    """A fresh step of tiny at 1 s of 4 kHz that trains on 3 windows of 2048 (its 4000 samples),
+    with `holes` and the setting under test, from torch's RNG at seed 0."""
+    import torch
+
+    from engine.training.loop import lone_scale_step
+
+    cfg = get_preset("tiny", bank_size=0, window=2048, window_batch=3, window_above=3000,
+                     **setting)
+    torch.manual_seed(0)
+    step = lone_scale_step(cfg, one_scale, holes=holes)
+    assert step.windowed and step.n_windows == 3
+    return cfg, step
+
+
 @pytest.mark.parametrize("holes", [[], [(1500, 2100)]], ids=["whole", "with-a-gap"])
 def test_the_penalty_can_take_fewer_of_a_steps_windows(monkeypatch, one_scale, holes) -> None:
     """gp_windows=1 takes the gradient penalty on the first of the step's windows only (real and
@@ -762,7 +777,6 @@ def test_the_penalty_can_take_fewer_of_a_steps_windows(monkeypatch, one_scale, h
     import torch
 
     from engine.training import step as step_module
-    from engine.training.loop import lone_scale_step
 
     seen: list[tuple[torch.Tensor, torch.Tensor, float]] = []
     for name in ("gradient_penalty", "masked_gradient_penalty"):
@@ -773,13 +787,8 @@ def test_the_penalty_can_take_fewer_of_a_steps_windows(monkeypatch, one_scale, h
             return _f(d, real, fake, *a, **k)
 
         monkeypatch.setattr(step_module, name, spy)
-    # tiny at 1 s of 4 kHz: 4000 samples train on 3 windows of 2048
     for gp_windows in (1, 0):
-        cfg = get_preset("tiny", bank_size=0, window=2048, window_batch=3, window_above=3000,
-                         gp_windows=gp_windows)
-        torch.manual_seed(0)
-        step = lone_scale_step(cfg, one_scale, holes=holes)
-        assert step.windowed
+        cfg, step = _three_window_step(one_scale, holes, gp_windows=gp_windows)
         d_inputs: list[torch.Tensor] = []
         hook = step.d.register_forward_hook(
             lambda m, inp, out, _seen=d_inputs: _seen.append(inp[0].detach()))
@@ -804,16 +813,8 @@ def test_the_reconstruction_can_take_fewer_of_a_steps_windows(one_scale, holes) 
     """rec_windows=1 trains the reconstruction path on the first of the step's windows only,
     its spectral loss rescaled to the samples it sees; G still makes every window's fake, and
     0 (the default) reconstructs all of them."""
-    import torch
-
-    from engine.training.loop import lone_scale_step
-
     for rec_windows in (1, 0):
-        # tiny at 1 s of 4 kHz: 4000 samples train on 3 windows of 2048
-        cfg = get_preset("tiny", bank_size=0, window=2048, window_batch=3, window_above=3000,
-                         rec_windows=rec_windows)
-        torch.manual_seed(0)
-        step = lone_scale_step(cfg, one_scale, holes=holes)
+        cfg, step = _three_window_step(one_scale, holes, rec_windows=rec_windows)
         made: list[int] = []
         hook = step.g.register_forward_hook(lambda m, inp, out, _made=made: _made.append(
             out.shape[0]))
