@@ -9,6 +9,8 @@ so the machine's drift hits both alike. Baselines (`--baseline`):
   all-grads   engine.model.conv's backward computing every weight gradient (also the critic's
               in the gradient penalty's first pass and in G's step, which nothing uses) and
               Adam without its fused kernel: the trainer before those two levers
+  unsplit     engine.model.conv's convolutions of a whole scale (batch 1) on the signal as it
+              is, not on one piece per thread (conv.SPLIT_ABOVE = 0)
 
 The estimate of a whole run is the sum over scales of iterations x the median seconds per
 iteration. Writes JSON to bench/results/.
@@ -78,8 +80,19 @@ def as_before(step: ScaleStep) -> ScaleStep:
     return step
 
 
+@contextlib.contextmanager
+def unsplit() -> Iterator[None]:
+    """engine.model.conv's convolutions on whole signals, not pieces."""
+    above = conv_module.SPLIT_ABOVE
+    conv_module.SPLIT_ABOVE = 0
+    try:
+        yield
+    finally:
+        conv_module.SPLIT_ABOVE = above
+
+
 def baseline_context(baseline: str) -> contextlib.AbstractContextManager:
-    return aten_backward() if baseline == "aten" else every_weight_grad()
+    return {"aten": aten_backward, "all-grads": every_weight_grad, "unsplit": unsplit}[baseline]()
 
 
 def time_turn(step: ScaleStep, first: int, n: int, baseline: str | None) -> float:
@@ -99,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=4)
     ap.add_argument("--iters", type=int, default=3, help="iterations per turn")
     ap.add_argument("--threads", type=int, default=None)
-    ap.add_argument("--baseline", choices=("aten", "all-grads"), default="aten")
+    ap.add_argument("--baseline", choices=("aten", "all-grads", "unsplit"), default="aten")
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
     base = args.baseline

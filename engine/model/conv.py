@@ -9,9 +9,12 @@ of a dilated layer as a convolution too (undilated layers keep aten's). The back
 from differentiable operations (the input gradient with this same function), so the gradient
 penalty's double backward takes the fast path too.
 
-Same mathematics, different summation order: gradients agree with aten's to float32 rounding
-(tests/engine/model/test_conv.py), not bit for bit. Forwards are aten's own, so generation from
-a trained model is unchanged. On CUDA, under autocast, and for any case it does not cover
+In training, long signals are convolved in overlapping pieces run as one batch (`_pieces`
+below), which spreads them over the cores.
+
+Same mathematics, different summation order: outputs and gradients agree with aten's to float32
+rounding (tests/engine/model/test_conv.py), not bit for bit. Without gradients (generation from
+a trained model, the frozen coarser scales) the forward is aten's own, unchanged. On CUDA, under autocast, and for any case it does not cover
 (stride, groups, a padding mode other than zeros, an even kernel with "same" padding), it is
 nn.Conv1d.
 """
@@ -33,7 +36,7 @@ class _FastConv1d(torch.autograd.Function):
                 padding: int, dilation: int) -> torch.Tensor:
         ctx.save_for_backward(x, w)
         ctx.padding, ctx.dilation = padding, dilation
-        return F.conv1d(x, w, b, padding=padding, dilation=dilation)
+        return _conv1d(x, w, b, padding, dilation)
 
     @staticmethod
     def backward(ctx: Any, gy: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
@@ -79,12 +82,73 @@ def _weight_grad(x: torch.Tensor, w: torch.Tensor, gy: torch.Tensor, p: int, d: 
     """dL/dw[o, i, k] = sum over b, t of gy[b, o, t] x_padded[b, i, t + k d].
 
     Dilated: a convolution with the batch as channels and the output gradient as the kernel,
-    strided by the dilation (2-3 times faster than aten's kernel here); undilated, aten's."""
+    strided by the dilation (2-3 times faster than aten's kernel here); undilated, aten's (on
+    a long single signal, on its pieces as one batch: the same sum)."""
     if d == 1:
+        pieces = _pieces(x)
+        if pieces > 1:
+            xs, length = _split_input(x, w.shape[-1], p, d, pieces)
+            gy = F.pad(gy, (0, pieces * length - gy.shape[-1]))
+            gy = gy.reshape(gy.shape[0], gy.shape[1], pieces, length).transpose(1, 2)
+            gy = gy.reshape(-1, gy.shape[2], length)
+            x, p = xs, 0
         return torch.ops.aten.convolution_backward(
             gy, x, w, None, [1], [p], [d], False, [0], 1, [False, True, False])[1]
     xp = F.pad(x, (p, p)) if p else x
     return F.conv1d(xp.transpose(0, 1), gy.transpose(0, 1), stride=d).transpose(0, 1).contiguous()
+
+
+# Long signals are cut into overlapping pieces run as one batch. oneDNN's 1-D kernels spread a
+# batch over the cores far better than one long signal, and a piece's activations stay in the
+# cache: interleaved in one process on a 2-core AVX2 CPU a `thorough` step is 1.0-1.3 times
+# faster per scale, 1.15-1.22 times over a run (bench/README.md, "Long signals in pieces").
+# Every output sample is the same sum of the same products (weight gradients sum the pieces in
+# another order: float rounding), and the pieces depend on the shapes only, not on the threads,
+# so a seed trains the same on any thread count. SPLIT_ABOVE = 0 turns it off
+# (bench/bench_conv.py --baseline unsplit).
+SPLIT_ABOVE = 2048
+SPLIT_PIECE = 6144
+
+
+def _pieces(x: torch.Tensor) -> int:
+    """How many pieces each signal of x [B, C, T] is cut into: 1 (as it is) below SPLIT_ABOVE
+    samples, else pieces of at most SPLIT_PIECE samples, and at least two of a lone signal (a
+    whole scale), so that two cores share it."""
+    if not SPLIT_ABOVE or x.shape[-1] < SPLIT_ABOVE:
+        return 1
+    pieces = -(-x.shape[-1] // SPLIT_PIECE)
+    return max(pieces, 2) if x.shape[0] == 1 else pieces
+
+
+def _split_input(x: torch.Tensor, k: int, p: int, d: int, pieces: int
+                 ) -> tuple[torch.Tensor, int]:
+    """x [B, C, T] zero-padded by p and cut into [B * pieces, C, L + (k-1) d], piece j of item b
+    holding what outputs j L .. (j+1) L - 1 of b's padded convolution read; returns it and L."""
+    halo = d * (k - 1)
+    outputs = x.shape[-1] + 2 * p - halo
+    length = -(-outputs // pieces)
+    xp = F.pad(x, (p, pieces * length + halo - x.shape[-1] - p))
+    b, c = x.shape[0], x.shape[1]
+    xs = xp.as_strided((b, pieces, c, length + halo), (xp.stride(0), length, xp.stride(1), 1))
+    return xs.reshape(b * pieces, c, length + halo), length
+
+
+def _join(y: torch.Tensor, b: int, outputs: int) -> torch.Tensor:
+    """[B * pieces, O, L] -> [B, O, outputs]: each item's pieces end to end."""
+    pieces, (o, length) = y.shape[0] // b, y.shape[1:]
+    y = y.reshape(b, pieces, o, length).transpose(1, 2)
+    return y.reshape(b, o, pieces * length)[..., :outputs]
+
+
+def _conv1d(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, p: int, d: int
+            ) -> torch.Tensor:
+    """F.conv1d(x, w, b, padding=p, dilation=d), computed on pieces of long signals."""
+    pieces = _pieces(x)
+    if pieces == 1:
+        return F.conv1d(x, w, b, padding=p, dilation=d)
+    xs, _ = _split_input(x, w.shape[-1], p, d, pieces)
+    outputs = x.shape[-1] + 2 * p - d * (w.shape[-1] - 1)
+    return _join(F.conv1d(xs, w, b, dilation=d), x.shape[0], outputs)
 
 
 def fast_conv1d(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, padding: int,

@@ -48,6 +48,53 @@ def test_first_and_second_order_gradients_are_atens(c_in: int, c_out: int, kerne
         torch.testing.assert_close(a, r, rtol=1e-10, atol=1e-10 * float(r.detach().abs().max()))
 
 
+@pytest.mark.parametrize(("batch", "length", "pieces"), [
+    (1, 5_000, 2),    # a whole scale: at least two pieces
+    (1, 13_000, 3),   # a longer one: pieces of at most SPLIT_PIECE samples
+    (2, 7_000, 2),    # training windows: each cut on its own
+])
+@pytest.mark.parametrize(("c_in", "c_out", "kernel", "dilation", "padding"), [
+    (1, 16, 9, 1, 0),    # the trunks' head (aten's weight gradient, on the pieces)
+    (16, 16, 9, 128, 0),  # the widest block
+    (16, 16, 9, 1, 4),   # the generator's gates ("same")
+    (16, 1, 9, 64, 0),   # the critic's last layer
+])
+def test_long_signals_in_pieces_give_atens_outputs_and_gradients(
+        monkeypatch: pytest.MonkeyPatch, batch: int, length: int, pieces: int, c_in: int,
+        c_out: int, kernel: int, dilation: int, padding: int) -> None:
+    seen: list[int] = []
+    conv1d = F.conv1d
+
+    def spy(x: torch.Tensor, *args, **kwargs) -> torch.Tensor:  # noqa: ANN002, ANN003
+        seen.append(x.shape[0])
+        return conv1d(x, *args, **kwargs)
+
+    g = torch.Generator().manual_seed(2)
+    x = torch.randn(batch, c_in, length, generator=g, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(c_out, c_in, kernel, generator=g, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(c_out, generator=g, dtype=torch.float64, requires_grad=True)
+    ref = _grads(_aten, x, w, b, padding, dilation)
+    monkeypatch.setattr(conv_module.F, "conv1d", spy)
+    ours = _grads(fast_conv1d, x, w, b, padding, dilation)
+    assert seen[0] == batch * pieces  # the forward ran on the pieces
+    for a, r in zip(ours, ref, strict=True):
+        assert a.shape == r.shape
+        torch.testing.assert_close(a, r, rtol=1e-10, atol=1e-10 * float(r.detach().abs().max()))
+
+
+def test_short_signals_and_the_switch_leave_the_convolution_whole(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[int] = []
+    conv1d = F.conv1d
+    monkeypatch.setattr(conv_module.F, "conv1d",
+                        lambda x, *a, **k: seen.append(x.shape[0]) or conv1d(x, *a, **k))
+    w = torch.randn(16, 16, 9)
+    fast_conv1d(torch.randn(1, 16, conv_module.SPLIT_ABOVE - 1), w, None, 0, 1)
+    monkeypatch.setattr(conv_module, "SPLIT_ABOVE", 0)
+    fast_conv1d(torch.randn(1, 16, 50_000), w, None, 0, 1)
+    assert seen == [1, 1]
+
+
 def test_gradcheck_and_gradgradcheck() -> None:
     g = torch.Generator().manual_seed(1)
     args = (torch.randn(2, 3, 40, generator=g, dtype=torch.float64, requires_grad=True),
