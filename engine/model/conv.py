@@ -100,8 +100,8 @@ def _weight_grad(x: torch.Tensor, w: torch.Tensor, gy: torch.Tensor, p: int, d: 
 
 # Long signals are cut into overlapping pieces run as one batch. oneDNN's 1-D kernels spread a
 # batch over the cores far better than one long signal, and a piece's activations stay in the
-# cache: interleaved in one process on a 2-core AVX2 CPU a `thorough` step is 1.0-1.3 times
-# faster per scale, 1.15-1.22 times over a run (bench/README.md, "Long signals in pieces").
+# cache: interleaved in one process on a 2-core AVX2 CPU a `thorough` step is 1.0-1.33 times
+# faster per scale, 1.15-1.23 times over a run (bench/README.md, "Long signals in pieces").
 # Every output sample is the same sum of the same products (weight gradients sum the pieces in
 # another order: float rounding), and the pieces depend on the shapes only, not on the threads,
 # so a seed trains the same on any thread count. SPLIT_ABOVE = 0 turns it off

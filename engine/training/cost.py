@@ -33,8 +33,9 @@ from engine.config import PRESETS, TrainConfig
 # Bumped when the trainer gets faster or slower for the same shapes on the same device; stored
 # probes and bench figures of another epoch are not used (2: the fast CPU convolution backward,
 # engine.model.conv, 1.27x on quick; 3: no unused critic weight gradients and fused Adam,
-# bench/bench_conv.py --baseline all-grads).
-SPEED_EPOCH = 3
+# bench/bench_conv.py --baseline all-grads; 4: long signals convolved in pieces, 1.23x on
+# thorough, bench/bench_conv.py --baseline unsplit).
+SPEED_EPOCH = 4
 PROBE_ITERATIONS = 3  # timed iterations per measurement, after one uncounted first iteration
 HEAVY_CHANNELS = 32  # above this a CPU measures one length only
 GEN_FORWARD_SHARE = 0.08  # a no-grad generator pass as a share of one training step
