@@ -9,8 +9,8 @@ so the machine's drift hits both alike. Baselines (`--baseline`):
   all-grads   engine.model.conv's backward computing every weight gradient (also the critic's
               in the gradient penalty's first pass and in G's step, which nothing uses) and
               Adam without its fused kernel: the trainer before those two levers
-  unsplit     engine.model.conv's convolutions of a whole scale (batch 1) on the signal as it
-              is, not on one piece per thread (conv.SPLIT_ABOVE = 0)
+  unsplit     engine.model.conv's convolutions of long signals on the signals as they are,
+              not on overlapping pieces run as one batch (conv.SPLIT_ABOVE = 0)
 
 The estimate of a whole run is the sum over scales of iterations x the median seconds per
 iteration. Writes JSON to bench/results/.

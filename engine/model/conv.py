@@ -14,9 +14,9 @@ below), which spreads them over the cores.
 
 Same mathematics, different summation order: outputs and gradients agree with aten's to float32
 rounding (tests/engine/model/test_conv.py), not bit for bit. Without gradients (generation from
-a trained model, the frozen coarser scales) the forward is aten's own, unchanged. On CUDA, under autocast, and for any case it does not cover
-(stride, groups, a padding mode other than zeros, an even kernel with "same" padding), it is
-nn.Conv1d.
+a trained model, the frozen coarser scales) the forward is aten's own, unchanged. On CUDA, under
+autocast, and for any case it does not cover (stride, groups, a padding mode other than zeros,
+an even kernel with "same" padding), it is nn.Conv1d.
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ def _weight_grad(x: torch.Tensor, w: torch.Tensor, gy: torch.Tensor, p: int, d: 
     strided by the dilation (2-3 times faster than aten's kernel here); undilated, aten's (on
     a long single signal, on its pieces as one batch: the same sum)."""
     if d == 1:
-        pieces = _pieces(x)
+        pieces = _pieces(x, gy.shape[-1])
         if pieces > 1:
             xs, length = _split_input(x, w.shape[-1], p, d, pieces)
             gy = F.pad(gy, (0, pieces * length - gy.shape[-1]))
@@ -110,14 +110,15 @@ SPLIT_ABOVE = 2048
 SPLIT_PIECE = 6144
 
 
-def _pieces(x: torch.Tensor) -> int:
-    """How many pieces each signal of x [B, C, T] is cut into: 1 (as it is) below SPLIT_ABOVE
-    samples, else pieces of at most SPLIT_PIECE samples, and at least two of a lone signal (a
-    whole scale), so that two cores share it."""
+def _pieces(x: torch.Tensor, outputs: int) -> int:
+    """How many pieces each signal of x [B, C, T] is cut into for a convolution with `outputs`
+    outputs per signal: 1 (as it is) below SPLIT_ABOVE samples, else pieces of at most
+    SPLIT_PIECE samples, and at least two of a lone signal (a whole scale), so that two cores
+    share it; never more than the outputs."""
     if not SPLIT_ABOVE or x.shape[-1] < SPLIT_ABOVE:
         return 1
     pieces = -(-x.shape[-1] // SPLIT_PIECE)
-    return max(pieces, 2) if x.shape[0] == 1 else pieces
+    return min(max(pieces, 2) if x.shape[0] == 1 else pieces, max(outputs, 1))
 
 
 def _split_input(x: torch.Tensor, k: int, p: int, d: int, pieces: int
@@ -128,9 +129,8 @@ def _split_input(x: torch.Tensor, k: int, p: int, d: int, pieces: int
     outputs = x.shape[-1] + 2 * p - halo
     length = -(-outputs // pieces)
     xp = F.pad(x, (p, pieces * length + halo - x.shape[-1] - p))
-    b, c = x.shape[0], x.shape[1]
-    xs = xp.as_strided((b, pieces, c, length + halo), (xp.stride(0), length, xp.stride(1), 1))
-    return xs.reshape(b * pieces, c, length + halo), length
+    xs = xp.unfold(-1, length + halo, length).transpose(1, 2)  # [B, pieces, C, L + halo]
+    return xs.reshape(-1, x.shape[1], length + halo), length
 
 
 def _join(y: torch.Tensor, b: int, outputs: int) -> torch.Tensor:
@@ -143,11 +143,11 @@ def _join(y: torch.Tensor, b: int, outputs: int) -> torch.Tensor:
 def _conv1d(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, p: int, d: int
             ) -> torch.Tensor:
     """F.conv1d(x, w, b, padding=p, dilation=d), computed on pieces of long signals."""
-    pieces = _pieces(x)
+    outputs = x.shape[-1] + 2 * p - d * (w.shape[-1] - 1)
+    pieces = _pieces(x, outputs)
     if pieces == 1:
         return F.conv1d(x, w, b, padding=p, dilation=d)
     xs, _ = _split_input(x, w.shape[-1], p, d, pieces)
-    outputs = x.shape[-1] + 2 * p - d * (w.shape[-1] - 1)
     return _join(F.conv1d(xs, w, b, dilation=d), x.shape[0], outputs)
 
 

@@ -82,6 +82,16 @@ def test_long_signals_in_pieces_give_atens_outputs_and_gradients(
         torch.testing.assert_close(a, r, rtol=1e-10, atol=1e-10 * float(r.detach().abs().max()))
 
 
+def test_pieces_of_strided_inputs_and_of_a_kernel_that_reaches_almost_across() -> None:
+    w = torch.randn(16, 16, 9, dtype=torch.float64)
+    for x in (torch.randn(1, 16, 1, dtype=torch.float64).expand(1, 16, 6_000),  # stride 0
+              torch.randn(1, 16, 9_000, dtype=torch.float64)[..., 1_000:7_024]):  # a slice
+        torch.testing.assert_close(fast_conv1d(x, w, None, 0, 128), _aten(x, w, None, 0, 128))
+    x = torch.randn(1, 1, 2_048, dtype=torch.float64)
+    w = torch.randn(1, 1, 2, dtype=torch.float64)  # one output per signal
+    torch.testing.assert_close(fast_conv1d(x, w, None, 0, 2_047), _aten(x, w, None, 0, 2_047))
+
+
 def test_short_signals_and_the_switch_leave_the_convolution_whole(
         monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[int] = []
