@@ -31,6 +31,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from unittest import mock
 
 import torch
 from torch import nn
@@ -80,19 +81,10 @@ def as_before(step: ScaleStep) -> ScaleStep:
     return step
 
 
-@contextlib.contextmanager
-def unsplit() -> Iterator[None]:
-    """engine.model.conv's convolutions on whole signals, not pieces."""
-    above = conv_module.SPLIT_ABOVE
-    conv_module.SPLIT_ABOVE = 0
-    try:
-        yield
-    finally:
-        conv_module.SPLIT_ABOVE = above
-
-
 def baseline_context(baseline: str) -> contextlib.AbstractContextManager:
-    return {"aten": aten_backward, "all-grads": every_weight_grad, "unsplit": unsplit}[baseline]()
+    if baseline == "unsplit":  # convolutions on whole signals, not pieces
+        return mock.patch.object(conv_module, "SPLIT_ABOVE", 0)
+    return aten_backward() if baseline == "aten" else every_weight_grad()
 
 
 def time_turn(step: ScaleStep, first: int, n: int, baseline: str | None) -> float:

@@ -48,6 +48,19 @@ def test_first_and_second_order_gradients_are_atens(c_in: int, c_out: int, kerne
         torch.testing.assert_close(a, r, rtol=1e-10, atol=1e-10 * float(r.detach().abs().max()))
 
 
+def _batches_seen(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """From now on in the test, the batch size of every F.conv1d call, in order."""
+    seen: list[int] = []
+    conv1d = F.conv1d
+
+    def spy(x: torch.Tensor, *args, **kwargs) -> torch.Tensor:  # noqa: ANN002, ANN003
+        seen.append(x.shape[0])
+        return conv1d(x, *args, **kwargs)
+
+    monkeypatch.setattr(conv_module.F, "conv1d", spy)
+    return seen
+
+
 @pytest.mark.parametrize(("batch", "length", "pieces"), [
     (1, 5_000, 2),    # a whole scale: at least two pieces
     (1, 13_000, 3),   # a longer one: pieces of at most SPLIT_PIECE samples
@@ -62,19 +75,12 @@ def test_first_and_second_order_gradients_are_atens(c_in: int, c_out: int, kerne
 def test_long_signals_in_pieces_give_atens_outputs_and_gradients(
         monkeypatch: pytest.MonkeyPatch, batch: int, length: int, pieces: int, c_in: int,
         c_out: int, kernel: int, dilation: int, padding: int) -> None:
-    seen: list[int] = []
-    conv1d = F.conv1d
-
-    def spy(x: torch.Tensor, *args, **kwargs) -> torch.Tensor:  # noqa: ANN002, ANN003
-        seen.append(x.shape[0])
-        return conv1d(x, *args, **kwargs)
-
     g = torch.Generator().manual_seed(2)
     x = torch.randn(batch, c_in, length, generator=g, dtype=torch.float64, requires_grad=True)
     w = torch.randn(c_out, c_in, kernel, generator=g, dtype=torch.float64, requires_grad=True)
     b = torch.randn(c_out, generator=g, dtype=torch.float64, requires_grad=True)
     ref = _grads(_aten, x, w, b, padding, dilation)
-    monkeypatch.setattr(conv_module.F, "conv1d", spy)
+    seen = _batches_seen(monkeypatch)
     ours = _grads(fast_conv1d, x, w, b, padding, dilation)
     assert seen[0] == batch * pieces  # the forward ran on the pieces
     for a, r in zip(ours, ref, strict=True):
@@ -94,10 +100,7 @@ def test_pieces_of_strided_inputs_and_of_a_kernel_that_reaches_almost_across() -
 
 def test_short_signals_and_the_switch_leave_the_convolution_whole(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    seen: list[int] = []
-    conv1d = F.conv1d
-    monkeypatch.setattr(conv_module.F, "conv1d",
-                        lambda x, *a, **k: seen.append(x.shape[0]) or conv1d(x, *a, **k))
+    seen = _batches_seen(monkeypatch)
     w = torch.randn(16, 16, 9)
     fast_conv1d(torch.randn(1, 16, conv_module.SPLIT_ABOVE - 1), w, None, 0, 1)
     monkeypatch.setattr(conv_module, "SPLIT_ABOVE", 0)
