@@ -350,7 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"songwriter-cli {ENGINE_VERSION}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    preset_help = "; ".join(f"{name}: {cfg.summary}" for name, cfg in PRESETS.items())
+    preset_help = "; ".join(f"{name}: {cfg.help_text()}" for name, cfg in PRESETS.items())
     t = sub.add_parser("train", help="train on a clip (or resume a project)",
                        description="Train on one clip. Presets -- " + preset_help)
     t.add_argument("clip", nargs="?", help="audio file (wav, flac, ogg, mp3, aiff)")

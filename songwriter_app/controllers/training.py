@@ -134,7 +134,7 @@ class TrainingController(QObject):
 
         names = listed_presets()
         chosen = settings.get(chosen_preset_key(device_name), "")
-        panel.set_presets(names, {n: PRESETS[n].summary for n in names},
+        panel.set_presets(names, {n: PRESETS[n].help_text("\n\n") for n in names},
                           chosen if chosen in names else default_preset(device_name))
         panel.preset_chosen.connect(
             lambda name: settings.set(chosen_preset_key(device_name), name))
@@ -168,7 +168,7 @@ class TrainingController(QObject):
 
     def _on_preset_changed(self) -> None:
         cfg = self.current_config()
-        self.panel.show_summary(cfg.summary)
+        self.panel.show_summary(cfg.summary, cfg.details)
         self.clip_view.set_max_seconds(cfg.max_seconds)
         self._on_section_changed()
 

@@ -145,8 +145,11 @@ class TrainingPanel(QWidget):
         if idx >= 0:
             self.preset.setItemText(idx, f"{name} — {cost}")
 
-    def show_summary(self, text: str) -> None:
+    def show_summary(self, text: str, details: str = "") -> None:
+        """The preset's plain summary under the menu, with `details` (its measured costs and
+        comparisons) as the summary's tooltip."""
         self.summary.setText(text)
+        self.summary.setToolTip(details)
 
     def show_cost(self, text: str | None, *, measuring: bool | None) -> None:
         if text is not None:

@@ -191,7 +191,10 @@ def test_bench_figures_give_fits(tmp_path: Path) -> None:
 def test_first_start_offers_the_device_preset_and_no_test_preset(
     qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_player
 ) -> None:
-    """A first-time user sees thorough (CPU) or standard (GPU) selected, and no `tiny`."""
+    """A first-time user sees thorough (CPU) or standard (GPU) selected, no `tiny`, and the
+    chosen preset's plain summary."""
+    from PySide6.QtCore import Qt
+
     from songwriter_app.controllers.training import default_preset
     from songwriter_app.main_window import MainWindow
     from songwriter_app.settings import AppSettings
@@ -204,6 +207,15 @@ def test_first_start_offers_the_device_preset_and_no_test_preset(
     assert w.train_panel.preset_name() == "thorough"
     assert w.train_panel.preset_names() == ["quick", "thorough", "studio", "standard", "hifi"]
     assert default_preset("NVIDIA H200") == "standard" and default_preset("CPU (2 threads)") == "thorough"
+    # under the menu the chosen preset's plain summary; its measured details one hover away
+    panel = w.train_panel
+    thorough = PRESETS["thorough"]
+    assert panel.summary.text() == thorough.summary and panel.summary.toolTip() == thorough.details
+    panel.set_preset("studio")
+    assert panel.summary.text() == PRESETS["studio"].summary
+    assert "shimmer" in panel.summary.text() and "min" in panel.summary.toolTip()
+    item_tip = panel.preset.itemData(panel.preset.findData("quick"), Qt.ItemDataRole.ToolTipRole)
+    assert item_tip == PRESETS["quick"].summary + "\n\n" + PRESETS["quick"].details
     w.shutdown(10)
 
 
