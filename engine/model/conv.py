@@ -87,7 +87,7 @@ def _weight_grad(x: torch.Tensor, w: torch.Tensor, gy: torch.Tensor, p: int, d: 
     if d == 1:
         pieces = _pieces(x, gy.shape[-1])
         if pieces > 1:
-            xs, length = _split_input(x, w.shape[-1], p, d, pieces)
+            xs, length = _split_input(x, w.shape[-1], p, d, pieces, gy.shape[-1])
             gy = F.pad(gy, (0, pieces * length - gy.shape[-1]))
             gy = gy.reshape(gy.shape[0], gy.shape[1], pieces, length).transpose(1, 2)
             gy = gy.reshape(-1, gy.shape[2], length)
@@ -121,12 +121,12 @@ def _pieces(x: torch.Tensor, outputs: int) -> int:
     return min(max(pieces, 2) if x.shape[0] == 1 else pieces, max(outputs, 1))
 
 
-def _split_input(x: torch.Tensor, k: int, p: int, d: int, pieces: int
+def _split_input(x: torch.Tensor, k: int, p: int, d: int, pieces: int, outputs: int
                  ) -> tuple[torch.Tensor, int]:
     """x [B, C, T] zero-padded by p and cut into [B * pieces, C, L + (k-1) d], piece j of item b
-    holding what outputs j L .. (j+1) L - 1 of b's padded convolution read; returns it and L."""
+    holding what outputs j L .. (j+1) L - 1 of b's padded convolution (`outputs` per signal)
+    read; returns it and L."""
     halo = d * (k - 1)
-    outputs = x.shape[-1] + 2 * p - halo
     length = -(-outputs // pieces)
     xp = F.pad(x, (p, pieces * length + halo - x.shape[-1] - p))
     xs = xp.unfold(-1, length + halo, length).transpose(1, 2)  # [B, pieces, C, L + halo]
@@ -147,7 +147,7 @@ def _conv1d(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, p: int, d:
     pieces = _pieces(x, outputs)
     if pieces == 1:
         return F.conv1d(x, w, b, padding=p, dilation=d)
-    xs, _ = _split_input(x, w.shape[-1], p, d, pieces)
+    xs, _ = _split_input(x, w.shape[-1], p, d, pieces, outputs)
     return _join(F.conv1d(xs, w, b, dilation=d), x.shape[0], outputs)
 
 

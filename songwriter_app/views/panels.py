@@ -145,7 +145,7 @@ class TrainingPanel(QWidget):
         if idx >= 0:
             self.preset.setItemText(idx, f"{name} — {cost}")
 
-    def show_summary(self, text: str, details: str = "") -> None:
+    def show_summary(self, text: str, details: str) -> None:
         """The preset's plain summary under the menu, with `details` (its measured costs and
         comparisons) as the summary's tooltip."""
         self.summary.setText(text)
